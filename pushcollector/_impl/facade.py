@@ -1,0 +1,147 @@
+"""What Collector.get() returns: the one place that checks and converts input.
+
+Backends receive validated push item dicts and bytes, and may return a future
+or anything else; the facade turns every outcome into a Future of None.
+"""
+
+import functools
+from typing import Iterable, List
+
+from .collector import Collector
+from .schema import push_item_schema
+from .validation import SchemaValidator
+
+_PUSH_ITEM_ATTRIBUTES = (
+    "name",
+    "state",
+    "src",
+    "dest",
+    "md5sum",
+    "sha256sum",
+    "origin",
+    "build",
+    "signing_key",
+)
+
+
+@functools.lru_cache(maxsize=None)
+def push_item_validator() -> SchemaValidator:
+    """The validator for the shipped push item schema, compiled on first use."""
+    return SchemaValidator(push_item_schema())
+
+
+def push_item_dicts(items: Iterable) -> List[dict]:
+    """Convert push items to validated dicts, all or none.
+
+    Raises:
+        TypeError: if ``items`` is a single dict or string.
+        AttributeError: if an item is neither a dict nor PushItem-shaped.
+        jsonschema.ValidationError: if any resulting dict breaks the schema.
+    """
+    if isinstance(items, (dict, str, bytes)):
+        raise TypeError(
+            "update_push_items() expects an iterable of push items, got a %s"
+            % type(items).__name__
+        )
+    dicts = []
+    for index, item in enumerate(items):
+        if isinstance(item, dict):
+            dicts.append(item)
+        else:
+            dicts.extend(_dicts_from_push_item(item, index))
+    push_item_validator().validate_all(dicts)
+    return dicts
+
+
+def _dicts_from_push_item(item, index: int) -> List[dict]:
+    """One dict per destination of a pushsource PushItem (or look-alike)."""
+    try:
+        fields = {name: getattr(item, name) for name in _PUSH_ITEM_ATTRIBUTES}
+    except AttributeError as error:
+        raise AttributeError(
+            "push item %d is neither a dict nor a PushItem: %s" % (index, error)
+        ) from error
+
+    checksums = {}
+    if fields["md5sum"]:
+        checksums["md5"] = fields["md5sum"]
+    if fields["sha256sum"]:
+        checksums["sha256"] = fields["sha256sum"]
+
+    def for_dest(dest):
+        # A fresh checksums dict each, so no two recorded items share state.
+        return {
+            "filename": fields["name"],
+            "state": fields["state"],
+            "src": fields["src"],
+            "dest": dest,
+            "checksums": dict(checksums) if checksums else None,
+            "origin": fields["origin"],
+            "build": fields["build"],
+            "signing_key": fields["signing_key"],
+        }
+
+    dests = fields["dest"]
+    if isinstance(dests, str):
+        dests = [dests]
+    return [for_dest(dest) for dest in dests or [None]]
+
+
+def content_bytes(content) -> bytes:
+    """File content as bytes: text encoded as UTF-8, bytes-like copied."""
+    if isinstance(content, bytes):
+        return content
+    if isinstance(content, str):
+        return content.encode("utf-8")
+    try:
+        return memoryview(content).tobytes()
+    except TypeError:
+        raise TypeError(
+            "file content must be str or bytes-like, got %s" % type(content).__name__
+        ) from None
+
+
+def as_future(result):
+    """A Future of None for a backend's result, mapping futures it returned."""
+    from more_executors.futures import f_map, f_return
+
+    if hasattr(result, "add_done_callback"):
+        return f_map(result, _discard)
+    return f_return(None)
+
+
+def _discard(_result):
+    return None
+
+
+class CollectorFacade(Collector):
+    """The collector handed to callers, wrapping one backend instance."""
+
+    __slots__ = ("_backend",)
+
+    def __init__(self, backend):
+        self._backend = backend
+
+    def __repr__(self):
+        return "<pushcollector.Collector for %r>" % (self._backend,)
+
+    def __enter__(self):
+        enter = getattr(self._backend, "__enter__", None)
+        if enter is not None:
+            enter()
+        return self
+
+    def __exit__(self, exc_type, exc_value, traceback):
+        exit_ = getattr(self._backend, "__exit__", None)
+        if exit_ is not None:
+            exit_(exc_type, exc_value, traceback)
+
+    def update_push_items(self, items):
+        dicts = push_item_dicts(items)
+        return as_future(self._backend.update_push_items(dicts))
+
+    def attach_file(self, filename, content):
+        return as_future(self._backend.attach_file(filename, content_bytes(content)))
+
+    def append_file(self, filename, content):
+        return as_future(self._backend.append_file(filename, content_bytes(content)))

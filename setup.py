@@ -1,0 +1,32 @@
+from setuptools import find_packages, setup
+
+with open("README.rst", encoding="utf-8") as readme:
+    long_description = readme.read()
+
+setup(
+    name="pushcollector",
+    version="1.4.0",
+    description="Record push item states and log files of release tooling pushes",
+    long_description=long_description,
+    long_description_content_type="text/x-rst",
+    license="GPLv3+",
+    python_requires=">=3.9",
+    packages=find_packages(exclude=["tests", "tests.*"]),
+    package_data={"pushcollector._impl.schema": ["*.yaml"]},
+    include_package_data=True,
+    install_requires=["jsonschema", "more-executors", "PyYAML"],
+    extras_require={
+        "test": [
+            "pytest",
+            "pytest-cov",
+            "requests-mock",
+            "attrs",
+            "hypothesis",
+        ],
+        "docs": ["sphinx"],
+    },
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "License :: OSI Approved :: GNU General Public License v3 or later (GPLv3+)",
+    ],
+)

@@ -1,0 +1,156 @@
+import pytest
+
+from pushcollector import Collector, LocalCollector
+from pushcollector._impl.backends.dummy import DummyCollector
+
+
+class RecordingBackend:
+    instances = []
+
+    def __init__(self):
+        self.items = []
+        RecordingBackend.instances.append(self)
+
+    def update_push_items(self, items):
+        self.items.extend(items)
+
+    def attach_file(self, filename, content):
+        pass
+
+    def append_file(self, filename, content):
+        pass
+
+
+def backend_of(collector):
+    return collector._backend
+
+
+def test_default_backend_is_local(in_tmp_dir):
+    assert isinstance(backend_of(Collector.get()), LocalCollector)
+
+
+def test_get_by_name():
+    assert isinstance(backend_of(Collector.get("dummy")), DummyCollector)
+
+
+def test_get_returns_a_collector_with_a_new_backend_each_call():
+    first, second = Collector.get("dummy"), Collector.get("dummy")
+    assert isinstance(first, Collector)
+    assert backend_of(first) is not backend_of(second)
+
+
+@pytest.mark.parametrize("name", ["nope", "", 42, ["x"]])
+def test_get_unknown_backend(name):
+    with pytest.raises(ValueError) as error:
+        Collector.get(name)
+    assert "No registered pushcollector backend: '%s'" % (name,) in str(error.value)
+
+
+def test_register_backend_is_used_by_get():
+    Collector.register_backend("recording", RecordingBackend)
+    Collector.get("recording").update_push_items(
+        [{"filename": "f", "state": "PUSHED"}]
+    ).result()
+    assert RecordingBackend.instances[-1].items == [
+        {"filename": "f", "state": "PUSHED"}
+    ]
+
+
+def test_register_any_callable_factory():
+    backend = DummyCollector()
+    Collector.register_backend("shared", lambda: backend)
+    assert backend_of(Collector.get("shared")) is backend
+
+
+def test_register_replaces_existing():
+    Collector.register_backend("local", DummyCollector)
+    assert isinstance(backend_of(Collector.get()), DummyCollector)
+
+
+@pytest.mark.parametrize("factory", [42, "local", DummyCollector()])
+def test_register_non_callable(factory):
+    with pytest.raises(TypeError, match="expected None or callable"):
+        Collector.register_backend("bad", factory)
+    with pytest.raises(ValueError):
+        Collector.get("bad")
+
+
+@pytest.mark.parametrize("name", [None, 1, b"bytes"])
+def test_register_non_str_name(name):
+    with pytest.raises(TypeError, match="backend name must be a str"):
+        Collector.register_backend(name, DummyCollector)
+
+
+def test_unregister():
+    Collector.register_backend("recording", RecordingBackend)
+    Collector.register_backend("recording", None)
+    with pytest.raises(ValueError, match="No registered pushcollector backend"):
+        Collector.get("recording")
+
+
+def test_unregister_unknown_is_harmless():
+    Collector.register_backend("never-registered", None)
+    assert isinstance(backend_of(Collector.get("dummy")), DummyCollector)
+
+
+def test_unregister_default_restores_initial_default(in_tmp_dir):
+    Collector.register_backend("recording", RecordingBackend)
+    Collector.set_default_backend("recording")
+    assert isinstance(backend_of(Collector.get()), RecordingBackend)
+
+    Collector.register_backend("recording", None)
+    assert isinstance(backend_of(Collector.get()), LocalCollector)
+
+
+def test_unregister_non_default_keeps_default():
+    Collector.register_backend("recording", RecordingBackend)
+    Collector.set_default_backend("dummy")
+    Collector.register_backend("recording", None)
+    assert isinstance(backend_of(Collector.get()), DummyCollector)
+
+
+def test_set_default_backend(in_tmp_dir):
+    Collector.set_default_backend("dummy")
+    assert isinstance(backend_of(Collector.get()), DummyCollector)
+    Collector.set_default_backend(None)
+    assert isinstance(backend_of(Collector.get()), LocalCollector)
+
+
+def test_set_default_unknown_backend_keeps_default():
+    Collector.set_default_backend("dummy")
+    with pytest.raises(ValueError, match="No registered pushcollector backend: 'x'"):
+        Collector.set_default_backend("x")
+    assert isinstance(backend_of(Collector.get()), DummyCollector)
+
+
+def test_reset_restores_builtins_and_default(in_tmp_dir):
+    Collector.register_backend("recording", RecordingBackend)
+    Collector.register_backend("dummy", None)
+    Collector.register_backend("local", RecordingBackend)
+    Collector.set_default_backend("recording")
+
+    Collector.reset()
+
+    assert isinstance(backend_of(Collector.get()), LocalCollector)
+    assert isinstance(backend_of(Collector.get("dummy")), DummyCollector)
+    with pytest.raises(ValueError):
+        Collector.get("recording")
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda c: c.update_push_items([]),
+        lambda c: c.attach_file("f", b""),
+        lambda c: c.append_file("f", b""),
+    ],
+)
+def test_interface_methods_are_abstract(call):
+    with pytest.raises(NotImplementedError):
+        call(Collector())
+
+
+def test_interface_context_manager_returns_itself():
+    collector = Collector()
+    with collector as entered:
+        assert entered is collector

@@ -1,0 +1,313 @@
+import array
+import threading
+from concurrent.futures import Future
+
+import jsonschema
+import pytest
+
+from pushcollector import Collector
+
+from .fakes import FakePushItem
+
+MD5 = "d41d8cd98f00b204e9800998ecf8427e"
+SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+
+class Recorder:
+    """A backend remembering every call, returning whatever it is told to."""
+
+    def __init__(self, result=None):
+        self.calls = []
+        self.result = result
+
+    def update_push_items(self, items):
+        self.calls.append(("update_push_items", items))
+        return self.result
+
+    def attach_file(self, filename, content):
+        self.calls.append(("attach_file", filename, content))
+        return self.result
+
+    def append_file(self, filename, content):
+        self.calls.append(("append_file", filename, content))
+        return self.result
+
+
+@pytest.fixture
+def recorder():
+    backend = Recorder()
+    Collector.register_backend("recorder", lambda: backend)
+    return backend
+
+
+def test_dict_items_pass_through(recorder):
+    items = [
+        {"filename": "a", "state": "PENDING"},
+        {"filename": "b", "state": "PUSHED", "dest": "d", "custom": [1, 2]},
+    ]
+    assert Collector.get("recorder").update_push_items(items).result() is None
+    assert recorder.calls == [("update_push_items", items)]
+
+
+def test_generator_of_items(recorder):
+    items = ({"filename": str(i), "state": "PUSHED"} for i in range(3))
+    Collector.get("recorder").update_push_items(items).result()
+    assert [item["filename"] for item in recorder.calls[0][1]] == ["0", "1", "2"]
+
+
+def test_empty_batch_reaches_backend(recorder):
+    Collector.get("recorder").update_push_items([]).result()
+    assert recorder.calls == [("update_push_items", [])]
+
+
+def test_push_item_one_dict_per_dest(recorder):
+    item = FakePushItem(
+        name="file.rpm",
+        state="PUSHED",
+        src="/src/file.rpm",
+        dest=["repo-a", "repo-b"],
+        md5sum=MD5,
+        sha256sum=SHA256,
+        origin="RHBA-1",
+        build="file-1.0-1",
+        signing_key="abc123",
+    )
+    Collector.get("recorder").update_push_items([item]).result()
+    common = {
+        "filename": "file.rpm",
+        "state": "PUSHED",
+        "src": "/src/file.rpm",
+        "checksums": {"md5": MD5, "sha256": SHA256},
+        "origin": "RHBA-1",
+        "build": "file-1.0-1",
+        "signing_key": "abc123",
+    }
+    items = recorder.calls[0][1]
+    assert items == [dict(common, dest="repo-a"), dict(common, dest="repo-b")]
+    assert items[0]["checksums"] is not items[1]["checksums"]
+
+
+@pytest.mark.parametrize("dest", [[], None, ()])
+def test_push_item_without_dest(recorder, dest):
+    Collector.get("recorder").update_push_items([FakePushItem(name="x", dest=dest)])
+    assert recorder.calls[0][1] == [
+        {
+            "filename": "x",
+            "state": "PENDING",
+            "src": None,
+            "dest": None,
+            "checksums": None,
+            "origin": None,
+            "build": None,
+            "signing_key": None,
+        }
+    ]
+
+
+def test_push_item_single_string_dest(recorder):
+    Collector.get("recorder").update_push_items([FakePushItem(name="x", dest="d")])
+    assert [item["dest"] for item in recorder.calls[0][1]] == ["d"]
+
+
+@pytest.mark.parametrize(
+    "md5sum, sha256sum, checksums",
+    [
+        (MD5, None, {"md5": MD5}),
+        (None, SHA256, {"sha256": SHA256}),
+        ("", "", None),
+    ],
+)
+def test_push_item_partial_checksums(recorder, md5sum, sha256sum, checksums):
+    item = FakePushItem(name="x", md5sum=md5sum, sha256sum=sha256sum)
+    Collector.get("recorder").update_push_items([item])
+    assert recorder.calls[0][1][0]["checksums"] == checksums
+
+
+def test_mixed_dicts_and_push_items_keep_order(recorder):
+    items = [
+        {"filename": "1", "state": "PUSHED"},
+        FakePushItem(name="2", dest=["a", "b"]),
+        {"filename": "3", "state": "PUSHED"},
+    ]
+    Collector.get("recorder").update_push_items(items)
+    recorded = [(i["filename"], i.get("dest")) for i in recorder.calls[0][1]]
+    assert recorded == [("1", None), ("2", "a"), ("2", "b"), ("3", None)]
+
+
+@pytest.mark.parametrize(
+    "bad_item, path",
+    [
+        ({"state": "PUSHED"}, []),
+        ({"filename": "x", "state": "DONE"}, ["state"]),
+        ({"filename": "x", "state": "PUSHED", "src": 1}, ["src"]),
+        (
+            {"filename": "x", "state": "PUSHED", "checksums": {"md5": "ABC"}},
+            ["checksums", "md5"],
+        ),
+        (FakePushItem(name="x", md5sum="not-hex"), ["checksums", "md5"]),
+        (FakePushItem(name=None), ["filename"]),
+    ],
+)
+def test_invalid_item_fails_whole_batch(recorder, bad_item, path):
+    items = [{"filename": "ok", "state": "PUSHED"}, bad_item]
+    with pytest.raises(jsonschema.ValidationError) as error:
+        Collector.get("recorder").update_push_items(items)
+    assert list(error.value.absolute_path) == path
+    assert recorder.calls == []
+
+
+def test_validation_error_matches_jsonschema(recorder):
+    item = {"filename": "x", "state": "DONE"}
+    with pytest.raises(jsonschema.ValidationError) as ours:
+        Collector.get("recorder").update_push_items([item])
+    from pushcollector._impl.schema import push_item_schema
+
+    with pytest.raises(jsonschema.ValidationError) as theirs:
+        jsonschema.validate(item, push_item_schema())
+    assert str(ours.value) == str(theirs.value)
+
+
+@pytest.mark.parametrize("items", [{"filename": "x", "state": "PUSHED"}, "abc", b"abc"])
+def test_single_item_instead_of_iterable(recorder, items):
+    with pytest.raises(TypeError, match="expects an iterable of push items"):
+        Collector.get("recorder").update_push_items(items)
+    assert recorder.calls == []
+
+
+@pytest.mark.parametrize("bad_item", ["a string", 42, None, object()])
+def test_item_neither_dict_nor_push_item(recorder, bad_item):
+    items = [{"filename": "ok", "state": "PUSHED"}, bad_item]
+    with pytest.raises(
+        AttributeError, match="push item 1 is neither a dict nor a PushItem"
+    ):
+        Collector.get("recorder").update_push_items(items)
+    assert recorder.calls == []
+
+
+@pytest.mark.parametrize(
+    "content, expected",
+    [
+        ("text é", "text é".encode("utf-8")),
+        (b"\x00\xff", b"\x00\xff"),
+        (bytearray(b"abc"), b"abc"),
+        (memoryview(b"xyz"), b"xyz"),
+        (array.array("B", [1, 2]), b"\x01\x02"),
+        ("", b""),
+    ],
+)
+@pytest.mark.parametrize("method", ["attach_file", "append_file"])
+def test_content_reaches_backend_as_bytes(recorder, method, content, expected):
+    future = getattr(Collector.get("recorder"), method)("f.txt", content)
+    assert future.result() is None
+    assert recorder.calls == [(method, "f.txt", expected)]
+    assert type(recorder.calls[0][2]) is bytes
+
+
+def test_bytearray_content_is_snapshotted(recorder):
+    content = bytearray(b"before")
+    Collector.get("recorder").attach_file("f", content)
+    content[:] = b"after!"
+    assert recorder.calls[0][2] == b"before"
+
+
+@pytest.mark.parametrize("content", [None, 42, ["a"], {"a": 1}])
+@pytest.mark.parametrize("method", ["attach_file", "append_file"])
+def test_content_of_wrong_type(recorder, method, content):
+    with pytest.raises(TypeError, match="file content must be str or bytes-like"):
+        getattr(Collector.get("recorder"), method)("f", content)
+    assert recorder.calls == []
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda c: c.update_push_items([]),
+        lambda c: c.attach_file("f", "x"),
+        lambda c: c.append_file("f", "x"),
+    ],
+)
+class TestFutures:
+    def test_backend_future_is_mapped_to_none(self, recorder, call):
+        backend_future = Future()
+        recorder.result = backend_future
+        future = call(Collector.get("recorder"))
+        assert not future.done()
+
+        backend_future.set_result("backend detail")
+        assert future.result(timeout=10) is None
+
+    def test_backend_future_failure_propagates(self, recorder, call):
+        backend_future = Future()
+        recorder.result = backend_future
+        future = call(Collector.get("recorder"))
+        backend_future.set_exception(OSError("disk on fire"))
+        assert str(future.exception(timeout=10)) == "disk on fire"
+
+    def test_non_future_result_gives_resolved_future(self, recorder, call):
+        recorder.result = "anything at all"
+        future = call(Collector.get("recorder"))
+        assert future.done() and future.result() is None
+
+    def test_synchronous_error_propagates(self, call):
+        class Failing:
+            def update_push_items(self, items):
+                raise RuntimeError("sync failure")
+
+            attach_file = append_file = lambda self, *args: self.update_push_items([])
+
+        Collector.register_backend("failing", Failing)
+        with pytest.raises(RuntimeError, match="sync failure"):
+            call(Collector.get("failing"))
+
+
+def test_future_completed_from_another_thread(recorder):
+    backend_future = Future()
+    recorder.result = backend_future
+    future = Collector.get("recorder").append_file("log", "line")
+    threading.Thread(target=backend_future.set_result, args=(None,)).start()
+    assert future.result(timeout=10) is None
+
+
+class ContextBackend(Recorder):
+    def __init__(self):
+        super().__init__()
+        self.events = []
+
+    def __enter__(self):
+        self.events.append("enter")
+        return "not the collector"
+
+    def __exit__(self, *exc_info):
+        self.events.append(("exit", exc_info[0]))
+        return True  # must not swallow the caller's exception
+
+
+def test_context_manager_calls_backend():
+    backend = ContextBackend()
+    Collector.register_backend("ctx", lambda: backend)
+    collector = Collector.get("ctx")
+    with collector as entered:
+        assert entered is collector
+        entered.update_push_items([]).result()
+    assert backend.events == ["enter", ("exit", None)]
+
+
+def test_context_manager_does_not_swallow_errors():
+    backend = ContextBackend()
+    Collector.register_backend("ctx", lambda: backend)
+    with pytest.raises(KeyError):
+        with Collector.get("ctx"):
+            raise KeyError("boom")
+    assert backend.events == ["enter", ("exit", KeyError)]
+
+
+def test_context_manager_without_backend_support(recorder):
+    collector = Collector.get("recorder")
+    with collector as entered:
+        assert entered is collector
+    with collector:  # reusable
+        pass
+
+
+def test_repr_names_backend(recorder):
+    assert "Recorder" in repr(Collector.get("recorder"))

@@ -1,0 +1,227 @@
+"""The fast validator must accept and reject exactly what jsonschema does."""
+
+import copy
+
+import jsonschema
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pushcollector._impl.facade import push_item_validator
+from pushcollector._impl.schema import push_item_schema
+from pushcollector._impl.validation import (
+    SchemaValidator,
+    UnsupportedSchema,
+    compile_schema,
+)
+
+SCHEMA = push_item_schema()
+REFERENCE = jsonschema.Draft7Validator(SCHEMA)
+IS_VALID = push_item_validator().is_valid
+STATES = SCHEMA["properties"]["state"]["enum"]
+
+MD5 = "0123456789abcdef0123456789abcdef"
+SHA256 = MD5 * 2
+
+scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False)
+    | st.text(max_size=8)
+)
+any_json = st.recursive(
+    scalars,
+    lambda inner: st.lists(inner, max_size=3)
+    | st.dictionaries(st.text(max_size=4), inner, max_size=3),
+    max_leaves=6,
+)
+hex_digits = "0123456789abcdef"
+hexish = st.one_of(
+    st.sampled_from([MD5, SHA256, MD5 + "\n", SHA256 + "\n", MD5.upper(), MD5[:-1]]),
+    st.text(hex_digits, min_size=31, max_size=33),
+    st.text(hex_digits, min_size=63, max_size=65),
+    st.text(hex_digits + "ABCDEFxyz\n", min_size=30, max_size=66),
+)
+nullable_string = st.none() | st.text() | st.just("x" * 100_000) | any_json
+checksums = (
+    st.none()
+    | st.dictionaries(
+        st.sampled_from(["md5", "sha256", "sha1", "MD5"]) | st.integers() | st.none(),
+        hexish | any_json,
+        max_size=3,
+    )
+    | any_json
+)
+state = (
+    st.sampled_from(STATES)
+    | st.sampled_from(["pushed", "DONE", "", " PUSHED"])
+    | any_json
+)
+extra_keys = st.dictionaries(
+    st.text(max_size=6) | st.integers() | st.booleans() | st.none(),
+    any_json,
+    max_size=3,
+)
+push_item_like = st.builds(
+    lambda extra, fields: {**extra, **fields},
+    extra_keys,
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "filename": nullable_string,
+            "state": state,
+            "src": nullable_string,
+            "dest": nullable_string,
+            "checksums": checksums,
+            "origin": nullable_string,
+            "build": nullable_string,
+            "signing_key": nullable_string,
+        },
+    ),
+)
+valid_push_item = st.builds(
+    lambda extra, fields: {**extra, **fields},
+    extra_keys,
+    st.fixed_dictionaries(
+        {
+            "filename": st.text(),
+            "state": st.sampled_from(STATES),
+        },
+        optional={
+            key: st.none() | st.text()
+            for key in ("src", "dest", "origin", "build", "signing_key")
+        }
+        | {
+            "checksums": st.none()
+            | st.fixed_dictionaries(
+                {},
+                optional={
+                    "md5": st.text(hex_digits, min_size=32, max_size=32),
+                    "sha256": st.text(hex_digits, min_size=64, max_size=64),
+                },
+            )
+        },
+    ),
+)
+
+
+@settings(max_examples=2000)
+@given(push_item_like | any_json)
+def test_fast_path_agrees_with_jsonschema(instance):
+    assert IS_VALID(instance) == REFERENCE.is_valid(instance)
+
+
+@settings(max_examples=500)
+@given(valid_push_item)
+def test_valid_items_are_accepted(item):
+    assert REFERENCE.is_valid(item)
+    assert IS_VALID(item)
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        {"filename": "f", "state": "PUSHED", "checksums": {"md5": MD5 + "\n"}},
+        {"filename": "f", "state": True},
+        {"filename": "f", "state": "PUSHED", "src": 0},
+        {"filename": "f", "state": "PUSHED", "checksums": {"md5": MD5, 1: MD5}},
+        {"filename": "f", "state": "PUSHED", "checksums": []},
+        {"filename": "f", "state": "PUSHED", 1: "non-string keys are extra keys"},
+        {"filename": "f"},
+        [],
+        "PUSHED",
+    ],
+)
+def test_edge_cases_agree(item):
+    assert IS_VALID(item) == REFERENCE.is_valid(item)
+
+
+def test_shipped_schema_is_draft7_and_compiles():
+    jsonschema.Draft7Validator.check_schema(SCHEMA)
+    assert SCHEMA["$schema"] == "http://json-schema.org/draft-07/schema#"
+    compile_schema(SCHEMA)
+
+
+def test_a_change_to_the_schema_changes_the_fast_path():
+    schema = copy.deepcopy(SCHEMA)
+    schema["properties"]["state"]["enum"].append("QUEUED")
+    schema["required"].append("dest")
+    is_valid = compile_schema(schema)
+    assert is_valid({"filename": "f", "state": "QUEUED", "dest": None})
+    assert not is_valid({"filename": "f", "state": "QUEUED"})
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {"minLength": 1},
+        {"type": "integer"},
+        {"type": ["string", "number"]},
+        {"enum": [1, 2]},
+        {"enum": "PUSHED"},
+        {"anyOf": []},
+        {"properties": {"a": {"format": "uri"}}},
+        {"properties": []},
+        {"additionalProperties": {"type": "string"}},
+        {"anyOf": [{"type": "string", "maxLength": 3}]},
+        "not a schema",
+    ],
+)
+def test_unsupported_schemas_are_refused(schema):
+    with pytest.raises(UnsupportedSchema):
+        compile_schema(schema)
+
+
+@pytest.mark.parametrize(
+    "schema, accepted, rejected",
+    [
+        (True, [1, None], []),
+        ({"required": ["a"]}, ["x", {"a": 1}], [{}]),
+        (False, [], [1, None]),
+        ({"title": "annotations only"}, [1, "x"], []),
+        ({"type": ["string", "null"]}, ["x", None], [1]),
+        (
+            {"type": "string", "enum": ["a", "bb"], "pattern": "^.$"},
+            ["a"],
+            ["bb", "c", 1],
+        ),
+        (
+            {"anyOf": [{"type": "string", "pattern": "^a"}, {"type": "array"}]},
+            ["ab", []],
+            ["ba", None],
+        ),
+        (
+            {
+                "type": "object",
+                "properties": {"a": {}},
+                "additionalProperties": False,
+                "required": ["a"],
+            },
+            [{"a": 1}],
+            [{"a": 1, "b": 2}, {}, "x"],
+        ),
+    ],
+)
+def test_compiled_schemas(schema, accepted, rejected):
+    is_valid = compile_schema(schema)
+    reference = jsonschema.Draft7Validator(schema)
+    for instance in accepted:
+        assert reference.is_valid(instance) and is_valid(instance)
+    for instance in rejected:
+        assert not reference.is_valid(instance) and not is_valid(instance)
+
+
+def test_validate_all_raises_for_the_first_invalid_instance():
+    validator = SchemaValidator({"type": "string", "pattern": "^ok"})
+    validator.validate_all(["ok", "okay"])
+    with pytest.raises(jsonschema.ValidationError) as error:
+        validator.validate_all(["ok", 1, "bad"])
+    assert error.value.instance == 1
+
+
+def test_jsonschema_has_the_last_word():
+    # Were the predicate ever stricter than jsonschema, the item is accepted.
+    validator = SchemaValidator({"type": "string"})
+    validator.is_valid = lambda instance: False
+    validator.validate_all(["fine"])
