@@ -80,9 +80,12 @@ push_item_like = st.builds(
         },
     ),
 )
+unknown_keys = st.dictionaries(
+    st.text(max_size=6).map(lambda key: "x-" + key), any_json, max_size=3
+)
 valid_push_item = st.builds(
     lambda extra, fields: {**extra, **fields},
-    extra_keys,
+    unknown_keys,
     st.fixed_dictionaries(
         {
             "filename": st.text(),
