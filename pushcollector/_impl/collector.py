@@ -59,7 +59,8 @@ class Collector:
     A backend method may return a :class:`~concurrent.futures.Future` for
     work it completes in the background, or anything else when the work is
     already done. Callers always receive a future that resolves to ``None``
-    once the work is done, or fails with the backend's error.
+    once the work is done, or fails with the error of the backend's future.
+    An exception the backend raises directly propagates from the call.
     """
 
     def __enter__(self) -> "Collector":
@@ -144,8 +145,10 @@ class Collector:
         """
         from .facade import CollectorFacade
 
-        name = _REGISTRY.default if backend is None else backend
-        return CollectorFacade(_REGISTRY.factory(name)())
+        with _REGISTRY.lock:
+            name = _REGISTRY.default if backend is None else backend
+            factory = _REGISTRY.factory(name)
+        return CollectorFacade(factory())
 
     @classmethod
     def register_backend(cls, name: str, factory: Optional[BackendFactory]) -> None:
