@@ -1,10 +1,14 @@
 """Fast push item validation, compiled from the JSON schema.
 
 Checking every item with :mod:`jsonschema` costs hundreds of microseconds,
-far more than recording it. Instead, the schema is compiled once into plain
-Python predicates that answer "valid or not" in about a microsecond. Only
-when an item is rejected is :mod:`jsonschema` consulted, to raise the same
-detailed :class:`jsonschema.ValidationError` it always would have.
+far more than recording it. Instead, the schema is compiled once into a
+single Python expression, such as::
+
+    isinstance(v, dict) and 'filename' in v and isinstance(v['filename'], str)
+
+which answers "valid or not" in about a microsecond. Only when an item is
+rejected is :mod:`jsonschema` consulted, to raise the same detailed
+:class:`jsonschema.ValidationError` it always would have.
 
 The compiler understands the keywords the push item schema uses, with the
 semantics :mod:`jsonschema` gives them for draft-07. A schema using anything
@@ -22,7 +26,7 @@ _ANNOTATIONS = frozenset(
     {"$schema", "$id", "$comment", "title", "description", "default", "examples"}
 )
 
-_OBJECT_KEYWORDS = ("properties", "required", "additionalProperties")
+_OBJECT_KEYWORDS = frozenset({"properties", "required", "additionalProperties"})
 
 # JSON types whose draft-07 meaning is exactly an isinstance() check.
 # "integer", "number" and "boolean" are not among them: Python's bool is an
@@ -53,39 +57,126 @@ def compile_schema(schema) -> Predicate:
         UnsupportedSchema: if the schema uses anything this compiler does not
             implement.
     """
-    if schema is True:
-        return lambda instance: True
-    if schema is False:
-        return lambda instance: False
-    if not isinstance(schema, dict):
-        raise UnsupportedSchema("not a schema: %r" % (schema,))
+    compiler = _ExpressionCompiler()
+    expression = compiler.expression(schema, "v")
+    return eval("lambda v: " + expression, compiler.constants)
 
-    unknown = set(schema) - _ANNOTATIONS - set(_OBJECT_KEYWORDS) - set(_COMPILERS)
-    if unknown:
-        raise UnsupportedSchema(
-            "schema keywords not supported by the fast validator: %s"
-            % ", ".join(sorted(map(str, unknown)))
+
+class _ExpressionCompiler:
+    """Turns a schema into a Python expression about a subject expression.
+
+    Values the expression needs (type tuples, enum sets, compiled patterns)
+    are bound to generated names in :attr:`constants`; only those names and
+    the repr() of property names ever appear in the generated source.
+    """
+
+    def __init__(self):
+        self.constants = {
+            "__builtins__": {"isinstance": isinstance, "str": str, "dict": dict}
+        }
+
+    def constant(self, value) -> str:
+        name = "_%d" % len(self.constants)
+        self.constants[name] = value
+        return name
+
+    def expression(self, schema, subject: str) -> str:
+        if isinstance(schema, bool):
+            return repr(schema)
+        if not isinstance(schema, dict):
+            raise UnsupportedSchema("not a schema: %r" % (schema,))
+
+        unknown = set(schema) - _ANNOTATIONS - _OBJECT_KEYWORDS - set(_KEYWORDS)
+        if unknown:
+            raise UnsupportedSchema(
+                "schema keywords not supported by the fast validator: %s"
+                % ", ".join(sorted(map(str, unknown)))
+            )
+
+        checks = [
+            compile_keyword(self, schema[keyword], subject)
+            for keyword, compile_keyword in _KEYWORDS.items()
+            if keyword in schema
+        ]
+        if _OBJECT_KEYWORDS.intersection(schema):
+            checks.append(self.object_keywords(schema, subject))
+        return _all_of(checks)
+
+    def type_keyword(self, type_keyword, subject: str) -> str:
+        types = _python_types(type_keyword)
+        if types is None:
+            raise UnsupportedSchema("unsupported type: %r" % (type_keyword,))
+        return "isinstance(%s, %s)" % (subject, self.constant(types))
+
+    def enum_keyword(self, values, subject: str) -> str:
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            raise UnsupportedSchema(
+                "only enums of strings are supported: %r" % (values,)
+            )
+        return "(isinstance(%s, str) and %s in %s)" % (
+            subject,
+            subject,
+            self.constant(frozenset(values)),
         )
 
-    checks = [
-        compile_keyword(schema[key])
-        for key, compile_keyword in _COMPILERS.items()
-        if key in schema
-    ]
-    if any(key in schema for key in _OBJECT_KEYWORDS):
-        checks.append(_compile_object(schema))
-    return _all_of(checks)
+    def pattern_keyword(self, pattern, subject: str) -> str:
+        # jsonschema applies patterns with re.search, so must we.
+        search = self.constant(re.compile(pattern).search)
+        return "(not isinstance(%s, str) or %s(%s) is not None)" % (
+            subject,
+            search,
+            subject,
+        )
+
+    def any_of_keyword(self, subschemas, subject: str) -> str:
+        if not isinstance(subschemas, list) or not subschemas:
+            raise UnsupportedSchema(
+                "anyOf must be a non-empty list: %r" % (subschemas,)
+            )
+
+        # The common "null or string" shape becomes a single isinstance().
+        if all(isinstance(s, dict) and set(s) == {"type"} for s in subschemas):
+            types = [_python_types(s["type"]) for s in subschemas]
+            if None not in types:
+                union = tuple(t for group in types for t in group)
+                return "isinstance(%s, %s)" % (subject, self.constant(union))
+
+        alternatives = [self.expression(s, subject) for s in subschemas]
+        return "(%s)" % " or ".join(alternatives)
+
+    def object_keywords(self, schema, subject: str) -> str:
+        properties = schema.get("properties", {})
+        required = schema.get("required", [])
+        additional = schema.get("additionalProperties", True)
+        if not isinstance(properties, dict) or not isinstance(required, list):
+            raise UnsupportedSchema("malformed properties or required: %r" % (schema,))
+        if not isinstance(additional, bool):
+            raise UnsupportedSchema("additionalProperties must be true or false")
+
+        checks = ["%r in %s" % (name, subject) for name in required]
+        for name, subschema in properties.items():
+            value = "%s[%r]" % (subject, name)
+            checks.append(
+                "(%r not in %s or %s)"
+                % (name, subject, self.expression(subschema, value))
+            )
+        if not additional:
+            known = self.constant(frozenset(properties))
+            checks.append("%s.issuperset(%s)" % (known, subject))
+        # Object keywords say nothing about instances of other types.
+        return "(not isinstance(%s, dict) or %s)" % (subject, _all_of(checks))
 
 
-def _all_of(checks) -> Predicate:
-    if not checks:
-        return lambda instance: True
-    if len(checks) == 1:
-        return checks[0]
-    if len(checks) == 2:
-        first, second = checks
-        return lambda instance: first(instance) and second(instance)
-    return lambda instance: all(check(instance) for check in checks)
+_KEYWORDS = {
+    "type": _ExpressionCompiler.type_keyword,
+    "enum": _ExpressionCompiler.enum_keyword,
+    "pattern": _ExpressionCompiler.pattern_keyword,
+    "anyOf": _ExpressionCompiler.any_of_keyword,
+}
+
+
+def _all_of(checks) -> str:
+    return "(%s)" % " and ".join(checks) if checks else "True"
 
 
 def _python_types(type_keyword):
@@ -94,82 +185,6 @@ def _python_types(type_keyword):
     if not isinstance(names, list) or not all(name in _PLAIN_TYPES for name in names):
         return None
     return tuple(_PLAIN_TYPES[name] for name in names)
-
-
-def _compile_type(type_keyword) -> Predicate:
-    types = _python_types(type_keyword)
-    if types is None:
-        raise UnsupportedSchema("unsupported type: %r" % (type_keyword,))
-    return lambda instance: isinstance(instance, types)
-
-
-def _compile_enum(values) -> Predicate:
-    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
-        raise UnsupportedSchema("only enums of strings are supported: %r" % (values,))
-    allowed = frozenset(values)
-    return lambda instance: isinstance(instance, str) and instance in allowed
-
-
-def _compile_pattern(pattern) -> Predicate:
-    # jsonschema applies patterns with re.search, so must we.
-    search = re.compile(pattern).search
-    return (
-        lambda instance: not isinstance(instance, str) or search(instance) is not None
-    )
-
-
-def _compile_any_of(subschemas) -> Predicate:
-    if not isinstance(subschemas, list) or not subschemas:
-        raise UnsupportedSchema("anyOf must be a non-empty list: %r" % (subschemas,))
-
-    # The common "null or string" shape becomes a single isinstance() call.
-    if all(isinstance(s, dict) and set(s) == {"type"} for s in subschemas):
-        types = [_python_types(s["type"]) for s in subschemas]
-        if None not in types:
-            union = tuple(t for group in types for t in group)
-            return lambda instance: isinstance(instance, union)
-
-    checks = [compile_schema(s) for s in subschemas]
-    return lambda instance: any(check(instance) for check in checks)
-
-
-def _compile_object(schema) -> Predicate:
-    properties = schema.get("properties", {})
-    required = schema.get("required", [])
-    additional = schema.get("additionalProperties", True)
-    if not isinstance(properties, dict) or not isinstance(required, list):
-        raise UnsupportedSchema("malformed properties or required: %r" % (schema,))
-    if not isinstance(additional, bool):
-        raise UnsupportedSchema("additionalProperties must be true or false")
-
-    property_checks = tuple(
-        (name, compile_schema(subschema)) for name, subschema in properties.items()
-    )
-    required = tuple(required)
-    known = frozenset(properties)
-
-    def check(instance):
-        if not isinstance(instance, dict):
-            return True  # object keywords say nothing about other types
-        for name in required:
-            if name not in instance:
-                return False
-        for name, property_check in property_checks:
-            if name in instance and not property_check(instance[name]):
-                return False
-        if not additional:
-            return all(key in known for key in instance)
-        return True
-
-    return check
-
-
-_COMPILERS = {
-    "type": _compile_type,
-    "enum": _compile_enum,
-    "pattern": _compile_pattern,
-    "anyOf": _compile_any_of,
-}
 
 
 class SchemaValidator:

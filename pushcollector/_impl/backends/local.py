@@ -13,6 +13,9 @@ LATEST_LINK = "latest"
 
 _encode_item = json.JSONEncoder(sort_keys=True).encode
 
+# About a megabyte of typical push items per write.
+_LINES_PER_CHUNK = 2048
+
 
 class LocalCollector:
     """A backend writing each run to its own directory on the local disk.
@@ -45,18 +48,18 @@ class LocalCollector:
         """Append push items to ``pushitems.jsonl``, one JSON line each."""
         # Encode everything before writing anything: an item that cannot be
         # encoded must leave the file untouched.
-        data = "".join([_encode_item(item) + "\n" for item in items]).encode("ascii")
-        self._write(PUSH_ITEMS_FILE, data, "ab")
+        lines = list(map(_encode_item, items))
+        self._write(PUSH_ITEMS_FILE, _joined_in_chunks(lines), "ab")
 
     def attach_file(self, filename, content):
         """Write a file in the run directory, replacing earlier content."""
-        self._write(filename, content, "wb")
+        self._write(filename, [content], "wb")
 
     def append_file(self, filename, content):
         """Append to a file in the run directory, creating it if needed."""
-        self._write(filename, content, "ab")
+        self._write(filename, [content], "ab")
 
-    def _write(self, filename, data, mode):
+    def _write(self, filename, chunks, mode):
         path = os.path.join(self._run_dir, filename)
         with self._lock:
             self._make_run_dir()
@@ -64,7 +67,8 @@ class LocalCollector:
             if not os.path.exists(path):
                 LOG.info("Logging to %s", path)
             with open(path, mode) as file:
-                file.write(data)
+                for chunk in chunks:
+                    file.write(chunk)
 
     def _make_run_dir(self):
         if self._run_dir_made:
@@ -80,6 +84,18 @@ class LocalCollector:
         staging = "%s.%d.%d" % (latest, os.getpid(), threading.get_ident())
         os.symlink(os.path.basename(self._run_dir), staging)
         os.replace(staging, latest)
+
+
+def _joined_in_chunks(lines):
+    """Newline-terminated ASCII bytes of the lines, a bounded chunk at a time.
+
+    Joining a whole batch at once would hold a second full copy of it in
+    memory; chunks keep that copy small whatever the batch size.
+    """
+    for start in range(0, len(lines), _LINES_PER_CHUNK):
+        chunk = lines[start : start + _LINES_PER_CHUNK]
+        chunk.append("")
+        yield "\n".join(chunk).encode("ascii")
 
 
 def _timestamp():
