@@ -1,3 +1,6 @@
+import subprocess
+import sys
+
 import pytest
 
 from pushcollector import Collector, LocalCollector
@@ -154,3 +157,78 @@ def test_interface_context_manager_returns_itself():
     collector = Collector()
     with collector as entered:
         assert entered is collector
+
+
+def test_initial_default_from_environment(monkeypatch):
+    monkeypatch.setenv("PUSHCOLLECTOR_BACKEND", "dummy")
+    Collector.reset()
+    assert isinstance(backend_of(Collector.get()), DummyCollector)
+
+
+def test_environment_is_read_when_first_needed_then_kept(monkeypatch, in_tmp_dir):
+    monkeypatch.setenv("PUSHCOLLECTOR_BACKEND", "dummy")
+    Collector.reset()
+    monkeypatch.setenv("PUSHCOLLECTOR_BACKEND", "local")
+    assert isinstance(backend_of(Collector.get()), LocalCollector)
+
+    monkeypatch.setenv("PUSHCOLLECTOR_BACKEND", "dummy")
+    assert isinstance(backend_of(Collector.get()), LocalCollector)
+    Collector.reset()
+    assert isinstance(backend_of(Collector.get()), DummyCollector)
+
+
+def test_set_default_none_and_unregister_return_to_environment(monkeypatch):
+    monkeypatch.setenv("PUSHCOLLECTOR_BACKEND", "dummy")
+    Collector.reset()
+    Collector.register_backend("recording", RecordingBackend)
+    Collector.set_default_backend("recording")
+    Collector.set_default_backend(None)
+    assert isinstance(backend_of(Collector.get()), DummyCollector)
+
+    Collector.set_default_backend("recording")
+    Collector.register_backend("recording", None)
+    assert isinstance(backend_of(Collector.get()), DummyCollector)
+
+
+def test_environment_backend_registered_later(monkeypatch):
+    monkeypatch.setenv("PUSHCOLLECTOR_BACKEND", "recording")
+    Collector.reset()
+    Collector.register_backend("recording", RecordingBackend)
+    assert isinstance(backend_of(Collector.get()), RecordingBackend)
+
+
+def test_unknown_backend_from_environment(monkeypatch):
+    monkeypatch.setenv("PUSHCOLLECTOR_BACKEND", "nonesuch")
+    Collector.reset()
+    with pytest.raises(ValueError) as error:
+        Collector.get()
+    assert "No registered pushcollector backend: 'nonesuch'" in str(error.value)
+    assert "PUSHCOLLECTOR_BACKEND" in str(error.value)
+    # Named backends still work.
+    assert isinstance(backend_of(Collector.get("dummy")), DummyCollector)
+
+
+def test_empty_environment_variable_means_local(monkeypatch, in_tmp_dir):
+    monkeypatch.setenv("PUSHCOLLECTOR_BACKEND", "")
+    Collector.reset()
+    assert isinstance(backend_of(Collector.get()), LocalCollector)
+
+
+def test_unregistered_local_default_is_reported_plainly(monkeypatch):
+    monkeypatch.delenv("PUSHCOLLECTOR_BACKEND", raising=False)
+    Collector.register_backend("local", None)
+    with pytest.raises(ValueError) as error:
+        Collector.get()
+    assert str(error.value) == "No registered pushcollector backend: 'local'"
+
+
+def test_environment_is_not_read_at_import(monkeypatch):
+    monkeypatch.setenv("PUSHCOLLECTOR_BACKEND", "dummy")
+    code = (
+        "import os, pushcollector; os.environ['PUSHCOLLECTOR_BACKEND'] = 'local';"
+        "print(type(pushcollector.Collector.get()._backend).__name__)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out == "LocalCollector\n"

@@ -311,3 +311,63 @@ def test_context_manager_without_backend_support(recorder):
 
 def test_repr_names_backend(recorder):
     assert "Recorder" in repr(Collector.get("recorder"))
+
+
+HOSTILE_FILENAMES = [
+    "",
+    "/etc/passwd",
+    "/",
+    "//x",
+    "..",
+    ".",
+    "../x",
+    "../../x",
+    "a/../b",
+    "a/..",
+    "a/./b",
+    "./a",
+    "a/.",
+    "a//b",
+    "a/",
+    "a/b/",
+    "/a/b",
+    "a\0b",
+    "\0",
+    "a\\b",
+    "..\\x",
+    "C:\\x",
+    "a/b/../../../x",
+    ".../../x",
+    "a/\0",
+    None,
+    42,
+    b"bytes",
+    ["a"],
+    object(),
+]
+
+
+@pytest.mark.parametrize("filename", HOSTILE_FILENAMES)
+@pytest.mark.parametrize("method", ["attach_file", "append_file"])
+def test_hostile_filenames_are_refused(recorder, method, filename):
+    with pytest.raises(ValueError) as error:
+        getattr(Collector.get("recorder"), method)(filename, "x")
+    assert str(error.value).startswith("invalid filename %r: " % (filename,))
+    assert recorder.calls == []
+
+
+@pytest.mark.parametrize(
+    "filename", ["a", ".hidden", "a/b/c.txt", "...", "a b/ü.log", "x..y", "-"]
+)
+def test_acceptable_filenames(recorder, filename):
+    Collector.get("recorder").attach_file(filename, "x").result()
+    assert recorder.calls == [("attach_file", filename, b"x")]
+
+
+@pytest.mark.parametrize("filename", HOSTILE_FILENAMES)
+def test_hostile_filenames_write_nothing_locally(in_tmp_dir, filename):
+    collector = Collector.get("local")
+    for method in (collector.attach_file, collector.append_file):
+        with pytest.raises(ValueError):
+            method(filename, "x")
+    assert list(in_tmp_dir.iterdir()) == []

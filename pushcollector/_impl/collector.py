@@ -1,5 +1,6 @@
 """The Collector interface and the registry of backends."""
 
+import os
 import threading
 from typing import Callable, Dict, Iterable, Optional
 
@@ -8,10 +9,17 @@ from .backends.local import LocalCollector
 
 BackendFactory = Callable[[], object]
 
-INITIAL_DEFAULT_BACKEND = "local"
+BACKEND_VARIABLE = "PUSHCOLLECTOR_BACKEND"
+ARTIFACTS_DIR_VARIABLE = "PUSHCOLLECTOR_ARTIFACTS_DIR"
+BUILTIN_DEFAULT_BACKEND = "local"
+
+
+def _local_collector_from_environment():
+    return LocalCollector(directory=os.environ.get(ARTIFACTS_DIR_VARIABLE) or None)
+
 
 BUILTIN_BACKENDS: Dict[str, BackendFactory] = {
-    "local": LocalCollector,
+    "local": _local_collector_from_environment,
     "dummy": DummyCollector,
 }
 
@@ -28,7 +36,16 @@ class _Registry:
     def reset(self):
         with self.lock:
             self.factories = dict(BUILTIN_BACKENDS)
-            self.default = INITIAL_DEFAULT_BACKEND
+            # None: the initial default, from the environment when first needed.
+            self.default = None
+            self._initial_default = None
+
+    def initial_default(self) -> str:
+        if self._initial_default is None:
+            self._initial_default = (
+                os.environ.get(BACKEND_VARIABLE) or BUILTIN_DEFAULT_BACKEND
+            )
+        return self._initial_default
 
     def factory(self, name: str) -> BackendFactory:
         try:
@@ -37,6 +54,17 @@ class _Registry:
             raise ValueError(
                 "No registered pushcollector backend: '%s'" % (name,)
             ) from None
+
+    def default_factory(self) -> BackendFactory:
+        if self.default is not None:
+            return self.factory(self.default)
+        name = self.initial_default()
+        if name in self.factories or name == BUILTIN_DEFAULT_BACKEND:
+            return self.factory(name)
+        raise ValueError(
+            "No registered pushcollector backend: '%s' (named by the environment "
+            "variable %s)" % (name, BACKEND_VARIABLE)
+        )
 
 
 _REGISTRY = _Registry()
@@ -135,19 +163,25 @@ class Collector:
 
         Args:
             backend: the name of a registered backend, or ``None`` for the
-                current default backend (initially ``"local"``).
+                current default backend. The default is initially the backend
+                named by the environment variable ``PUSHCOLLECTOR_BACKEND``,
+                or ``"local"`` when that is unset.
 
         Returns:
             Collector: a collector writing to a new instance of the backend.
 
         Raises:
-            ValueError: if no backend is registered under the name.
+            ValueError: if no backend is registered under the name (the
+                message names ``PUSHCOLLECTOR_BACKEND`` when the name came
+                from there).
         """
         from .facade import CollectorFacade
 
         with _REGISTRY.lock:
-            name = _REGISTRY.default if backend is None else backend
-            factory = _REGISTRY.factory(name)
+            if backend is None:
+                factory = _REGISTRY.default_factory()
+            else:
+                factory = _REGISTRY.factory(backend)
         return CollectorFacade(factory())
 
     @classmethod
@@ -176,7 +210,7 @@ class Collector:
                 return
             _REGISTRY.factories.pop(name, None)
             if _REGISTRY.default == name:
-                _REGISTRY.default = INITIAL_DEFAULT_BACKEND
+                _REGISTRY.default = None
 
     @classmethod
     def set_default_backend(cls, name: Optional[str]) -> None:
@@ -184,24 +218,24 @@ class Collector:
 
         Args:
             name: the name of a registered backend, or ``None`` to return to
-                the initial default (``"local"``).
+                the initial default (``PUSHCOLLECTOR_BACKEND``, or
+                ``"local"``).
 
         Raises:
             ValueError: if no backend is registered under the name.
         """
         with _REGISTRY.lock:
-            if name is None:
-                _REGISTRY.default = INITIAL_DEFAULT_BACKEND
-                return
-            _REGISTRY.factory(name)
+            if name is not None:
+                _REGISTRY.factory(name)
             _REGISTRY.default = name
 
     @classmethod
     def reset(cls) -> None:
         """Restore the built-in backends and the initial default backend.
 
-        Backends registered since are forgotten. Meant for test suites that
-        must not leak one test's backends into the next.
+        Backends registered since are forgotten, and ``PUSHCOLLECTOR_BACKEND``
+        is read again when next needed. Meant for test suites that must not
+        leak one test's backends into the next.
 
         .. versionadded:: 1.4.0
         """

@@ -87,6 +87,34 @@ def _dicts_from_push_item(item, index: int) -> List[dict]:
     return [for_dest(dest) for dest in dests or [None]]
 
 
+def checked_filename(filename) -> str:
+    """The filename, if it is a safe relative POSIX path.
+
+    Raises:
+        ValueError: naming the filename and what is wrong with it.
+    """
+    problem = _filename_problem(filename)
+    if problem:
+        raise ValueError("invalid filename %r: %s" % (filename, problem))
+    return filename
+
+
+def _filename_problem(filename):
+    if not isinstance(filename, str):
+        return "must be a str, not %s" % type(filename).__name__
+    if not filename:
+        return "must not be empty"
+    if "\0" in filename:
+        return "must not contain NUL"
+    if "\\" in filename:
+        return "must not contain a backslash"
+    if filename.startswith("/"):
+        return "must be a relative path"
+    if any(part in ("", ".", "..") for part in filename.split("/")):
+        return "must not have empty, '.' or '..' components"
+    return None
+
+
 def content_bytes(content) -> bytes:
     """File content as bytes: text encoded as UTF-8, bytes-like copied."""
     if isinstance(content, bytes):
@@ -141,7 +169,9 @@ class CollectorFacade(Collector):
         return as_future(self._backend.update_push_items(dicts))
 
     def attach_file(self, filename, content):
+        filename = checked_filename(filename)
         return as_future(self._backend.attach_file(filename, content_bytes(content)))
 
     def append_file(self, filename, content):
+        filename = checked_filename(filename)
         return as_future(self._backend.append_file(filename, content_bytes(content)))

@@ -1,7 +1,12 @@
 import json
 import logging
+import multiprocessing
 import os
 import re
+import subprocess
+import sys
+import threading
+import time
 
 import pytest
 
@@ -10,14 +15,26 @@ from pushcollector import Collector, LocalCollector
 from ..fakes import FakePushItem
 
 MD5 = "d41d8cd98f00b204e9800998ecf8427e"
+RUN_NAME = re.compile(r"\d{14}(-\d{6})?")
 
 
 def run_dir(collector):
-    return collector._backend._run_dir
+    return collector._backend.run_dir
+
+
+def latest(base):
+    return base / "artifacts" / "latest"
+
+
+def item(name, **extra):
+    return dict(filename=name, state="PUSHED", **extra)
 
 
 def test_run_dir_is_a_timestamp_under_cwd_artifacts(in_tmp_dir):
     collector = Collector.get("local")
+    assert run_dir(collector) is None
+    collector.update_push_items([]).result()
+
     path = run_dir(collector)
     assert os.path.dirname(path) == str(in_tmp_dir / "artifacts")
     assert re.fullmatch(r"\d{14}", os.path.basename(path))
@@ -32,9 +49,8 @@ def test_first_write_creates_run_dir_and_latest(in_tmp_dir):
     collector = Collector.get("local")
     collector.update_push_items([]).result()
 
-    latest = in_tmp_dir / "artifacts" / "latest"
-    assert os.readlink(latest) == os.path.basename(run_dir(collector))
-    assert (latest / "pushitems.jsonl").read_bytes() == b""
+    assert os.readlink(latest(in_tmp_dir)) == os.path.basename(run_dir(collector))
+    assert (latest(in_tmp_dir) / "pushitems.jsonl").read_bytes() == b""
 
 
 def test_push_items_are_sorted_json_lines(in_tmp_dir):
@@ -46,7 +62,7 @@ def test_push_items_are_sorted_json_lines(in_tmp_dir):
     collector.update_push_items(items[:1]).result()
     collector.update_push_items(items[1:]).result()
 
-    data = (in_tmp_dir / "artifacts" / "latest" / "pushitems.jsonl").read_bytes()
+    data = (latest(in_tmp_dir) / "pushitems.jsonl").read_bytes()
     assert data == (
         b'{"dest": null, "filename": "b.rpm", "state": "PENDING", "zzz": [1, "\\u00e9"]}\n'
         b'{"checksums": {"md5": "'
@@ -58,27 +74,32 @@ def test_push_items_are_sorted_json_lines(in_tmp_dir):
     )
 
 
+def test_large_batch_is_written_whole_and_in_order(in_tmp_dir):
+    items = [item(str(i), seq=i) for i in range(10_000)]
+    Collector.get("local").update_push_items(items).result()
+    lines = (latest(in_tmp_dir) / "pushitems.jsonl").read_text().splitlines()
+    assert [json.loads(line)["seq"] for line in lines] == list(range(10_000))
+
+
 def test_push_items_from_push_item_objects(in_tmp_dir):
     collector = Collector.get("local")
     collector.update_push_items([FakePushItem(name="x", dest=["a", "b"])]).result()
-    lines = (in_tmp_dir / "artifacts" / "latest" / "pushitems.jsonl").read_text()
+    lines = (latest(in_tmp_dir) / "pushitems.jsonl").read_text()
     assert [json.loads(line)["dest"] for line in lines.splitlines()] == ["a", "b"]
 
 
 @pytest.mark.parametrize("unencodable", [{1, 2}, object(), b"bytes"])
 def test_unencodable_item_writes_nothing(in_tmp_dir, unencodable):
     collector = Collector.get("local")
-    collector.update_push_items([{"filename": "first", "state": "PUSHED"}]).result()
-
-    items = [
-        {"filename": "ok", "state": "PUSHED"},
-        {"filename": "bad", "state": "PUSHED", "extra": unencodable},
-        {"filename": "ok2", "state": "PUSHED"},
-    ]
+    items = [item("ok"), item("bad", extra=unencodable), item("ok2")]
     with pytest.raises(TypeError):
         collector.update_push_items(items)
+    assert list(in_tmp_dir.iterdir()) == []
 
-    lines = (in_tmp_dir / "artifacts" / "latest" / "pushitems.jsonl").read_text()
+    collector.update_push_items([item("first")]).result()
+    with pytest.raises(TypeError):
+        collector.update_push_items(items)
+    lines = (latest(in_tmp_dir) / "pushitems.jsonl").read_text()
     assert lines == '{"filename": "first", "state": "PUSHED"}\n'
 
 
@@ -89,9 +110,10 @@ def test_attach_overwrites_and_append_extends(in_tmp_dir):
     collector.append_file("log.txt", "line 1\n").result()
     collector.append_file("log.txt", b"line 2\n").result()
 
-    latest = in_tmp_dir / "artifacts" / "latest"
-    assert (latest / "report.txt").read_bytes() == b"second"
-    assert (latest / "log.txt").read_bytes() == b"line 1\nline 2\n"
+    assert (latest(in_tmp_dir) / "report.txt").read_bytes() == b"second"
+    assert (latest(in_tmp_dir) / "log.txt").read_bytes() == b"line 1\nline 2\n"
+    # No staging file is left behind.
+    assert sorted(os.listdir(latest(in_tmp_dir))) == ["log.txt", "report.txt"]
 
 
 def test_filenames_with_subdirectories(in_tmp_dir):
@@ -99,9 +121,8 @@ def test_filenames_with_subdirectories(in_tmp_dir):
     collector.attach_file("a/b/c.txt", "deep").result()
     collector.append_file("a/log", "x").result()
 
-    latest = in_tmp_dir / "artifacts" / "latest"
-    assert (latest / "a" / "b" / "c.txt").read_text() == "deep"
-    assert (latest / "a" / "log").read_text() == "x"
+    assert (latest(in_tmp_dir) / "a" / "b" / "c.txt").read_text() == "deep"
+    assert (latest(in_tmp_dir) / "a" / "log").read_text() == "x"
 
 
 def test_logs_each_new_file_once(in_tmp_dir, caplog):
@@ -111,28 +132,43 @@ def test_logs_each_new_file_once(in_tmp_dir, caplog):
     collector.update_push_items([]).result()
     collector.append_file("log", "a").result()
     collector.append_file("log", "b").result()
+    collector.attach_file("sub/report", "a").result()
+    collector.attach_file("sub/report", "b").result()
 
     base = run_dir(collector)
+    assert os.path.isabs(base)
     assert [r.getMessage() for r in caplog.records] == [
-        "Logging to %s" % os.path.join(base, "pushitems.jsonl"),
-        "Logging to %s" % os.path.join(base, "log"),
+        "Logging to %s" % os.path.join(base, name)
+        for name in ("pushitems.jsonl", "log", "sub/report")
     ]
     assert all(r.name == "pushcollector" for r in caplog.records)
-    assert os.path.isabs(base)
+
+
+@pytest.mark.parametrize("method", ["attach_file", "append_file"])
+def test_push_items_file_is_reserved(in_tmp_dir, method):
+    collector = Collector.get("local")
+    collector.update_push_items([item("x")]).result()
+    with pytest.raises(ValueError, match="reserved for push items"):
+        getattr(collector, method)("pushitems.jsonl", "oops")
+    assert json.loads((latest(in_tmp_dir) / "pushitems.jsonl").read_text())
 
 
 def test_latest_moves_to_the_newest_run(in_tmp_dir):
     old_run = in_tmp_dir / "artifacts" / "20000101000000"
     old_run.mkdir(parents=True)
-    (in_tmp_dir / "artifacts" / "latest").symlink_to(old_run.name)
+    latest(in_tmp_dir).symlink_to(old_run.name)
 
     collector = Collector.get("local")
     collector.append_file("log", "x").result()
 
-    latest = in_tmp_dir / "artifacts" / "latest"
-    assert os.readlink(latest) == os.path.basename(run_dir(collector))
+    assert os.readlink(latest(in_tmp_dir)) == os.path.basename(run_dir(collector))
     assert sorted(os.listdir(in_tmp_dir / "artifacts")) == sorted(
-        ["20000101000000", "latest", os.path.basename(run_dir(collector))]
+        [
+            "20000101000000",
+            "latest",
+            ".pushcollector.lock",
+            os.path.basename(run_dir(collector)),
+        ]
     )
 
 
@@ -142,9 +178,303 @@ def test_cwd_is_taken_at_construction(in_tmp_dir):
     elsewhere.mkdir()
     os.chdir(elsewhere)
     collector.append_file("log", b"x")
-    assert (in_tmp_dir / "artifacts" / "latest" / "log").read_bytes() == b"x"
+    assert (latest(in_tmp_dir) / "log").read_bytes() == b"x"
 
 
-def test_repr_shows_run_dir(in_tmp_dir):
+def test_directory_argument(in_tmp_dir):
+    absolute = LocalCollector(directory=in_tmp_dir / "abs" / "runs")
+    relative = LocalCollector(directory="rel")
+    assert absolute.directory == str(in_tmp_dir / "abs" / "runs")
+    assert relative.directory == str(in_tmp_dir / "rel")
+
+    absolute.append_file("log", b"a")
+    relative.append_file("log", b"r")
+    assert (in_tmp_dir / "abs" / "runs" / "latest" / "log").read_bytes() == b"a"
+    assert (in_tmp_dir / "rel" / "latest" / "log").read_bytes() == b"r"
+    assert not (in_tmp_dir / "artifacts").exists()
+
+
+def test_artifacts_dir_from_environment(in_tmp_dir, monkeypatch):
+    monkeypatch.setenv("PUSHCOLLECTOR_ARTIFACTS_DIR", str(in_tmp_dir / "from-env"))
+    Collector.get("local").append_file("log", "x").result()
+    assert (in_tmp_dir / "from-env" / "latest" / "log").read_text() == "x"
+
+    monkeypatch.setenv("PUSHCOLLECTOR_ARTIFACTS_DIR", "")
+    Collector.get().append_file("log", "y").result()
+    assert (latest(in_tmp_dir) / "log").read_text() == "y"
+
+
+def test_repr_shows_directories(in_tmp_dir):
     collector = LocalCollector()
     assert str(in_tmp_dir / "artifacts") in repr(collector)
+    collector.append_file("x", b"")
+    assert collector.run_dir in repr(collector)
+
+
+def test_run_started_in_a_taken_second_gets_a_suffix(in_tmp_dir):
+    # Take this second's name and the next ones, whichever the collector sees.
+    now = time.time()
+    stamps = [time.strftime("%Y%m%d%H%M%S", time.localtime(now + i)) for i in range(3)]
+    for stamp in stamps:
+        (in_tmp_dir / "artifacts" / stamp).mkdir(parents=True)
+
+    collector = LocalCollector()
+    collector.append_file("log", b"x")
+
+    name = os.path.basename(collector.run_dir)
+    assert re.fullmatch(r"\d{14}-000001", name)
+    assert name[:14] in stamps
+    assert sorted([name, name[:14]]) == [name[:14], name]
+
+
+def test_collectors_never_share_a_run_dir(in_tmp_dir):
+    collectors = [LocalCollector() for _ in range(30)]
+    for index, collector in enumerate(collectors):
+        collector.update_push_items([item(str(index))])
+
+    names = [os.path.basename(c.run_dir) for c in collectors]
+    assert len(set(names)) == 30
+    assert all(RUN_NAME.fullmatch(name) for name in names)
+    # Creation order is name order, and latest is the last one created.
+    assert sorted(names) == names
+    assert os.readlink(latest(in_tmp_dir)) == names[-1]
+    for index, name in enumerate(names):
+        content = (in_tmp_dir / "artifacts" / name / "pushitems.jsonl").read_text()
+        assert json.loads(content)["filename"] == str(index)
+
+
+def test_threads_never_interleave_or_tear_lines(in_tmp_dir):
+    collector = Collector.get("local")
+    threads_count, calls, per_call = 8, 20, 100
+
+    def record(thread):
+        for call in range(calls):
+            batch = [
+                item("t%d" % thread, thread=thread, call=call, seq=seq, pad="x" * seq)
+                for seq in range(per_call)
+            ]
+            collector.update_push_items(batch).result()
+
+    threads = [threading.Thread(target=record, args=(t,)) for t in range(threads_count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    records = [
+        json.loads(line)
+        for line in (latest(in_tmp_dir) / "pushitems.jsonl").read_text().splitlines()
+    ]
+    assert len(records) == threads_count * calls * per_call == 16_000
+    # Each call's lines are contiguous and in order.
+    for start in range(0, len(records), per_call):
+        block = records[start : start + per_call]
+        assert [(r["thread"], r["call"]) for r in block] == [
+            (block[0]["thread"], block[0]["call"])
+        ] * per_call
+        assert [r["seq"] for r in block] == list(range(per_call))
+    assert {(r["thread"], r["call"]) for r in records} == {
+        (t, c) for t in range(threads_count) for c in range(calls)
+    }
+
+
+def test_appends_from_threads_never_interleave(in_tmp_dir):
+    collector = Collector.get("local")
+
+    def append(thread):
+        for count in range(100):
+            chunk = ("%d:%d;" % (thread, count)).ljust(4096, "#") + "\n"
+            collector.append_file("log", chunk).result()
+
+    threads = [threading.Thread(target=append, args=(t,)) for t in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    chunks = (latest(in_tmp_dir) / "log").read_text().splitlines()
+    assert len(chunks) == 800
+    assert all(
+        re.fullmatch(r"\d:\d+;#+", chunk) and len(chunk) == 4096 for chunk in chunks
+    )
+    assert sorted(chunk.split(";")[0] for chunk in chunks) == sorted(
+        "%d:%d" % (t, c) for t in range(8) for c in range(100)
+    )
+
+
+def _record_in_another_process(directory, barrier, index):
+    barrier.wait()
+    collector = LocalCollector(directory=directory)
+    collector.update_push_items([item("process-%d" % index)])
+    collector.append_file("log", b"from process %d\n" % index)
+
+
+def test_processes_started_together_get_distinct_runs(in_tmp_dir):
+    base = in_tmp_dir / "artifacts"
+    LocalCollector(directory=base).append_file("log", b"earlier run")
+
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(5)
+    processes = [
+        context.Process(target=_record_in_another_process, args=(str(base), barrier, i))
+        for i in range(4)
+    ]
+    for process in processes:
+        process.start()
+    barrier.wait()
+
+    # Poll "latest" while the processes start their runs.
+    observations = 0
+    while any(p.is_alive() for p in processes) or observations < 1000:
+        assert os.path.isdir(base / "latest"), "latest missing or dangling"
+        observations += 1
+    for process in processes:
+        process.join()
+        assert process.exitcode == 0
+
+    runs = sorted(name for name in os.listdir(base) if RUN_NAME.fullmatch(name))
+    assert len(runs) == 5
+    found = {}
+    for run in runs[1:]:
+        record = json.loads((base / run / "pushitems.jsonl").read_text())
+        found[record["filename"]] = (base / run / "log").read_text()
+    assert found == {"process-%d" % i: "from process %d\n" % i for i in range(4)}
+    assert os.readlink(base / "latest") == runs[-1]
+
+
+@pytest.mark.parametrize("method", ["attach_file", "append_file"])
+@pytest.mark.parametrize("filename", ["link/file", "link", "sub/link/file"])
+def test_symlinks_in_run_dir_are_refused(in_tmp_dir, method, filename):
+    outside = in_tmp_dir / "outside"
+    outside.mkdir()
+    (outside / "file").write_text("untouched")
+
+    collector = Collector.get("local")
+    collector.append_file("sub/keep", "x").result()
+    run = in_tmp_dir / "artifacts" / "latest"
+    target = outside / "file" if filename == "link" else outside
+    (run / "link").symlink_to(target)
+    (run / "sub" / "link").symlink_to(target)
+
+    with pytest.raises(ValueError, match="is a symbolic link"):
+        getattr(collector, method)(filename, "evil")
+    assert os.listdir(outside) == ["file"]
+    assert (outside / "file").read_text() == "untouched"
+
+
+def test_writes_through_a_symlinked_base_dir_are_fine(in_tmp_dir):
+    (in_tmp_dir / "real").mkdir()
+    (in_tmp_dir / "artifacts").symlink_to("real")
+    Collector.get("local").attach_file("a/b", "ok").result()
+    assert (in_tmp_dir / "real" / "latest" / "a" / "b").read_text() == "ok"
+
+
+def test_attach_over_a_directory_fails_and_leaves_nothing(in_tmp_dir):
+    collector = Collector.get("local")
+    collector.attach_file("dir/file", "x").result()
+    with pytest.raises(IsADirectoryError) as error:
+        collector.attach_file("dir", "y")
+    assert error.value.filename == os.path.join(run_dir(collector), "dir")
+    assert sorted(os.listdir(latest(in_tmp_dir))) == ["dir"]
+
+
+def test_component_that_is_a_file_fails_with_full_path(in_tmp_dir):
+    collector = Collector.get("local")
+    collector.append_file("log", "x").result()
+    with pytest.raises(NotADirectoryError) as error:
+        collector.append_file("log/inner", "y")
+    assert str(error.value).endswith(
+        repr(os.path.join(run_dir(collector), "log/inner"))
+    )
+
+
+def test_unwritable_base_dir_fails_loudly(in_tmp_dir):
+    (in_tmp_dir / "plain-file").write_text("")
+    collector = LocalCollector(directory=in_tmp_dir / "plain-file" / "artifacts")
+    with pytest.raises(OSError) as error:
+        collector.update_push_items([item("x")])
+    assert str(in_tmp_dir / "plain-file") in str(error.value)
+
+
+def test_latest_that_is_a_directory_fails_loudly(in_tmp_dir):
+    (in_tmp_dir / "artifacts" / "latest" / "something").mkdir(parents=True)
+    with pytest.raises(OSError) as error:
+        LocalCollector().append_file("log", b"x")
+    assert str(in_tmp_dir / "artifacts" / "latest") in str(error.value)
+    assert not [n for n in os.listdir(in_tmp_dir / "artifacts") if "tmp" in n]
+
+
+def run_python(code, cwd, **kwargs):
+    return subprocess.Popen(
+        [sys.executable, "-c", code],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kwargs,
+    )
+
+
+def test_disk_full_fails_with_the_path(in_tmp_dir):
+    # A file size limit makes write() fail the way a full disk does.
+    code = """
+import resource, signal
+from pushcollector import LocalCollector
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+collector = LocalCollector()
+collector.append_file("small", b"fits")
+resource.setrlimit(resource.RLIMIT_FSIZE, (100_000, 100_000))
+for method in (collector.append_file, collector.attach_file):
+    try:
+        method("big", b"x" * 1_000_000)
+    except OSError as error:
+        print(type(error).__name__, error)
+"""
+    process = run_python(code, in_tmp_dir)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 0, err
+    run = os.path.realpath(latest(in_tmp_dir))
+    assert (
+        out.splitlines()
+        == ["OSError [Errno 27] File too large: %r" % os.path.join(run, "big")] * 2
+    )
+    assert (latest(in_tmp_dir) / "small").read_bytes() == b"fits"
+
+
+def test_attach_killed_midway_leaves_old_or_new_content(in_tmp_dir):
+    old, new = b"o" * 50_000_000, b"n" * 50_000_000
+    code = """
+import sys
+from pushcollector import LocalCollector
+collector = LocalCollector()
+collector.attach_file("big", b"o" * 50_000_000)
+print("attaching", flush=True)
+while True:
+    collector.attach_file("big", b"n" * 50_000_000)
+"""
+    process = run_python(code, in_tmp_dir)
+    assert process.stdout.readline() == "attaching\n"
+    process.kill()
+    process.communicate(timeout=60)
+
+    assert (latest(in_tmp_dir) / "big").read_bytes() in (old, new)
+
+
+def test_completed_append_survives_kill(in_tmp_dir):
+    code = """
+from pushcollector import Collector
+collector = Collector.get("local")
+collector.update_push_items([{"filename": "f", "state": "PUSHED"}]).result()
+collector.append_file("log", "recorded\\n").result()
+print("done", flush=True)
+input()
+"""
+    process = run_python(code, in_tmp_dir, stdin=subprocess.PIPE)
+    assert process.stdout.readline() == "done\n"
+    process.kill()
+    process.communicate(timeout=60)
+
+    assert (latest(in_tmp_dir) / "log").read_text() == "recorded\n"
+    assert (latest(in_tmp_dir) / "pushitems.jsonl").read_text() == (
+        '{"filename": "f", "state": "PUSHED"}\n'
+    )
