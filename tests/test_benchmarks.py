@@ -1,0 +1,70 @@
+"""Smoke test of benchmarks/bench_collect.py, scaled down and offline."""
+
+import json
+import os
+import subprocess
+import sys
+
+BENCHMARK = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+    "benchmarks",
+    "bench_collect.py",
+)
+
+
+def test_scaled_down_benchmark_reports_every_figure(tmp_path):
+    completed = subprocess.run(
+        [sys.executable, BENCHMARK, "--scale", "0.001", "--repeat", "1"]
+        + ["--import-runs", "2", "--no-reference", "--json"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        check=True,
+        text=True,
+        timeout=60,
+    )
+    results = json.loads(completed.stdout)
+
+    measured = {
+        name: figures["items"]
+        for name, figures in results["measurements"].items()
+        if figures is not None
+    }
+    assert measured == {
+        "local_dicts_10k": 10,
+        "local_dicts_100k": 100,
+        "local_push_items_10k": 10,
+        "local_single_item_calls": 2,
+        "raw_json_10k": 10,
+        "raw_json_100k": 100,
+    }
+    for name in measured:
+        figures = results["measurements"][name]
+        assert figures["median_seconds"] > 0
+        assert figures["items_per_second"] > 0
+    assert results["measurements"]["reference_dicts_10k"] is None
+    assert results["measurements"]["reference_single_item_calls"] is None
+
+    assert results["import_ms"]["reference_ms"] is None
+    assert isinstance(results["import_ms"]["project_ms"], float)
+
+    assert results["memory"]["items"] == 100
+    assert results["memory"]["batch_mb"] > 0
+
+    ratios = results["ratios"]
+    assert set(ratios) == {
+        "local_vs_reference_10k_items_per_second",
+        "local_vs_raw_100k_time",
+        "import_project_vs_reference",
+        "single_item_call_project_vs_reference_time",
+        "memory_extra_peak_vs_batch_100k",
+    }
+    for name in (
+        "local_vs_reference_10k_items_per_second",
+        "import_project_vs_reference",
+        "single_item_call_project_vs_reference_time",
+    ):
+        assert ratios[name]["value"] is None
+        assert ratios[name]["pass"] is None
+    for name in ("local_vs_raw_100k_time", "memory_extra_peak_vs_batch_100k"):
+        assert ratios[name]["value"] > 0
+        assert isinstance(ratios[name]["pass"], bool)
