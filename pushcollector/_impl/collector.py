@@ -1,8 +1,10 @@
 """The Collector interface and the registry of backends."""
 
+from __future__ import annotations
+
 import os
 import threading
-from typing import Callable, Dict, Iterable, Optional
+from collections.abc import Callable, Iterable
 
 from .backends.dummy import DummyCollector
 from .backends.local import LocalCollector
@@ -18,7 +20,7 @@ def _local_collector_from_environment():
     return LocalCollector(directory=os.environ.get(ARTIFACTS_DIR_VARIABLE) or None)
 
 
-BUILTIN_BACKENDS: Dict[str, BackendFactory] = {
+BUILTIN_BACKENDS: dict[str, BackendFactory] = {
     "local": _local_collector_from_environment,
     "dummy": DummyCollector,
 }
@@ -155,7 +157,7 @@ class Collector:
         raise NotImplementedError()
 
     @classmethod
-    def get(cls, backend: Optional[str] = None) -> "Collector":
+    def get(cls, backend: str | None = None) -> "Collector":
         """Get a collector for a backend.
 
         Each call makes a new backend instance with the factory registered
@@ -185,7 +187,7 @@ class Collector:
         return CollectorFacade(factory())
 
     @classmethod
-    def register_backend(cls, name: str, factory: Optional[BackendFactory]) -> None:
+    def register_backend(cls, name: str, factory: BackendFactory | None) -> None:
         """Register, replace or remove a backend.
 
         Args:
@@ -213,7 +215,7 @@ class Collector:
                 _REGISTRY.default = None
 
     @classmethod
-    def set_default_backend(cls, name: Optional[str]) -> None:
+    def set_default_backend(cls, name: str | None) -> None:
         """Choose the backend :meth:`get` uses when given no name.
 
         Args:

@@ -4,8 +4,10 @@ Backends receive validated push item dicts and bytes, and may return a future
 or anything else; the facade turns every outcome into a Future of None.
 """
 
+from __future__ import annotations
+
 import functools
-from typing import Iterable, List
+from collections.abc import Iterable
 
 from .collector import Collector
 from .schema import push_item_schema
@@ -30,7 +32,7 @@ def push_item_validator() -> SchemaValidator:
     return SchemaValidator(push_item_schema())
 
 
-def push_item_dicts(items: Iterable) -> List[dict]:
+def push_item_dicts(items: Iterable) -> list[dict]:
     """Convert push items to validated dicts, all or none.
 
     Raises:
@@ -53,7 +55,7 @@ def push_item_dicts(items: Iterable) -> List[dict]:
     return dicts
 
 
-def _dicts_from_push_item(item, index: int) -> List[dict]:
+def _dicts_from_push_item(item, index: int) -> list[dict]:
     """One dict per destination of a pushsource PushItem (or look-alike)."""
     try:
         fields = {name: getattr(item, name) for name in _PUSH_ITEM_ATTRIBUTES}

@@ -16,8 +16,10 @@ else is refused with :class:`UnsupportedSchema`, so a change to the schema
 file can never silently weaken validation: the test suite fails first.
 """
 
+from __future__ import annotations
+
 import re
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 Predicate = Callable[[object], bool]
 

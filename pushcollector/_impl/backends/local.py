@@ -1,5 +1,7 @@
 """The ``local`` backend: one directory per run under an artifacts directory."""
 
+from __future__ import annotations
+
 import contextlib
 import errno
 import fcntl
@@ -7,11 +9,9 @@ import itertools
 import json
 import logging
 import os
-import secrets
 import stat
 import threading
 import time
-from typing import Optional
 
 LOG = logging.getLogger("pushcollector")
 
@@ -63,7 +63,7 @@ class LocalCollector:
         collector and named at the first write, not at construction.
     """
 
-    def __init__(self, directory: Optional[str] = None):
+    def __init__(self, directory: str | os.PathLike | None = None):
         self._base_dir = os.path.abspath(
             "artifacts" if directory is None else os.fspath(directory)
         )
@@ -83,7 +83,7 @@ class LocalCollector:
         return self._base_dir
 
     @property
-    def run_dir(self) -> Optional[str]:
+    def run_dir(self) -> str | None:
         """The absolute path of this collector's run, or None before any write."""
         return self._run_dir
 
@@ -110,7 +110,7 @@ class LocalCollector:
                 raise _symlink_refused(filename, name)
             # Write a hidden sibling and rename it over the file: readers and
             # a crash see the old content or the new, never a mix.
-            staging = ".%s.tmp-%s" % (name, secrets.token_hex(8))
+            staging = ".%s.tmp-%s" % (name, os.urandom(8).hex())
             fd = os.open(staging, _NEW_FILE_FLAGS, 0o666, dir_fd=dir_fd)
             try:
                 _write_all(fd, [content])
@@ -199,7 +199,7 @@ class LocalCollector:
         # Make the new link beside the old one and rename it over: readers
         # always find a "latest", old or new, never none.
         latest = os.path.join(self._base_dir, LATEST_LINK)
-        staging = "%s.tmp-%s" % (latest, secrets.token_hex(8))
+        staging = "%s.tmp-%s" % (latest, os.urandom(8).hex())
         os.symlink(run_name, staging)
         try:
             os.replace(staging, latest)
