@@ -401,7 +401,10 @@ def test_latest_that_is_a_directory_fails_loudly(in_tmp_dir):
     with pytest.raises(OSError) as error:
         LocalCollector().append_file("log", b"x")
     assert str(in_tmp_dir / "artifacts" / "latest") in str(error.value)
-    assert not [n for n in os.listdir(in_tmp_dir / "artifacts") if "tmp" in n]
+    assert sorted(os.listdir(in_tmp_dir / "artifacts")) == [
+        ".pushcollector.lock",
+        "latest",
+    ]
 
 
 def run_python(code, cwd, **kwargs):

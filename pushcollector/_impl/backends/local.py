@@ -180,7 +180,12 @@ class LocalCollector:
             # at a time, so "latest" always ends on the newest run.
             fcntl.flock(lock_fd, fcntl.LOCK_EX)
             run_name = self._make_unique_run_dir()
-            self._point_latest_at(run_name)
+            try:
+                self._point_latest_at(run_name)
+            except OSError:
+                # No run that "latest" cannot point at is left behind.
+                os.rmdir(os.path.join(self._base_dir, run_name))
+                raise
         finally:
             os.close(lock_fd)
         return os.path.join(self._base_dir, run_name)
