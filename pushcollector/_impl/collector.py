@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Callable, Iterable
 
 from .backends.dummy import DummyCollector
 from .backends.local import LocalCollector
+from .backends.memory import MemoryCollector
 
 BackendFactory = Callable[[], object]
 
 BACKEND_VARIABLE = "PUSHCOLLECTOR_BACKEND"
 ARTIFACTS_DIR_VARIABLE = "PUSHCOLLECTOR_ARTIFACTS_DIR"
 BUILTIN_DEFAULT_BACKEND = "local"
+ENTRY_POINT_GROUP = "pushcollector.backends"
+
+LOG = logging.getLogger("pushcollector")
 
 
 def _local_collector_from_environment():
@@ -23,16 +28,23 @@ def _local_collector_from_environment():
 BUILTIN_BACKENDS: dict[str, BackendFactory] = {
     "local": _local_collector_from_environment,
     "dummy": DummyCollector,
+    "memory": MemoryCollector,
 }
 
 
 class _Registry:
-    """Which backend factories exist under which name, and which is default."""
+    """Which backend factories exist under which name, and which is default.
+
+    Backends of installed plugins (entry points in the group
+    ``pushcollector.backends``) are discovered the first time a name is
+    looked up that is not registered, so importing pushcollector stays cheap.
+    """
 
     def __init__(self):
         # Registration and choosing the default must not race: unregistering
-        # the default backend also moves the default.
-        self.lock = threading.Lock()
+        # the default backend also moves the default. Reentrant, because a
+        # plugin loaded during a lookup may register backends itself.
+        self.lock = threading.RLock()
         self.reset()
 
     def reset(self):
@@ -41,6 +53,31 @@ class _Registry:
             # None: the initial default, from the environment when first needed.
             self.default = None
             self._initial_default = None
+            self._plugins_discovered = False
+            self._plugin_errors = {}
+
+    def snapshot(self) -> tuple:
+        """Everything reset() or registration may change, to restore later."""
+        with self.lock:
+            return (
+                dict(self.factories),
+                self.default,
+                self._initial_default,
+                self._plugins_discovered,
+                dict(self._plugin_errors),
+            )
+
+    def restore(self, snapshot: tuple) -> None:
+        with self.lock:
+            (
+                factories,
+                self.default,
+                self._initial_default,
+                self._plugins_discovered,
+                plugin_errors,
+            ) = snapshot
+            self.factories = dict(factories)
+            self._plugin_errors = dict(plugin_errors)
 
     def initial_default(self) -> str:
         if self._initial_default is None:
@@ -50,23 +87,62 @@ class _Registry:
         return self._initial_default
 
     def factory(self, name: str) -> BackendFactory:
-        try:
-            return self.factories[name]
-        except (KeyError, TypeError):
-            raise ValueError(
-                "No registered pushcollector backend: '%s'" % (name,)
-            ) from None
+        failure = None
+        if isinstance(name, str):
+            with self.lock:
+                if name not in self.factories and not self._plugins_discovered:
+                    self._discover_plugins()
+                if name in self.factories:
+                    return self.factories[name]
+                failure = self._plugin_errors.get(name)
+        detail = "; its plugin failed to load: %s" % failure if failure else ""
+        raise ValueError("No registered pushcollector backend: '%s'%s" % (name, detail))
 
     def default_factory(self) -> BackendFactory:
         if self.default is not None:
             return self.factory(self.default)
         name = self.initial_default()
-        if name in self.factories or name == BUILTIN_DEFAULT_BACKEND:
+        try:
             return self.factory(name)
-        raise ValueError(
-            "No registered pushcollector backend: '%s' (named by the environment "
-            "variable %s)" % (name, BACKEND_VARIABLE)
-        )
+        except ValueError as error:
+            if name == BUILTIN_DEFAULT_BACKEND:
+                raise
+            raise ValueError(
+                "%s (named by the environment variable %s)" % (error, BACKEND_VARIABLE)
+            ) from None
+
+    def _discover_plugins(self):
+        self._plugins_discovered = True
+        for entry_point in _backend_entry_points():
+            try:
+                factory = entry_point.load()
+                if not callable(factory):
+                    raise TypeError("%r is not callable" % (factory,))
+            except Exception as error:
+                LOG.warning(
+                    "pushcollector backend %r from %s failed to load: %s",
+                    entry_point.name,
+                    entry_point.value,
+                    error,
+                )
+                self._plugin_errors[entry_point.name] = "%s: %s" % (
+                    type(error).__name__,
+                    error,
+                )
+                continue
+            # Explicit registrations (and built-ins) win over plugins.
+            self.factories.setdefault(entry_point.name, factory)
+
+
+def _backend_entry_points():
+    # Imported here: importlib.metadata would double the import time of
+    # pushcollector, and most processes never look for plugins.
+    import importlib.metadata
+
+    entry_points = importlib.metadata.entry_points()
+    if hasattr(entry_points, "select"):
+        return entry_points.select(group=ENTRY_POINT_GROUP)
+    return entry_points.get(ENTRY_POINT_GROUP, [])  # pragma: no cover (3.9)
 
 
 _REGISTRY = _Registry()
