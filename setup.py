@@ -23,7 +23,10 @@ setup(
             "attrs",
             "hypothesis",
         ],
-        "docs": ["sphinx"],
+        "docs": ["sphinx", "pytest"],
+    },
+    entry_points={
+        "pytest11": ["pushcollector = pushcollector.testing.pytest_plugin"],
     },
     classifiers=[
         "Programming Language :: Python :: 3",

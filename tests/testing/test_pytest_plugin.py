@@ -1,0 +1,92 @@
+import textwrap
+
+import pytest
+
+from pushcollector import Collector, LocalCollector
+from pushcollector.testing import MemoryCollector, memory_collector
+
+ITEM = {"filename": "f.rpm", "state": "PUSHED"}
+
+
+def code_under_test():
+    collector = Collector.get()
+    collector.update_push_items([ITEM]).result()
+    collector.append_file("log", "pushed\n").result()
+
+
+def test_fixture_is_the_default_backend(memory_collector):
+    code_under_test()
+    Collector.get("memory").append_file("log", b"more\n").result()
+
+    assert isinstance(memory_collector, MemoryCollector)
+    assert memory_collector.items == [ITEM]
+    assert memory_collector.files == {"log": b"pushed\nmore\n"}
+
+
+def test_context_manager_installs_and_restores(in_tmp_dir):
+    Collector.register_backend("mine", MemoryCollector)
+    Collector.set_default_backend("mine")
+
+    with memory_collector() as collector:
+        code_under_test()
+        Collector.register_backend("added-inside", MemoryCollector)
+        Collector.register_backend("mine", None)
+
+    assert collector.items == [ITEM]
+    assert isinstance(Collector.get()._backend, MemoryCollector)
+    assert Collector.get()._backend is not collector
+    assert Collector.get("memory")._backend is not collector
+    with pytest.raises(ValueError):
+        Collector.get("added-inside")
+
+
+def test_context_manager_restores_after_an_error(in_tmp_dir):
+    with pytest.raises(RuntimeError):
+        with memory_collector():
+            Collector.set_default_backend("dummy")
+            raise RuntimeError("test failed")
+    assert isinstance(Collector.get()._backend, LocalCollector)
+
+
+def test_nested_context_managers():
+    with memory_collector() as outer:
+        with memory_collector() as inner:
+            code_under_test()
+        code_under_test()
+    assert len(inner.items) == len(outer.items) == 1
+
+
+def test_plugin_works_for_other_projects_through_its_entry_point(pytester):
+    # A project that merely installed pushcollector: no conftest, no imports
+    # of pushcollector's test helpers; the fixture comes from the entry point.
+    pytester.makepyfile(test_other_project=textwrap.dedent("""
+            import pytest
+            from pushcollector import Collector
+
+            class Theirs:
+                def update_push_items(self, items): pass
+                def attach_file(self, filename, content): pass
+                def append_file(self, filename, content): pass
+
+            Collector.register_backend("theirs", Theirs)
+            Collector.set_default_backend("theirs")
+
+            def test_records(memory_collector):
+                Collector.get().update_push_items(
+                    [{"filename": "a", "state": "PUSHED"}]
+                ).result()
+                assert [i["filename"] for i in memory_collector.items] == ["a"]
+
+            def test_fails_midway(memory_collector):
+                Collector.register_backend("leaked", Theirs)
+                Collector.set_default_backend("dummy")
+                assert False, "deliberately"
+
+            def test_state_is_restored_afterwards():
+                assert type(Collector.get()._backend).__name__ == "Theirs"
+                with pytest.raises(ValueError):
+                    Collector.get("leaked")
+            """))
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(["*test_fails_midway*deliberately*"])
