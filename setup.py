@@ -26,6 +26,7 @@ setup(
         "docs": ["sphinx", "pytest"],
     },
     entry_points={
+        "console_scripts": ["pushcollector = pushcollector._impl.cli:main"],
         "pytest11": ["pushcollector = pushcollector.testing.pytest_plugin"],
     },
     classifiers=[

@@ -8,13 +8,12 @@ import threading
 from collections.abc import Callable, Iterable
 
 from .backends.dummy import DummyCollector
-from .backends.local import LocalCollector
+from .backends.local import LocalCollector, configured_directory
 from .backends.memory import MemoryCollector
 
 BackendFactory = Callable[[], object]
 
 BACKEND_VARIABLE = "PUSHCOLLECTOR_BACKEND"
-ARTIFACTS_DIR_VARIABLE = "PUSHCOLLECTOR_ARTIFACTS_DIR"
 BUILTIN_DEFAULT_BACKEND = "local"
 ENTRY_POINT_GROUP = "pushcollector.backends"
 
@@ -22,7 +21,7 @@ LOG = logging.getLogger("pushcollector")
 
 
 def _local_collector_from_environment():
-    return LocalCollector(directory=os.environ.get(ARTIFACTS_DIR_VARIABLE) or None)
+    return LocalCollector(directory=configured_directory())
 
 
 BUILTIN_BACKENDS: dict[str, BackendFactory] = {

@@ -15,9 +15,15 @@ import time
 
 LOG = logging.getLogger("pushcollector")
 
+ARTIFACTS_DIR_VARIABLE = "PUSHCOLLECTOR_ARTIFACTS_DIR"
+DEFAULT_DIRECTORY = "artifacts"
 PUSH_ITEMS_FILE = "pushitems.jsonl"
 LATEST_LINK = "latest"
 LOCK_FILE = ".pushcollector.lock"
+
+# How run directories are named (see _make_unique_run_dir); 1.3.0 used the
+# same timestamps, without the suffix.
+RUN_NAME_PATTERN = r"[0-9]{14}(-[0-9]{6})?"
 
 _encode_item = json.JSONEncoder(sort_keys=True).encode
 
@@ -27,6 +33,11 @@ _LINES_PER_CHUNK = 2048
 _DIRECTORY_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _APPEND_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC
 _NEW_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def configured_directory() -> str:
+    """The artifacts directory the environment asks for, else the default."""
+    return os.environ.get(ARTIFACTS_DIR_VARIABLE) or DEFAULT_DIRECTORY
 
 
 class LocalCollector:
@@ -65,7 +76,7 @@ class LocalCollector:
 
     def __init__(self, directory: str | os.PathLike | None = None):
         self._base_dir = os.path.abspath(
-            "artifacts" if directory is None else os.fspath(directory)
+            DEFAULT_DIRECTORY if directory is None else os.fspath(directory)
         )
         self._run_dir = None
         # One call's writes must never interleave with another's.

@@ -5,6 +5,23 @@ import os
 
 SCHEMA_PATH = os.path.join(os.path.dirname(__file__), "pushitem.yaml")
 
+#: The push item states that mean all went well for the item. Every other
+#: state, including one the schema does not know, is unsuccessful. The schema
+#: lists its states in these two groups too; a test keeps them in step.
+SUCCESSFUL_STATES = frozenset(
+    {
+        "PUSHED",
+        "PENDING",
+        "EXISTS",
+        "DELETED",
+        "MISSING",
+        "SKIPPED",
+        # Legacy
+        "PUBLISHED",
+        "EXPORTED",
+    }
+)
+
 
 @functools.lru_cache(maxsize=None)
 def push_item_schema() -> dict:

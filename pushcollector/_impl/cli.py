@@ -1,0 +1,340 @@
+"""The ``pushcollector`` command: read runs back and gate CI on their outcome."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+
+from .backends.local import ARTIFACTS_DIR_VARIABLE, configured_directory
+from .runs import NotARunError, list_runs, open_run
+
+EXIT_PASSED = 0
+EXIT_FAILED = 1
+EXIT_ERROR = 2
+# What a shell reports for a command killed by SIGPIPE.
+EXIT_BROKEN_PIPE = 128 + 13
+
+# Bad lines warned about one by one; the rest are counted.
+_BAD_LINES_SHOWN = 10
+
+_EXIT_CODES_HELP = """\
+exit status:
+  0  every push item ended in a successful state (or there were none)
+  1  some push item ended unsuccessful, or was left PENDING
+  2  the path could not be read or holds no run, or the command was misused
+"""
+
+_PATH_HELP = (
+    "a run directory, an artifacts directory (its 'latest' run is used) or a"
+    " pushitems.jsonl file; default: the latest run under $%s, else under"
+    " ./artifacts" % ARTIFACTS_DIR_VARIABLE
+)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``pushcollector`` command and return its exit status.
+
+    Args:
+        argv: the arguments, without the program name; by default those the
+            process was started with.
+    """
+    args = _parser().parse_args(argv)
+    try:
+        status = args.handler(args)
+        # Inside the try, so that a reader gone away is noticed here.
+        sys.stdout.flush()
+        return status
+    except BrokenPipeError:
+        # The reader has gone (as with "| head"): say nothing more to it, and
+        # keep Python from complaining when it flushes stdout at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+    except (OSError, NotARunError) as error:
+        message = _describe(error)
+        if args.path is None:
+            message += " (no path given, so the default was used; see --help)"
+        print("pushcollector: error: %s" % message, file=sys.stderr)
+        return EXIT_ERROR
+
+
+def _parser():
+    parser = argparse.ArgumentParser(
+        prog="pushcollector",
+        description="Read back the runs that pushcollector's local backend"
+        " recorded.",
+        epilog="Run 'pushcollector COMMAND --help' for a command's options.",
+    )
+    parser.add_argument("--version", action="version", version=_version())
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+    commands.required = True
+
+    summary = commands.add_parser(
+        "summary",
+        help="summarise a run; the exit status says whether it passed",
+        description="Print how many push items ended in each state and list"
+        " those that did not end successfully. The last record of each"
+        " (filename, dest) pair is its final state. Lines that cannot be read,"
+        " such as a torn last line, are skipped with a warning.",
+        epilog=_EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    summary.add_argument("path", nargs="?", metavar="PATH", help=_PATH_HELP)
+    summary.add_argument(
+        "--json", action="store_true", help="print one JSON object instead"
+    )
+    summary.add_argument(
+        "--allow-pending",
+        action="store_true",
+        help="pass even if push items were left PENDING",
+    )
+    summary.add_argument(
+        "--strict",
+        action="store_true",
+        help="fail (exit status 1) if any line had to be skipped",
+    )
+    summary.set_defaults(handler=_summary)
+
+    runs = commands.add_parser(
+        "runs",
+        help="list the runs in an artifacts directory",
+        description="List the runs in an artifacts directory, newest first,"
+        " with their counts and whether they passed. '*' marks the latest.",
+    )
+    runs.add_argument(
+        "path",
+        nargs="?",
+        metavar="BASE",
+        help="the artifacts directory; default: $%s, else ./artifacts"
+        % ARTIFACTS_DIR_VARIABLE,
+    )
+    runs.add_argument(
+        "--json", action="store_true", help="print one JSON object instead"
+    )
+    runs.set_defaults(handler=_runs)
+    return parser
+
+
+def _version():
+    import importlib.metadata
+
+    try:
+        return "%(prog)s " + importlib.metadata.version("pushcollector")
+    except importlib.metadata.PackageNotFoundError:
+        return "%(prog)s (version unknown: not installed)"
+
+
+def _describe(error):
+    if isinstance(error, OSError) and error.filename and error.strerror:
+        return "%s: %s" % (error.filename, error.strerror)
+    return str(error)
+
+
+def _summary(args):
+    run = open_run(args.path)
+    summary = run.summary()
+    _warn_about_bad_lines(run, summary.bad_lines)
+    failures = _failures(summary, args.allow_pending, args.strict)
+    if args.json:
+        _print_json(
+            {
+                "run": run.name,
+                "directory": run.directory,
+                "items_file": run.items_path,
+                "latest": run.is_latest,
+                "records": summary.record_count,
+                "push_items": len(summary.final_states),
+                "states": summary.state_counts(),
+                "unsuccessful": [item._asdict() for item in summary.unsuccessful()],
+                "unfinished": [item._asdict() for item in summary.unfinished()],
+                "bad_lines": [
+                    {"line": bad.line_number, "reason": bad.reason}
+                    for bad in summary.bad_lines
+                ],
+                "allow_pending": args.allow_pending,
+                "strict": args.strict,
+                "passed": not failures,
+            }
+        )
+    else:
+        _print_summary(run, summary, args.allow_pending, failures)
+    return EXIT_FAILED if failures else EXIT_PASSED
+
+
+def _failures(summary, allow_pending, strict):
+    """What makes the run fail the gate, as phrases; none if it passed."""
+    failures = []
+    unsuccessful = len(summary.unsuccessful())
+    if unsuccessful:
+        failures.append("%s unsuccessful" % _count(unsuccessful))
+    unfinished = len(summary.unfinished())
+    if unfinished and not allow_pending:
+        failures.append("%s unfinished (PENDING)" % _count(unfinished))
+    if strict and summary.bad_lines:
+        failures.append(
+            "%s (--strict)" % _plural(len(summary.bad_lines), "skipped line")
+        )
+    return failures
+
+
+def _print_summary(run, summary, allow_pending, failures):
+    out = []
+    where = run.directory or run.items_path
+    out.append("Run:        %s%s" % (_shown(run.name), " (latest)" * run.is_latest))
+    out.append("Path:       %s" % _shown(where))
+    out.append("Records:    %s" % _count(summary.record_count))
+    out.append("Push items: %s" % _count(len(summary.final_states)))
+    if summary.bad_lines:
+        out.append("Skipped:    %s" % _plural(len(summary.bad_lines), "line"))
+    states = summary.state_counts()
+    if states:
+        out.append("")
+        out.extend(
+            _table(
+                ["STATE", "PUSH ITEMS"],
+                [[state, _count(count)] for state, count in states.items()],
+                right_aligned={1},
+            )
+        )
+    for title, items in (
+        ("Unsuccessful", summary.unsuccessful()),
+        (
+            "Left PENDING (allowed)" if allow_pending else "Unfinished, left PENDING",
+            summary.unfinished(),
+        ),
+    ):
+        if items:
+            out.append("")
+            out.append("%s (%s):" % (title, _count(len(items))))
+            out.extend(
+                "  " + line
+                for line in _table(
+                    ["FILENAME", "DEST", "STATE"],
+                    [[item.filename, item.dest or "-", item.state] for item in items],
+                )
+            )
+    out.append("")
+    if failures:
+        out.append("FAILED: %s" % ", ".join(failures))
+    elif summary.final_states:
+        count = len(summary.final_states)
+        out.append(
+            "PASSED: %s%s ended successfully"
+            % ("all " if count > 1 else "", _plural(count, "push item"))
+        )
+    else:
+        out.append("PASSED: no push items were recorded")
+    _print_lines(out)
+
+
+def _runs(args):
+    base = os.path.abspath(args.path or configured_directory())
+    runs = list_runs(base)
+    rows = []
+    for run in runs:
+        summary = run.summary()
+        rows.append((run, summary, len(run.files())))
+    if args.json:
+        _print_json(
+            {
+                "base": base,
+                "runs": [
+                    {
+                        "name": run.name,
+                        "directory": run.directory,
+                        "latest": run.is_latest,
+                        "records": summary.record_count,
+                        "push_items": len(summary.final_states),
+                        "files": files,
+                        "unsuccessful": len(summary.unsuccessful()),
+                        "unfinished": len(summary.unfinished()),
+                        "bad_lines": len(summary.bad_lines),
+                        "passed": summary.passed(),
+                    }
+                    for run, summary, files in rows
+                ],
+            }
+        )
+        return EXIT_PASSED
+    if not rows:
+        _print_lines(["No runs in %s" % _shown(base)])
+        return EXIT_PASSED
+    table = _table(
+        ["RUN", "RECORDS", "PUSH ITEMS", "FILES", "RESULT"],
+        [
+            [
+                run.name,
+                _count(summary.record_count),
+                _count(len(summary.final_states)),
+                _count(files),
+                _run_result(summary),
+            ]
+            for run, summary, files in rows
+        ],
+        right_aligned={1, 2, 3},
+    )
+    marks = ["  "] + ["* " if run.is_latest else "  " for run, _, _ in rows]
+    _print_lines(mark + line for mark, line in zip(marks, table))
+    return EXIT_PASSED
+
+
+def _run_result(summary):
+    result = ", ".join(_failures(summary, False, False)) or "passed"
+    if summary.bad_lines:
+        result += ", " + _plural(len(summary.bad_lines), "skipped line")
+    return result
+
+
+def _warn_about_bad_lines(run, bad_lines):
+    for bad in bad_lines[:_BAD_LINES_SHOWN]:
+        print(
+            "pushcollector: warning: %s:%d: skipped: %s"
+            % (_shown(run.items_path), bad.line_number, bad.reason),
+            file=sys.stderr,
+        )
+    if len(bad_lines) > _BAD_LINES_SHOWN:
+        print(
+            "pushcollector: warning: %s: %s more lines skipped"
+            % (_shown(run.items_path), _count(len(bad_lines) - _BAD_LINES_SHOWN)),
+            file=sys.stderr,
+        )
+
+
+def _table(header, rows, right_aligned=frozenset()):
+    """Lines of a table with aligned columns."""
+    rows = [header] + [[_shown(cell) for cell in row] for row in rows]
+    widths = [max(len(row[column]) for row in rows) for column in range(len(header))]
+    lines = []
+    for row in rows:
+        cells = [
+            cell.rjust(width) if column in right_aligned else cell.ljust(width)
+            for column, (cell, width) in enumerate(zip(row, widths))
+        ]
+        lines.append("  ".join(cells).rstrip())
+    return lines
+
+
+def _shown(text):
+    """Text safe to print on a terminal: control characters escaped."""
+    if text.isprintable():
+        return text
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
+
+
+def _count(number):
+    return format(number, ",")
+
+
+def _plural(number, noun):
+    return "%s %s%s" % (_count(number), noun, "" if number == 1 else "s")
+
+
+def _print_json(document):
+    sys.stdout.write(json.dumps(document, indent=2) + "\n")
+
+
+def _print_lines(lines):
+    sys.stdout.write("".join(line + "\n" for line in lines))

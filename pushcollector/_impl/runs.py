@@ -1,0 +1,424 @@
+"""Reading runs of the ``local`` backend back: records, final states, summaries."""
+
+from __future__ import annotations
+
+import collections
+import errno
+import json
+import logging
+import os
+import re
+import sys
+from collections.abc import Callable, Iterator
+
+from .backends.local import (
+    LATEST_LINK,
+    PUSH_ITEMS_FILE,
+    RUN_NAME_PATTERN,
+    configured_directory,
+)
+from .schema import SUCCESSFUL_STATES
+
+LOG = logging.getLogger("pushcollector")
+
+_RUN_NAME = re.compile(RUN_NAME_PATTERN)
+
+# Files the local backend keeps in a run directory that nobody attached.
+_TEMPORARY_FILE = re.compile(r"\..*\.tmp-[0-9a-f]+")
+
+FinalState = collections.namedtuple("FinalState", "filename dest state")
+FinalState.__doc__ = """The state a push item ended in: ``(filename, dest, state)``.
+
+``dest`` is None for an item recorded without a destination.
+
+.. versionadded:: 1.4.0
+"""
+
+
+class NotARunError(ValueError):
+    """A path that exists but holds no run of the ``local`` backend.
+
+    .. versionadded:: 1.4.0
+    """
+
+
+class BadLine:
+    """A line of ``pushitems.jsonl`` that holds no push item record.
+
+    Such lines are skipped, never fatal. The usual one is a torn last line,
+    left by a push that was killed while writing it.
+
+    Attributes:
+        line_number (int): where the line is, counting from 1.
+        reason (str): what is wrong with it.
+
+    .. versionadded:: 1.4.0
+    """
+
+    __slots__ = ("line_number", "reason")
+
+    def __init__(self, line_number: int, reason: str):
+        self.line_number = line_number
+        self.reason = reason
+
+    def __repr__(self):
+        return "BadLine(%d, %r)" % (self.line_number, self.reason)
+
+    def __eq__(self, other):
+        if not isinstance(other, BadLine):
+            return NotImplemented
+        return (self.line_number, self.reason) == (other.line_number, other.reason)
+
+
+class Run:
+    """One run recorded by the ``local`` backend.
+
+    Get one from :func:`open_run` or :func:`list_runs` rather than
+    constructing it.
+
+    Attributes:
+        name (str): the run's name: its directory's name, such as
+            ``20261125143000``.
+        directory (str | None): the absolute path of the run directory, or
+            None for a push items file opened on its own.
+        items_path (str): the absolute path of its push items file, which
+            need not exist: a run may have attached files only.
+
+    .. versionadded:: 1.4.0
+    """
+
+    def __init__(self, name: str, directory: str | None, items_path: str):
+        self.name = name
+        self.directory = directory
+        self.items_path = items_path
+
+    def __repr__(self):
+        return "Run(%r)" % (self.directory or self.items_path)
+
+    @property
+    def is_latest(self) -> bool:
+        """Whether the ``latest`` link beside the run directory points at it."""
+        if self.directory is None:
+            return False
+        latest = os.path.join(os.path.dirname(self.directory), LATEST_LINK)
+        try:
+            return os.path.samefile(latest, self.directory)
+        except OSError:
+            return False
+
+    def records(
+        self, on_bad_line: Callable[[BadLine], object] | None = None
+    ) -> Iterator[dict]:
+        """Stream the push item records of the run, in the order recorded.
+
+        The file is read line by line, so memory use does not grow with its
+        size. Each record is a dict with at least a str ``filename`` and
+        ``state``, and a ``dest`` that is a str or absent or None.
+
+        Args:
+            on_bad_line: called with a :class:`BadLine` for every line that
+                is not such a record; the line is then skipped. By default
+                a warning naming the file and line is logged on the
+                ``pushcollector`` logger.
+
+        Raises:
+            OSError: if the file cannot be read.
+        """
+        report = on_bad_line or self._log_bad_line
+        try:
+            # Undecodable bytes are kept as surrogates rather than ending the
+            # read, so that only the lines holding them are skipped.
+            stream = open(
+                self.items_path,
+                encoding="utf-8",
+                errors="surrogateescape",
+                newline="\n",
+            )
+        except FileNotFoundError:
+            if self.directory is None:
+                raise
+            return  # No push items recorded in this run.
+        loads = json.loads
+        with stream:
+            for line_number, line in enumerate(stream, 1):
+                try:
+                    record = loads(line)
+                except (ValueError, RecursionError) as error:
+                    report(BadLine(line_number, _decoding_problem(error, line)))
+                    continue
+                if not line.isascii() and not _is_utf8(line):
+                    report(BadLine(line_number, "not UTF-8 text"))
+                elif (
+                    type(record) is dict
+                    and type(record.get("filename")) is str
+                    and type(record.get("state")) is str
+                    and type(record.get("dest")) in (str, type(None))
+                ):
+                    yield record
+                else:
+                    report(BadLine(line_number, _record_problem(record)))
+
+    def _log_bad_line(self, bad_line):
+        LOG.warning(
+            "%s:%d: skipped: %s", self.items_path, bad_line.line_number, bad_line.reason
+        )
+
+    def files(self) -> list[str]:
+        """The names of the files attached or appended in the run, sorted.
+
+        Names are relative to the run directory, with ``/`` between
+        directories. Symbolic links are not followed. A run opened from its
+        push items file alone has none.
+
+        Raises:
+            OSError: if the run directory cannot be read.
+        """
+        if self.directory is None:
+            return []
+        names = []
+        for parent, subdirs, filenames in os.walk(self.directory, onerror=_raise):
+            subdirs.sort()
+            relative = os.path.relpath(parent, self.directory)
+            for filename in filenames:
+                if relative == "." and filename == PUSH_ITEMS_FILE:
+                    continue
+                if _TEMPORARY_FILE.fullmatch(filename):
+                    continue
+                names.append(filename if relative == "." else relative + "/" + filename)
+        return sorted(names)
+
+    def summary(self) -> RunSummary:
+        """Read the whole run and work out the final state of every push item.
+
+        A push item is identified by its ``filename`` and ``dest``; the last
+        record of each wins. Memory use grows with the number of distinct
+        push items, not with the number of records.
+
+        Raises:
+            OSError: if the push items file cannot be read.
+        """
+        final_states = {}
+        bad_lines = []
+        record_count = 0
+        # One str object per distinct state rather than one per record.
+        intern = sys.intern
+        for record in self.records(on_bad_line=bad_lines.append):
+            record_count += 1
+            final_states[(record["filename"], record.get("dest"))] = intern(
+                record["state"]
+            )
+        return RunSummary(self, record_count, final_states, bad_lines)
+
+
+class RunSummary:
+    """What a run recorded, reduced to the final state of each push item.
+
+    Attributes:
+        run (Run): the run summarised.
+        record_count (int): how many push item records were read.
+        final_states (dict[tuple[str, str | None], str]): the final state of
+            each push item by ``(filename, dest)``, in the order the items
+            were first recorded.
+        bad_lines (list[BadLine]): the lines skipped, in file order.
+
+    .. versionadded:: 1.4.0
+    """
+
+    def __init__(self, run, record_count, final_states, bad_lines):
+        self.run = run
+        self.record_count = record_count
+        self.final_states = final_states
+        self.bad_lines = bad_lines
+
+    def __repr__(self):
+        return "<RunSummary of %r: %d records, %d push items>" % (
+            self.run,
+            self.record_count,
+            len(self.final_states),
+        )
+
+    def state_counts(self) -> dict[str, int]:
+        """How many push items ended in each state, most frequent first."""
+        counts = collections.Counter(self.final_states.values())
+        return dict(sorted(counts.items(), key=lambda pair: (-pair[1], pair[0])))
+
+    def unsuccessful(self) -> list[FinalState]:
+        """The push items whose final state is not a successful state."""
+        return self._items_where(lambda state: state not in SUCCESSFUL_STATES)
+
+    def unfinished(self) -> list[FinalState]:
+        """The push items left ``PENDING`` when the run ended."""
+        return self._items_where(lambda state: state == "PENDING")
+
+    def _items_where(self, wanted):
+        return [
+            FinalState(filename, dest, state)
+            for (filename, dest), state in self.final_states.items()
+            if wanted(state)
+        ]
+
+    def passed(self, allow_pending: bool = False) -> bool:
+        """Whether every push item ended in a successful state.
+
+        Args:
+            allow_pending: whether an item still ``PENDING`` counts as
+                successful. By default it does not: the push did not finish
+                with it.
+
+        A run with no push items passes.
+        """
+        for state in self.final_states.values():
+            if state not in SUCCESSFUL_STATES:
+                return False
+            if state == "PENDING" and not allow_pending:
+                return False
+        return True
+
+
+def open_run(path: str | os.PathLike | None = None) -> Run:
+    """Open a run of the ``local`` backend for reading.
+
+    Args:
+        path: one of
+
+            * a run directory;
+            * an artifacts directory, meaning the run its ``latest`` link
+              points at;
+            * a push items file (``pushitems.jsonl``, or a copy of one under
+              any name).
+
+            By default, the artifacts directory the ``local`` backend would
+            use: ``$PUSHCOLLECTOR_ARTIFACTS_DIR`` if set, else ``artifacts``
+            in the current working directory.
+
+    Raises:
+        FileNotFoundError: if the path does not exist.
+        NotARunError: if it exists but is none of the above.
+        OSError: if it cannot be examined.
+
+    .. versionadded:: 1.4.0
+    """
+    path = os.path.abspath(configured_directory() if path is None else path)
+    # A run reached through a symlink, such as "latest", goes by its own name.
+    resolved = os.path.realpath(path)
+    if os.path.isfile(path):
+        if os.path.basename(path) == PUSH_ITEMS_FILE:
+            return _run_in(os.path.realpath(os.path.dirname(path)))
+        return Run(os.path.basename(path), None, path)
+    if not os.path.isdir(path):
+        if not os.path.lexists(path):
+            raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), path)
+        raise NotARunError("%s: not a run: neither a directory nor a file" % path)
+    if os.path.isfile(os.path.join(path, PUSH_ITEMS_FILE)):
+        return _run_in(resolved)
+    latest = os.path.join(path, LATEST_LINK)
+    if os.path.lexists(latest):
+        if not os.path.isdir(latest):
+            raise _broken_latest_error(path, latest)
+        return _run_in(os.path.realpath(latest))
+    if _RUN_NAME.fullmatch(os.path.basename(resolved)):
+        return _run_in(resolved)
+    raise NotARunError(
+        "%s: not a run: it has no %s, no 'latest' link, and is not named like"
+        " a run directory" % (path, PUSH_ITEMS_FILE)
+    )
+
+
+def list_runs(base: str | os.PathLike | None = None) -> list[Run]:
+    """The runs in an artifacts directory, newest first.
+
+    A run is a subdirectory named like the ``local`` backend names runs, or
+    holding a ``pushitems.jsonl``. Runs are ordered by name, which for the
+    backend's names is the order they were created in. ``latest`` itself is
+    not listed; see :attr:`Run.is_latest`.
+
+    Args:
+        base: the artifacts directory; by default the one the ``local``
+            backend would use (see :func:`open_run`).
+
+    Raises:
+        FileNotFoundError: if ``base`` does not exist.
+        NotADirectoryError: if it is not a directory.
+        OSError: if it cannot be read.
+
+    .. versionadded:: 1.4.0
+    """
+    base = os.path.abspath(configured_directory() if base is None else base)
+    runs = []
+    with os.scandir(base) as entries:
+        for entry in entries:
+            if not entry.is_dir(follow_symlinks=False):
+                continue
+            if _RUN_NAME.fullmatch(entry.name) or os.path.isfile(
+                os.path.join(entry.path, PUSH_ITEMS_FILE)
+            ):
+                runs.append(_run_in(entry.path))
+    runs.sort(key=lambda run: run.name, reverse=True)
+    return runs
+
+
+def _run_in(directory):
+    return Run(
+        os.path.basename(directory),
+        directory,
+        os.path.join(directory, PUSH_ITEMS_FILE),
+    )
+
+
+def _broken_latest_error(base, latest):
+    if os.path.islink(latest):
+        return NotARunError(
+            "%s: 'latest' points at %r, which is not a directory"
+            % (base, os.readlink(latest))
+        )
+    return NotARunError("%s: 'latest' is not a link to a run directory" % base)
+
+
+def _raise(error):
+    raise error
+
+
+def _is_utf8(line):
+    try:
+        line.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _decoding_problem(error, line):
+    if isinstance(error, RecursionError):
+        problem = "not valid JSON (nested too deeply)"
+    elif not line.strip():
+        problem = "empty line"
+    else:
+        problem = "not valid JSON (%s, column %d)" % (error.msg, error.colno)
+    if not line.endswith("\n"):
+        problem += " (the last line is incomplete: was the push interrupted?)"
+    return problem
+
+
+def _record_problem(record):
+    if type(record) is not dict:
+        return "not a push item: a JSON %s, not an object" % _json_type(record)
+    for key in ("filename", "state"):
+        if type(record.get(key)) is not str:
+            return "not a push item: %r is %s, not a string" % (
+                key,
+                _json_type(record.get(key)) if key in record else "missing",
+            )
+    return "not a push item: 'dest' is %s, not a string or null" % _json_type(
+        record["dest"]
+    )
+
+
+def _json_type(value):
+    return {
+        dict: "object",
+        list: "array",
+        str: "string",
+        int: "number",
+        float: "number",
+        bool: "boolean",
+        type(None): "null",
+    }[type(value)]

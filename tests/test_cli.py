@@ -1,0 +1,584 @@
+"""The ``pushcollector`` command, run as the installed console script and in process.
+
+Every test runs both ways: the console script proves what users get, and the
+in-process run lets coverage see the code.
+"""
+
+import importlib
+import importlib.metadata
+import json
+import os
+import subprocess
+import sys
+from typing import NamedTuple
+
+import pytest
+
+from pushcollector import LocalCollector
+from pushcollector._impl import cli
+from pushcollector._impl.facade import CollectorFacade
+
+SCRIPT = os.path.join(os.path.dirname(sys.executable), "pushcollector")
+TIMEOUT = 120
+
+
+class Result(NamedTuple):
+    status: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture(params=["console script", "in process"])
+def pushcollector(request, capsys, monkeypatch, tmp_path):
+    """Run the command with some arguments, in a directory, with the env var set
+    to a value or (None) unset."""
+    script = request.param == "console script"
+
+    def run(*args, cwd=tmp_path, artifacts_dir=None):
+        if script:
+            env = dict(os.environ)
+            env.pop("PUSHCOLLECTOR_ARTIFACTS_DIR", None)
+            if artifacts_dir is not None:
+                env["PUSHCOLLECTOR_ARTIFACTS_DIR"] = str(artifacts_dir)
+            done = subprocess.run(
+                [SCRIPT, *map(str, args)],
+                cwd=cwd,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=TIMEOUT,
+            )
+            return Result(done.returncode, done.stdout, done.stderr)
+        with monkeypatch.context() as patch:
+            patch.chdir(cwd)
+            patch.delenv("PUSHCOLLECTOR_ARTIFACTS_DIR", raising=False)
+            if artifacts_dir is not None:
+                patch.setenv("PUSHCOLLECTOR_ARTIFACTS_DIR", str(artifacts_dir))
+            try:
+                status = cli.main([str(arg) for arg in args])
+            except SystemExit as exit:
+                status = exit.code
+        out, err = capsys.readouterr()
+        return Result(status, out, err)
+
+    return run
+
+
+def record(base, *batches, files=()):
+    """Record through the local backend under base/artifacts; the run's name."""
+    backend = LocalCollector(base / "artifacts")
+    collector = CollectorFacade(backend)
+    for batch in batches:
+        collector.update_push_items(batch).result()
+    for name in files:
+        collector.attach_file(name, "content").result()
+    return os.path.basename(backend.run_dir)
+
+
+def items(*pairs, dest=None):
+    return [{"filename": name, "state": state, "dest": dest} for name, state in pairs]
+
+
+# summary: exit codes and output ---------------------------------------------
+
+
+def test_a_run_that_passed_exits_0(pushcollector, tmp_path):
+    name = record(
+        tmp_path,
+        items(("a.rpm", "PENDING"), ("b.rpm", "PENDING")),
+        items(("a.rpm", "PUSHED"), ("b.rpm", "EXISTS")),
+    )
+
+    result = pushcollector("summary", tmp_path / "artifacts" / name)
+
+    assert result.status == 0
+    assert result.stderr == ""
+    assert (
+        result.stdout.splitlines()[-1] == "PASSED: all 2 push items ended successfully"
+    )
+
+
+def test_a_run_with_unsuccessful_items_exits_1_and_lists_them(pushcollector, tmp_path):
+    name = record(
+        tmp_path,
+        items(("app-1.0.tar.gz", "PENDING"), ("app.sig", "PENDING"), dest="/srv/a"),
+        items(("app-1.0.tar.gz", "UPLOADFAILED"), dest="/srv/a")
+        + items(("app.sig", "PUSHED"), dest="/srv/a")
+        + items(("notes.txt", "CHECKSUM")),
+    )
+    run_dir = tmp_path / "artifacts" / name
+
+    result = pushcollector("summary", cwd=tmp_path)
+
+    assert result.status == 1
+    assert result.stdout == (
+        "Run:        %s (latest)\n"
+        "Path:       %s\n"
+        "Records:    5\n"
+        "Push items: 3\n"
+        "\n"
+        "STATE         PUSH ITEMS\n"
+        "CHECKSUM               1\n"
+        "PUSHED                 1\n"
+        "UPLOADFAILED           1\n"
+        "\n"
+        "Unsuccessful (2):\n"
+        "  FILENAME        DEST    STATE\n"
+        "  app-1.0.tar.gz  /srv/a  UPLOADFAILED\n"
+        "  notes.txt       -       CHECKSUM\n"
+        "\n"
+        "FAILED: 2 unsuccessful\n"
+    ) % (name, run_dir)
+    assert result.stderr == ""
+
+
+def test_items_left_pending_fail_unless_allowed(pushcollector, tmp_path):
+    record(tmp_path, items(("a", "PUSHED"), ("b", "PENDING")))
+
+    failed = pushcollector("summary", tmp_path / "artifacts")
+    allowed = pushcollector("summary", "--allow-pending", tmp_path / "artifacts")
+
+    assert failed.status == 1
+    assert "Unfinished, left PENDING (1):\n  FILENAME  DEST  STATE\n" in failed.stdout
+    assert failed.stdout.endswith("FAILED: 1 unfinished (PENDING)\n")
+    assert allowed.status == 0
+    assert "Left PENDING (allowed) (1):" in allowed.stdout
+    assert allowed.stdout.endswith("PASSED: all 2 push items ended successfully\n")
+
+
+def test_json_output_is_one_object_with_everything(pushcollector, tmp_path):
+    name = record(
+        tmp_path,
+        items(("a", "PENDING"), ("b", "PENDING"), ("c", "PENDING"), dest="/d"),
+        items(("a", "PUSHED"), ("b", "NOTFOUND"), dest="/d"),
+    )
+    run_dir = str(tmp_path / "artifacts" / name)
+
+    result = pushcollector("summary", "--json", tmp_path / "artifacts")
+
+    assert result.status == 1
+    assert json.loads(result.stdout) == {
+        "run": name,
+        "directory": run_dir,
+        "items_file": os.path.join(run_dir, "pushitems.jsonl"),
+        "latest": True,
+        "records": 5,
+        "push_items": 3,
+        "states": {"NOTFOUND": 1, "PENDING": 1, "PUSHED": 1},
+        "unsuccessful": [{"filename": "b", "dest": "/d", "state": "NOTFOUND"}],
+        "unfinished": [{"filename": "c", "dest": "/d", "state": "PENDING"}],
+        "bad_lines": [],
+        "allow_pending": False,
+        "strict": False,
+        "passed": False,
+    }
+
+
+def test_json_output_of_a_passing_run(pushcollector, tmp_path):
+    record(tmp_path, items(("a", "PENDING")))
+
+    result = pushcollector(
+        "summary", "--json", "--allow-pending", tmp_path / "artifacts"
+    )
+
+    assert result.status == 0
+    document = json.loads(result.stdout)
+    assert (document["passed"], document["allow_pending"]) == (True, True)
+
+
+def test_an_empty_run_passes(pushcollector, tmp_path):
+    empty = tmp_path / "20261125000000"
+    empty.mkdir()
+
+    text = pushcollector("summary", empty)
+    as_json = pushcollector("summary", "--json", empty)
+
+    assert text.status == 0
+    assert text.stdout.endswith(
+        "Push items: 0\n\nPASSED: no push items were recorded\n"
+    )
+    assert as_json.status == 0
+    document = json.loads(as_json.stdout)
+    assert (document["records"], document["states"], document["passed"]) == (
+        0,
+        {},
+        True,
+    )
+
+
+def test_a_torn_last_line_is_warned_about_and_skipped(pushcollector, tmp_path):
+    name = record(tmp_path, items(("a", "PUSHED")))
+    items_file = tmp_path / "artifacts" / name / "pushitems.jsonl"
+    with open(items_file, "ab") as torn:
+        torn.write(b'{"filename": "a", "sta')
+
+    result = pushcollector("summary", tmp_path / "artifacts")
+    strict = pushcollector("summary", "--strict", tmp_path / "artifacts")
+    as_json = pushcollector("summary", "--json", tmp_path / "artifacts")
+
+    assert result.status == 0
+    assert "Skipped:    1 line\n" in result.stdout
+    [warning] = result.stderr.splitlines()
+    assert warning.startswith("pushcollector: warning: %s:2: skipped: " % items_file)
+    assert warning.endswith("(the last line is incomplete: was the push interrupted?)")
+    assert strict.status == 1
+    assert strict.stdout.endswith("FAILED: 1 skipped line (--strict)\n")
+    assert as_json.status == 0
+    [bad] = json.loads(as_json.stdout)["bad_lines"]
+    assert bad["line"] == 2
+
+
+def test_only_the_first_bad_lines_are_warned_about_one_by_one(pushcollector, tmp_path):
+    run_dir = tmp_path / "20261125000000"
+    run_dir.mkdir()
+    (run_dir / "pushitems.jsonl").write_bytes(b"garbage\n" * 25)
+
+    result = pushcollector("summary", run_dir)
+
+    warnings = result.stderr.splitlines()
+    assert len(warnings) == 11
+    assert warnings[9].startswith(
+        "pushcollector: warning: %s:10: " % (run_dir / "pushitems.jsonl")
+    )
+    assert warnings[10] == (
+        "pushcollector: warning: %s: 15 more lines skipped"
+        % (run_dir / "pushitems.jsonl")
+    )
+    assert "Skipped:    25 lines\n" in result.stdout
+
+
+def test_control_characters_in_names_are_escaped(pushcollector, tmp_path):
+    record(tmp_path, items(("evil\x1b[2J\n.rpm", "UPLOADFAILED")))
+
+    result = pushcollector("summary", tmp_path / "artifacts")
+
+    assert result.status == 1
+    assert "  evil\\x1b[2J\\n.rpm  -     UPLOADFAILED\n" in result.stdout
+    assert "\x1b" not in result.stdout
+
+
+# summary: where the run is found ---------------------------------------------
+
+
+def test_the_default_is_the_latest_run_under_artifacts_in_cwd(pushcollector, tmp_path):
+    record(tmp_path, items(("old", "UPLOADFAILED")))
+    name = record(tmp_path, items(("new", "PUSHED")))
+
+    result = pushcollector("summary", "--json", cwd=tmp_path)
+
+    assert result.status == 0
+    assert json.loads(result.stdout)["run"] == name
+
+
+def test_the_artifacts_dir_variable_sets_the_default(
+    pushcollector, tmp_path, tmp_path_factory
+):
+    elsewhere = tmp_path_factory.mktemp("elsewhere")
+    record(tmp_path, items(("here", "PUSHED")))
+    name = record(elsewhere, items(("there", "UNSIGNED")))
+
+    result = pushcollector(
+        "summary", "--json", cwd=tmp_path, artifacts_dir=elsewhere / "artifacts"
+    )
+
+    assert result.status == 1
+    assert json.loads(result.stdout)["run"] == name
+
+
+def test_a_pushitems_file_can_be_summarised_on_its_own(pushcollector, tmp_path):
+    saved = tmp_path / "saved.jsonl"
+    saved.write_text('{"filename": "a", "state": "PUSHED"}\n')
+
+    result = pushcollector("summary", "--json", saved)
+
+    assert result.status == 0
+    document = json.loads(result.stdout)
+    assert (document["run"], document["directory"], document["push_items"]) == (
+        "saved.jsonl",
+        None,
+        1,
+    )
+
+
+def test_a_missing_path_exits_2_with_one_line(pushcollector, tmp_path):
+    result = pushcollector("summary", tmp_path / "nope")
+
+    assert result.status == 2
+    assert result.stdout == ""
+    assert result.stderr == (
+        "pushcollector: error: %s: No such file or directory\n" % (tmp_path / "nope")
+    )
+
+
+def test_a_missing_default_says_the_default_was_used(pushcollector, tmp_path):
+    result = pushcollector("summary", cwd=tmp_path)
+
+    assert result.status == 2
+    assert result.stderr == (
+        "pushcollector: error: %s: No such file or directory"
+        " (no path given, so the default was used; see --help)\n"
+        % (tmp_path / "artifacts")
+    )
+
+
+def test_a_path_that_is_not_a_run_exits_2(pushcollector, tmp_path):
+    (tmp_path / "plain").mkdir()
+
+    result = pushcollector("summary", tmp_path / "plain")
+
+    assert result.status == 2
+    assert result.stderr.startswith(
+        "pushcollector: error: %s: not a run" % (tmp_path / "plain")
+    )
+    assert len(result.stderr.splitlines()) == 1
+
+
+def test_an_unreadable_items_file_exits_2(pushcollector, tmp_path):
+    run_dir = tmp_path / "20261125000000"
+    run_dir.mkdir()
+    # A directory where the file should be: open() fails even for root.
+    (run_dir / "pushitems.jsonl").mkdir()
+
+    result = pushcollector("summary", run_dir)
+
+    assert result.status == 2
+    assert result.stderr == "pushcollector: error: %s: Is a directory\n" % (
+        run_dir / "pushitems.jsonl"
+    )
+
+
+def test_a_large_run_is_summarised(pushcollector, tmp_path):
+    run_dir = tmp_path / "20261125000000"
+    run_dir.mkdir()
+    lines = []
+    for number in range(50_000):
+        for state in ("PENDING", "PENDING", "PENDING", "PUSHED"):
+            lines.append(
+                '{"dest": "/srv/%d", "filename": "pkg-%d.rpm", "state": "%s"}'
+                % (number % 7, number, state if number % 1000 else "UPLOADFAILED")
+            )
+    (run_dir / "pushitems.jsonl").write_text("\n".join(lines) + "\n")
+
+    result = pushcollector("summary", "--json", run_dir)
+
+    assert result.status == 1
+    document = json.loads(result.stdout)
+    assert document["records"] == 200_000
+    assert document["push_items"] == 50_000
+    assert document["states"] == {"PUSHED": 49_950, "UPLOADFAILED": 50}
+    assert [item["filename"] for item in document["unsuccessful"]] == [
+        "pkg-%d.rpm" % number for number in range(0, 50_000, 1000)
+    ]
+
+
+# runs ----------------------------------------------------------------------
+
+
+def test_runs_lists_newest_first_and_marks_latest(pushcollector, tmp_path):
+    first = record(tmp_path, items(("a", "PUSHED"), ("b", "PUSHED")), files=["log"])
+    second = record(
+        tmp_path,
+        items(("a", "PENDING"), ("b", "UPLOADFAILED")),
+        files=["x/1", "x/2"],
+    )
+    (tmp_path / "artifacts" / second / "pushitems.jsonl").open("a").write("torn")
+
+    result = pushcollector("runs", cwd=tmp_path)
+
+    assert result.status == 0
+    assert result.stdout == (
+        "  RUN%s  RECORDS  PUSH ITEMS  FILES  RESULT\n"
+        "* %s        2           2      2  1 unsuccessful,"
+        " 1 unfinished (PENDING), 1 skipped line\n"
+        "  %s%s        2           2      1  passed\n"
+    ) % (" " * (len(second) - 3), second, first, " " * (len(second) - len(first)))
+
+
+def test_runs_json(pushcollector, tmp_path):
+    first = record(tmp_path, items(("a", "PUSHED")), files=["log"])
+    second = record(tmp_path, items(("a", "PENDING")))
+    base = tmp_path / "artifacts"
+
+    result = pushcollector("runs", "--json", base)
+
+    assert result.status == 0
+    assert json.loads(result.stdout) == {
+        "base": str(base),
+        "runs": [
+            {
+                "name": second,
+                "directory": str(base / second),
+                "latest": True,
+                "records": 1,
+                "push_items": 1,
+                "files": 0,
+                "unsuccessful": 0,
+                "unfinished": 1,
+                "bad_lines": 0,
+                "passed": False,
+            },
+            {
+                "name": first,
+                "directory": str(base / first),
+                "latest": False,
+                "records": 1,
+                "push_items": 1,
+                "files": 1,
+                "unsuccessful": 0,
+                "unfinished": 0,
+                "bad_lines": 0,
+                "passed": True,
+            },
+        ],
+    }
+
+
+def test_runs_of_an_empty_base(pushcollector, tmp_path):
+    (tmp_path / "artifacts").mkdir()
+
+    result = pushcollector("runs", artifacts_dir=tmp_path / "artifacts")
+    as_json = pushcollector("runs", "--json", artifacts_dir=tmp_path / "artifacts")
+
+    assert (result.status, result.stdout) == (
+        0,
+        "No runs in %s\n" % (tmp_path / "artifacts"),
+    )
+    assert json.loads(as_json.stdout) == {
+        "base": str(tmp_path / "artifacts"),
+        "runs": [],
+    }
+
+
+def test_runs_of_a_missing_base_exits_2(pushcollector, tmp_path):
+    result = pushcollector("runs", tmp_path / "nope")
+
+    assert result.status == 2
+    assert result.stderr == (
+        "pushcollector: error: %s: No such file or directory\n" % (tmp_path / "nope")
+    )
+
+
+# usage -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args",
+    [[], ["frobnicate"], ["summary", "--frob"], ["summary", "a", "b"]],
+    ids=["no command", "unknown command", "unknown option", "two paths"],
+)
+def test_misuse_exits_2_with_usage(pushcollector, args):
+    result = pushcollector(*args)
+
+    assert result.status == 2
+    assert result.stdout == ""
+    assert result.stderr.startswith("usage: pushcollector")
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["--help"], "summary"),
+        (["summary", "--help"], "--allow-pending"),
+        (["summary", "--help"], "2  the path could not be read"),
+        (["runs", "--help"], "'*' marks the latest"),
+    ],
+)
+def test_help(pushcollector, args, expected):
+    result = pushcollector(*args)
+
+    assert result.status == 0
+    assert expected in result.stdout
+
+
+def test_version(pushcollector):
+    result = pushcollector("--version")
+
+    assert result.status == 0
+    assert result.stdout == "pushcollector %s\n" % importlib.metadata.version(
+        "pushcollector"
+    )
+
+
+def test_version_when_not_installed(capsys, monkeypatch):
+    def not_installed(name):
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(importlib.metadata, "version", not_installed)
+
+    with pytest.raises(SystemExit) as exit:
+        cli.main(["--version"])
+
+    assert exit.value.code == 0
+    assert capsys.readouterr().out == "pushcollector (version unknown: not installed)\n"
+
+
+# Plumbing ----------------------------------------------------------------------
+
+
+def many_failures(base):
+    """A run whose summary is far bigger than any pipe's buffer (1 MB at most)."""
+    long_name = "x" * 250
+    return record(
+        base, items(*[("%s-%05d" % (long_name, n), "UNKNOWN") for n in range(20_000)])
+    )
+
+
+def test_a_reader_going_away_ends_the_command_quietly(tmp_path):
+    many_failures(tmp_path)
+    process = subprocess.Popen(
+        [SCRIPT, "summary", tmp_path / "artifacts"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    # Like "| head -c0": go away at once. Whenever the command writes, its
+    # 5 MB cannot all fit in the pipe.
+    process.stdout.close()
+
+    stderr = process.stderr.read()
+    assert process.wait(timeout=TIMEOUT) == 128 + 13
+    assert stderr == b""
+
+
+def test_broken_pipe_in_process(tmp_path, monkeypatch):
+    many_failures(tmp_path)
+    with open(tmp_path / "stdout", "w") as target:
+
+        class GoneReader:
+            def write(self, text):
+                raise BrokenPipeError()
+
+            def fileno(self):
+                return target.fileno()
+
+        monkeypatch.setattr(sys, "stdout", GoneReader())
+        status = cli.main(["summary", str(tmp_path / "artifacts")])
+
+        # What is written after is thrown away rather than failing again.
+        assert os.fstat(target.fileno()).st_rdev == os.stat(os.devnull).st_rdev
+    assert status == 128 + 13
+
+
+def test_python_dash_m(tmp_path):
+    record(tmp_path, items(("a", "PUSHED")))
+
+    done = subprocess.run(
+        [sys.executable, "-m", "pushcollector", "summary"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+
+    assert done.returncode == 0
+    assert done.stdout.endswith("PASSED: 1 push item ended successfully\n")
+
+
+def test_main_module_in_process(tmp_path, monkeypatch):
+    monkeypatch.setattr(sys, "argv", ["pushcollector", "summary", str(tmp_path)])
+    monkeypatch.delitem(sys.modules, "pushcollector.__main__", raising=False)
+
+    with pytest.raises(SystemExit) as exit:
+        importlib.import_module("pushcollector.__main__")
+
+    assert exit.value.code == 2
