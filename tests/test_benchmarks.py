@@ -1,4 +1,4 @@
-"""Smoke test of benchmarks/bench_collect.py, scaled down and offline."""
+"""Smoke tests of the scripts in benchmarks/, scaled down and offline."""
 
 import json
 import os
@@ -68,3 +68,46 @@ def test_scaled_down_benchmark_reports_every_figure(tmp_path):
     for name in ("local_vs_raw_100k_time", "memory_extra_peak_vs_batch_100k"):
         assert ratios[name]["value"] > 0
         assert isinstance(ratios[name]["pass"], bool)
+
+
+def test_scaled_down_summary_benchmark_reports_every_figure(tmp_path):
+    completed = subprocess.run(
+        [sys.executable, os.path.join(os.path.dirname(BENCHMARK), "bench_summary.py")]
+        + ["--lines", "2000", "--repeat", "1", "--json"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        check=True,
+        text=True,
+        timeout=120,
+    )
+    results = json.loads(completed.stdout)
+
+    assert results["settings"]["lines"] == 2000
+    assert results["settings"]["repeat"] == 1
+    cases = results["cases"]
+    assert {key: case["push_items"] for key, case in cases.items()} == {
+        "a": 500,
+        "b": 2,
+    }
+    for case in cases.values():
+        assert case["lines"] == 2000
+        assert case["file_mb"] > 0
+        assert case["bytes_per_line"] > 0
+        assert case["summary_vs_raw_time"] > 0
+        for process in ("summary", "raw_json"):
+            assert set(case[process]) == {
+                "median_seconds",
+                "lines_per_second",
+                "peak_rss_mb",
+            }
+            assert all(figure > 0 for figure in case[process].values())
+
+    targets = results["targets"]
+    assert set(targets) == {
+        "case_a_seconds",
+        "case_a_summary_vs_raw_time",
+        "case_b_vs_case_a_peak_rss",
+    }
+    for target in targets.values():
+        assert target["value"] > 0
+        assert isinstance(target["pass"], bool)

@@ -381,7 +381,8 @@ def test_runs_lists_newest_first_and_marks_latest(pushcollector, tmp_path):
         items(("a", "PENDING"), ("b", "UPLOADFAILED")),
         files=["x/1", "x/2"],
     )
-    (tmp_path / "artifacts" / second / "pushitems.jsonl").open("a").write("torn")
+    with open(tmp_path / "artifacts" / second / "pushitems.jsonl", "a") as torn:
+        torn.write("torn")
 
     result = pushcollector("runs", cwd=tmp_path)
 
