@@ -220,6 +220,11 @@ class HttpCollector:
     then stops the background thread and closes the session if the
     collector created it. A closed collector cannot be used again.
 
+    Record through :meth:`Collector.get` (registering the collector under
+    a name when it is made in code): like every backend, it relies on the
+    collector returned there to check filenames and push items, convert
+    PushItems and encode text.
+
     Args:
         url: the base URL of the service, ``http://`` or ``https://``.
             Credentials in it (``https://user:password@host/``) are taken
@@ -514,11 +519,11 @@ class HttpCollector:
         import requests
 
         request.attempts += 1
-        public_url = self._url + request.path
+        url = self._url + request.path
         try:
             response = self._session.request(
                 request.method,
-                self._url + request.path,
+                url,
                 data=request.body,
                 headers=request.headers,
                 auth=self._auth,
@@ -533,7 +538,7 @@ class HttpCollector:
             # Authorization header included.
             failure = self._error(
                 request,
-                public_url,
+                url,
                 None,
                 "%s: %s" % (type(error).__name__, error),
             )
@@ -552,7 +557,7 @@ class HttpCollector:
             LOG.debug(
                 "%s %s: HTTP %d (%d bytes, attempt %d)",
                 request.method,
-                public_url,
+                url,
                 status,
                 len(request.body),
                 request.attempts,
@@ -563,7 +568,7 @@ class HttpCollector:
             body = body[:_BODY_EXCERPT_CHARS] + "..."
         failure = self._error(
             request,
-            public_url,
+            url,
             status,
             "HTTP %d %s: %r" % (status, response.reason, body),
         )
@@ -571,10 +576,10 @@ class HttpCollector:
         failure._retry_after = retry_after_seconds(response.headers.get("Retry-After"))
         raise failure
 
-    def _error(self, request, public_url, status, detail):
+    def _error(self, request, url, status, detail):
         message = "%s %s failed (attempt %d of %d): %s" % (
             request.method,
-            public_url,
+            url,
             request.attempts,
             self._policy_args[0],
             detail,
@@ -583,7 +588,7 @@ class HttpCollector:
         for secret in self._secrets:
             message = message.replace(secret, "***")
         return HttpCollectorError(
-            message, method=request.method, url=public_url, status=status
+            message, method=request.method, url=url, status=status
         )
 
 
