@@ -14,7 +14,7 @@ setup(
     packages=find_packages(exclude=["tests", "tests.*"]),
     package_data={"pushcollector._impl.schema": ["*.yaml"]},
     include_package_data=True,
-    install_requires=["jsonschema", "more-executors", "PyYAML"],
+    install_requires=["jsonschema", "more-executors", "PyYAML", "requests"],
     extras_require={
         "test": [
             "pytest",

@@ -6,6 +6,7 @@ by the ``local`` backend are read back with :func:`open_run` and
 :func:`list_runs`.
 """
 
+from ._impl.backends.http import HttpCollector, HttpCollectorError
 from ._impl.backends.local import LocalCollector
 from ._impl.collector import Collector
 from ._impl.runs import (
@@ -23,6 +24,8 @@ __all__ = [
     "BadLine",
     "Collector",
     "FinalState",
+    "HttpCollector",
+    "HttpCollectorError",
     "LocalCollector",
     "NotARunError",
     "Run",

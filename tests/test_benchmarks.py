@@ -1,15 +1,16 @@
-"""Smoke tests of the scripts in benchmarks/, scaled down and offline."""
+"""Smoke tests of the benchmarks, scaled down and offline."""
 
 import json
 import os
 import subprocess
 import sys
 
-BENCHMARK = os.path.join(
-    os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-    "benchmarks",
-    "bench_collect.py",
+BENCHMARKS = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks"
 )
+BENCHMARK = os.path.join(BENCHMARKS, "bench_collect.py")
+HTTP_BENCHMARK = os.path.join(BENCHMARKS, "bench_http.py")
+SUMMARY_BENCHMARK = os.path.join(BENCHMARKS, "bench_summary.py")
 
 
 def test_scaled_down_benchmark_reports_every_figure(tmp_path):
@@ -70,9 +71,33 @@ def test_scaled_down_benchmark_reports_every_figure(tmp_path):
         assert isinstance(ratios[name]["pass"], bool)
 
 
+def test_scaled_down_http_benchmark_reports_both_cases(tmp_path):
+    completed = subprocess.run(
+        [sys.executable, HTTP_BENCHMARK, "--scale", "0.006", "--repeat", "1"]
+        + ["--json"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        check=True,
+        text=True,
+        timeout=60,
+    )
+    results = json.loads(completed.stdout)
+
+    measurements = results["measurements"]
+    assert set(measurements) == {"http_backend", "bare_session"}
+    for figures in measurements.values():
+        # 600 items: a full batch of 500 and one of 100.
+        assert (figures["items"], figures["requests"]) == (600, 2)
+        assert figures["median_seconds"] > 0
+    ratio = results["ratios"]["http_backend_vs_bare_time"]
+    assert ratio["value"] > 0
+    assert ratio["target"] == "<= 2"
+    assert isinstance(ratio["pass"], bool)
+
+
 def test_scaled_down_summary_benchmark_reports_every_figure(tmp_path):
     completed = subprocess.run(
-        [sys.executable, os.path.join(os.path.dirname(BENCHMARK), "bench_summary.py")]
+        [sys.executable, SUMMARY_BENCHMARK]
         + ["--lines", "2000", "--repeat", "1", "--json"],
         cwd=tmp_path,
         stdout=subprocess.PIPE,

@@ -8,12 +8,15 @@ import threading
 from collections.abc import Callable, Iterable
 
 from .backends.dummy import DummyCollector
+from .backends.http import HttpCollector
 from .backends.local import LocalCollector, configured_directory
 from .backends.memory import MemoryCollector
 
 BackendFactory = Callable[[], object]
 
 BACKEND_VARIABLE = "PUSHCOLLECTOR_BACKEND"
+HTTP_URL_VARIABLE = "PUSHCOLLECTOR_HTTP_URL"
+HTTP_TOKEN_VARIABLE = "PUSHCOLLECTOR_HTTP_TOKEN"
 BUILTIN_DEFAULT_BACKEND = "local"
 ENTRY_POINT_GROUP = "pushcollector.backends"
 
@@ -24,9 +27,26 @@ def _local_collector_from_environment():
     return LocalCollector(directory=configured_directory())
 
 
+def _http_collector_from_environment():
+    url = os.environ.get(HTTP_URL_VARIABLE)
+    if not url:
+        raise ValueError(
+            "the http backend needs the environment variable %s, "
+            "the base URL of the service" % HTTP_URL_VARIABLE
+        )
+    try:
+        return HttpCollector(url, token=os.environ.get(HTTP_TOKEN_VARIABLE) or None)
+    except ValueError as error:
+        raise ValueError(
+            "%s (from the environment variables %s and %s)"
+            % (error, HTTP_URL_VARIABLE, HTTP_TOKEN_VARIABLE)
+        ) from None
+
+
 BUILTIN_BACKENDS: dict[str, BackendFactory] = {
     "local": _local_collector_from_environment,
     "dummy": DummyCollector,
+    "http": _http_collector_from_environment,
     "memory": MemoryCollector,
 }
 

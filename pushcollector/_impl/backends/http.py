@@ -1,0 +1,676 @@
+"""The ``http`` backend: records sent to a web service, in order, with retries.
+
+The wire protocol is specified in ``docs/http.rst``. requests and
+more_executors are imported when first needed, never at package import.
+"""
+
+from __future__ import annotations
+
+import collections
+import functools
+import json
+import logging
+import math
+import os
+import threading
+import time
+from collections.abc import Mapping
+
+LOG = logging.getLogger("pushcollector")
+
+JSON_TYPE = "application/json"
+BYTES_TYPE = "application/octet-stream"
+
+# How much of an error response's body an exception quotes.
+_BODY_EXCERPT_CHARS = 200
+
+# Compact, and strict: NaN and Infinity are not JSON, and a service would
+# reject them only after earlier batches were sent.
+_encode_json = json.JSONEncoder(
+    ensure_ascii=False, separators=(",", ":"), allow_nan=False
+).encode
+
+_run_id_lock = threading.Lock()
+_last_run_micros = 0
+
+
+def new_run_id() -> str:
+    """A new run id: UTC time to the microsecond, then 12 random hex digits.
+
+    Within one process ids are strictly increasing even if two are made in
+    the same microsecond or the clock steps back; the random part keeps ids
+    of different processes and hosts apart.
+    """
+    global _last_run_micros
+    with _run_id_lock:
+        micros = max(time.time_ns() // 1000, _last_run_micros + 1)
+        _last_run_micros = micros
+    seconds, fraction = divmod(micros, 1_000_000)
+    return "%s.%06dZ-%s" % (
+        time.strftime("%Y%m%dT%H%M%S", time.gmtime(seconds)),
+        fraction,
+        os.urandom(6).hex(),
+    )
+
+
+class HttpCollectorError(OSError):
+    """A request of an :class:`HttpCollector` failed, or was never sent.
+
+    The message names the method and URL (without any credentials), the
+    HTTP status if there was a response and the start of its body, with the
+    token blanked out. When a request was not sent because an earlier one
+    failed, the message says so and ``__cause__`` is the earlier failure.
+
+    Attributes:
+        method (str): the HTTP method of the request, such as ``"POST"``.
+        url (str): the URL of the request, without any user information.
+        status (int | None): the HTTP status of the response, or ``None``
+            if there was none (connection failure, timeout, not sent).
+
+    .. versionadded:: 1.4.0
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        method: str | None = None,
+        url: str | None = None,
+        status: int | None = None,
+    ):
+        super().__init__(message)
+        self.method = method
+        self.url = url
+        self.status = status
+        # Read by the retry policy only.
+        self._retryable = False
+        self._retry_after = None
+
+
+class _BearerAuth:
+    """Sets ``Authorization: Bearer``; its repr never shows the token.
+
+    Given to requests as ``auth`` rather than as a header, so a ``.netrc``
+    found by the session cannot replace the header.
+    """
+
+    __slots__ = ("_value",)
+
+    def __init__(self, token):
+        self._value = "Bearer " + token
+
+    def __call__(self, request):
+        request.headers["Authorization"] = self._value
+        return request
+
+    def __repr__(self):
+        return "<bearer token>"
+
+
+class _Request:
+    """One HTTP request of a call; the body and headers are final."""
+
+    __slots__ = (
+        "method",
+        "path",
+        "body",
+        "headers",
+        "call",
+        "first",
+        "last",
+        "attempts",
+    )
+
+    def __init__(self, method, path, body, headers, call):
+        self.method = method
+        self.path = path
+        self.body = body
+        self.headers = headers
+        self.call = call
+        # Whether this is the first or last request of its call.
+        self.first = self.last = False
+        # Counted by the worker thread, the only one sending it.
+        self.attempts = 0
+
+
+def _retry_policy(max_attempts, backoff, max_backoff):
+    """A more_executors RetryPolicy for the errors ``_attempt`` raises."""
+    # Defined here so that more_executors is imported only when needed.
+    from more_executors import RetryPolicy
+
+    class HttpRetryPolicy(RetryPolicy):
+        """Retries what is marked retryable, after Retry-After or a backoff."""
+
+        def should_retry(self, attempt, future):
+            error = future.exception()
+            return attempt < max_attempts and getattr(error, "_retryable", False)
+
+        def sleep_time(self, attempt, future):
+            import random
+
+            error = future.exception()
+            delay = error._retry_after
+            if delay is None:
+                # The exponent is bounded so that a huge max_attempts
+                # cannot overflow a float.
+                ceiling = backoff * 2.0 ** min(attempt - 1, 64)
+                # Equal jitter: collectors failing together retry apart.
+                delay = random.uniform(ceiling / 2, ceiling)
+            delay = min(delay, max_backoff)
+            LOG.warning("%s; retrying in %.2f s", error, delay)
+            return delay
+
+    return HttpRetryPolicy()
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """The delay a ``Retry-After`` header asks for, or None if it asks none.
+
+    Both forms are understood: seconds, and an HTTP date (a date in the
+    past means now).
+    """
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isascii() and value.isdigit():
+        return float(value)
+    import email.utils
+
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        # RFC 9110 dates are GMT; a date without a zone is one of those.
+        import datetime
+
+        when = when.replace(tzinfo=datetime.timezone.utc)
+    return max(0.0, when.timestamp() - time.time())
+
+
+def quoted_filename(filename: str) -> str:
+    """The filename as a URL path: each ``/``-separated part percent-encoded."""
+    import urllib.parse
+
+    return "/".join(urllib.parse.quote(part, safe="") for part in filename.split("/"))
+
+
+class HttpCollector:
+    """A backend sending every record to a web service over HTTP(S).
+
+    Registered as ``http``, configured by the environment variables
+    ``PUSHCOLLECTOR_HTTP_URL`` (required) and ``PUSHCOLLECTOR_HTTP_TOKEN``.
+    The requests it sends, and what the service must answer, are specified
+    in :doc:`/http`.
+
+    Every call returns at once with a future; requests are sent from a
+    background thread, one at a time and in call order, each retried on
+    connection errors, timeouts, 429 and 5xx responses (after the delay of
+    a ``Retry-After`` header, or an exponential backoff with jitter) up to
+    ``max_attempts`` times. Once a request has failed for good, its call's
+    future fails with :class:`HttpCollectorError`, and so does the future of
+    every later call, without sending anything: a later record never
+    reaches the service when an earlier one did not.
+
+    Push items are split into requests of at most ``batch_size`` items. A
+    call with no push items sends nothing and its future is already
+    resolved.
+
+    :meth:`close`, or leaving a ``with`` block, waits for every request and
+    then stops the background thread and closes the session if the
+    collector created it. A closed collector cannot be used again.
+
+    Record through :meth:`Collector.get` (registering the collector under
+    a name when it is made in code): like every backend, it relies on the
+    collector returned there to check filenames and push items, convert
+    PushItems and encode text.
+
+    Args:
+        url: the base URL of the service, ``http://`` or ``https://``.
+            Credentials in it (``https://user:password@host/``) are taken
+            out of it and sent as HTTP basic authentication, unless
+            ``token`` is given; they never appear in errors, logs or reprs.
+        token: sent as ``Authorization: Bearer <token>`` with every request.
+        session: a ``requests.Session`` to send with, for example one with
+            a client certificate or proxies configured. It is not closed
+            by the collector. By default the collector makes its own.
+        batch_size: the most push items in one request.
+        timeout: seconds to wait for a connection, and for each read of the
+            response, before the attempt fails (and is retried).
+        max_attempts: attempts per request, the first included.
+        verify: TLS verification: ``True`` to verify against the default CA
+            bundle, the path of a CA bundle, or ``False`` to not verify (not
+            recommended). ``None`` (the default) keeps the session's
+            setting, which verifies for a session the collector made.
+        headers: extra headers sent with every request. The headers of the
+            protocol (``Content-Type``, ``Idempotency-Key``) and the token's
+            ``Authorization`` take precedence.
+        backoff: seconds before the second attempt when the response named
+            no delay; each later delay is up to twice the one before, and
+            jittered down by up to half.
+        max_backoff: the longest delay between attempts in seconds, also
+            when ``Retry-After`` asks for longer.
+
+    Attributes:
+        run_id (str): identifies this collector's run in every URL. Ids are
+            unique, URL-safe, and sort in the order collectors were made,
+            such as ``20261125T143000.123456Z-3f9a1c2b7d4e`` (UTC time, then
+            random hex digits).
+
+    Raises:
+        ValueError: if an argument is out of range, naming it; for example
+            a URL that is not ``http`` or ``https``.
+        TypeError: if an argument is of the wrong type, naming it.
+
+    .. versionadded:: 1.4.0
+    """
+
+    def __init__(
+        self,
+        url: str,
+        token: str | None = None,
+        session=None,
+        batch_size: int = 500,
+        timeout: float = 30,
+        max_attempts: int = 5,
+        *,
+        verify: bool | str | None = None,
+        headers: Mapping[str, str] | None = None,
+        backoff: float = 1.0,
+        max_backoff: float = 60.0,
+    ):
+        self._url, credentials = _checked_url(url)
+        if token is not None:
+            _check_token(token)
+        self._batch_size = _checked_int("batch_size", batch_size)
+        self._timeout = _checked_seconds("timeout", timeout, zero_allowed=False)
+        max_attempts = _checked_int("max_attempts", max_attempts)
+        backoff = _checked_seconds("backoff", backoff, zero_allowed=True)
+        max_backoff = _checked_seconds("max_backoff", max_backoff, zero_allowed=True)
+        if not (verify is None or isinstance(verify, (bool, str))):
+            raise TypeError(
+                "verify must be None, a bool or the path of a CA bundle, not %s"
+                % type(verify).__name__
+            )
+        self._verify = verify
+        self._headers = _checked_headers(headers)
+        self._auth = credentials if token is None else _BearerAuth(token)
+        # Blanked out of error messages, should a service echo them.
+        self._secrets = [token] if token else []
+        if credentials is not None and credentials[1]:
+            self._secrets += [credentials[1], _basic_credentials(*credentials)]
+
+        self.run_id = new_run_id()
+        self._session = session
+        self._owns_session = session is None
+        self._policy_args = (max_attempts, backoff, max_backoff)
+        self._executor = None
+        self._keys = 0
+
+        self._lock = threading.Lock()
+        # Notified when the last queued request is done.
+        self._idle = threading.Condition(self._lock)
+        self._queue = collections.deque()
+        self._sending = False
+        self._failure = None
+        self._closed = False
+
+    def __repr__(self):
+        return "HttpCollector(url=%r, run_id=%r%s)" % (
+            self._url,
+            self.run_id,
+            ", closed" if self._closed else "",
+        )
+
+    @property
+    def url(self) -> str:
+        """The base URL of the service, without any user information."""
+        return self._url
+
+    def __enter__(self) -> "HttpCollector":
+        return self
+
+    def __exit__(self, exc_type, exc_value, traceback) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Wait for every request, then release the thread and session.
+
+        Failed requests are not raised here: their calls' futures hold the
+        errors. Closing again does nothing. Do not call it from a callback
+        of one of the collector's futures, which would wait for itself.
+        """
+        with self._lock:
+            self._closed = True
+            while self._sending:
+                self._idle.wait()
+            executor, self._executor = self._executor, None
+            session = self._session if self._owns_session else None
+        if executor is not None:
+            executor.shutdown(wait=True)
+        if session is not None:
+            session.close()
+
+    def update_push_items(self, items):
+        """Send push items in batches of at most ``batch_size``.
+
+        Raises:
+            TypeError: if an item holds a value that cannot be encoded as
+                JSON. Nothing from the call is sent.
+            ValueError: if an item holds NaN or an infinite number, which
+                JSON cannot represent. Nothing from the call is sent.
+            RuntimeError: if the collector is closed.
+        """
+        self._raise_if_closed()
+        if not items:
+            return None
+        size = self._batch_size
+        # Encoded now, in full: the caller may change the items as soon as
+        # we return, and an item that cannot be encoded must stop the call
+        # before any of it is sent.
+        bodies = [
+            _encode_json(items[start : start + size]).encode("utf-8")
+            for start in range(0, len(items), size)
+        ]
+        path = "/runs/%s/push-items" % self.run_id
+        return self._enqueue([("POST", path, body, JSON_TYPE) for body in bodies])
+
+    def attach_file(self, filename, content):
+        """Send a file to replace any of the same name (``PUT``).
+
+        Raises:
+            RuntimeError: if the collector is closed.
+        """
+        return self._enqueue([("PUT", self._file_path(filename), content, BYTES_TYPE)])
+
+    def append_file(self, filename, content):
+        """Send content to append to a file (``POST``).
+
+        Raises:
+            RuntimeError: if the collector is closed.
+        """
+        return self._enqueue([("POST", self._file_path(filename), content, BYTES_TYPE)])
+
+    def _file_path(self, filename):
+        return "/runs/%s/files/%s" % (self.run_id, quoted_filename(filename))
+
+    def _raise_if_closed(self):
+        if self._closed:
+            raise RuntimeError(
+                "HttpCollector of run %s to %s is closed" % (self.run_id, self._url)
+            )
+
+    def _enqueue(self, specs):
+        """Queue one call's requests; the call's future."""
+        from concurrent.futures import Future
+
+        call = Future()
+        to_send = None
+        with self._lock:
+            self._raise_if_closed()
+            requests = []
+            for method, path, body, content_type in specs:
+                self._keys += 1
+                headers = dict(self._headers)
+                headers["Content-Type"] = content_type
+                headers["Idempotency-Key"] = "%s.%d" % (self.run_id, self._keys)
+                requests.append(_Request(method, path, body, headers, call))
+            requests[0].first = requests[-1].last = True
+
+            failure = self._failure
+            if failure is None:
+                self._queue.extend(requests)
+                if not self._sending:
+                    to_send = self._next_request()
+        if failure is not None:
+            call.set_exception(self._not_sent_error(requests[0], failure))
+        elif to_send is not None:
+            self._dispatch(to_send)
+        return call
+
+    def _next_request(self):
+        """Pop the next request to send, or None and become idle.
+
+        Requests of a call cancelled before any of them was sent are
+        dropped. Called with the lock held.
+        """
+        while self._queue:
+            request = self._queue.popleft()
+            if not request.first or request.call.set_running_or_notify_cancel():
+                self._sending = True
+                if self._executor is None:
+                    self._start()
+                return request
+            while not request.last:
+                request = self._queue.popleft()
+        self._sending = False
+        self._idle.notify_all()
+        return None
+
+    def _start(self):
+        """Make the session, if needed, and the executor sending requests."""
+        import requests
+        from more_executors import Executors
+
+        if self._session is None:
+            self._session = requests.Session()
+        # One worker is enough: a request is only submitted once the one
+        # before it is done, retries included, which is what keeps the order.
+        self._executor = Executors.thread_pool(
+            max_workers=1, name="pushcollector-http"
+        ).with_retry(_retry_policy(*self._policy_args), name="pushcollector-http")
+
+    def _dispatch(self, request):
+        future = self._executor.submit(self._attempt, request)
+        future.add_done_callback(functools.partial(self._finished, request))
+
+    def _finished(self, request, future):
+        """Settle futures after a request is done, and send the next one."""
+        error = future.exception()
+        settled = []
+        with self._lock:
+            if error is None:
+                if request.last:
+                    settled.append((request.call, None))
+                to_send = self._next_request()
+            else:
+                self._failure = error
+                settled.append((request.call, error))
+                settled.extend(self._fail_queue(error))
+                to_send = self._next_request()
+        if error is not None:
+            LOG.error("%s; later calls of this collector fail without sending", error)
+        # Outside the lock: callbacks of the futures may call the collector.
+        for call, call_error in settled:
+            if call_error is None:
+                call.set_result(None)
+            else:
+                call.set_exception(call_error)
+        if to_send is not None:
+            self._dispatch(to_send)
+
+    def _fail_queue(self, failure):
+        """Empty the queue; each call in it with its not-sent error."""
+        failed = []
+        for request in self._queue:
+            # Claiming the call makes a later cancel() of it fail, so that
+            # the error can be set; a call cancelled already is skipped.
+            if request.first and request.call.set_running_or_notify_cancel():
+                failed.append((request.call, self._not_sent_error(request, failure)))
+        self._queue.clear()
+        return failed
+
+    def _not_sent_error(self, request, failure):
+        url = self._url + request.path
+        error = HttpCollectorError(
+            "%s %s was not sent: an earlier request of this collector failed: %s"
+            % (request.method, url, failure),
+            method=request.method,
+            url=url,
+        )
+        error.__cause__ = failure
+        return error
+
+    def _attempt(self, request):
+        """Send a request once; raise HttpCollectorError if it failed.
+
+        Runs in the worker thread, once per attempt.
+        """
+        import requests
+
+        request.attempts += 1
+        url = self._url + request.path
+        try:
+            response = self._session.request(
+                request.method,
+                url,
+                data=request.body,
+                headers=request.headers,
+                auth=self._auth,
+                timeout=self._timeout,
+                verify=self._verify,
+                # A redirected POST would be resent as a GET without its
+                # body; the service must be configured at its final URL.
+                allow_redirects=False,
+            )
+        except requests.RequestException as error:
+            # Not chained: requests' exceptions hold the prepared request,
+            # Authorization header included.
+            failure = self._error(
+                request,
+                url,
+                None,
+                "%s: %s" % (type(error).__name__, error),
+            )
+            failure._retryable = isinstance(
+                error,
+                (
+                    requests.ConnectionError,
+                    requests.Timeout,
+                    requests.exceptions.ChunkedEncodingError,
+                ),
+            ) and not isinstance(error, requests.exceptions.SSLError)
+            raise failure from None
+
+        status = response.status_code
+        if 200 <= status < 300:
+            LOG.debug(
+                "%s %s: HTTP %d (%d bytes, attempt %d)",
+                request.method,
+                url,
+                status,
+                len(request.body),
+                request.attempts,
+            )
+            return None
+        body = response.content.decode("utf-8", "replace")
+        if len(body) > _BODY_EXCERPT_CHARS:
+            body = body[:_BODY_EXCERPT_CHARS] + "..."
+        failure = self._error(
+            request,
+            url,
+            status,
+            "HTTP %d %s: %r" % (status, response.reason, body),
+        )
+        failure._retryable = status == 429 or status >= 500
+        failure._retry_after = retry_after_seconds(response.headers.get("Retry-After"))
+        raise failure
+
+    def _error(self, request, url, status, detail):
+        message = "%s %s failed (attempt %d of %d): %s" % (
+            request.method,
+            url,
+            request.attempts,
+            self._policy_args[0],
+            detail,
+        )
+        # A service may echo a request's headers, or a library an URL.
+        for secret in self._secrets:
+            message = message.replace(secret, "***")
+        return HttpCollectorError(
+            message, method=request.method, url=url, status=status
+        )
+
+
+def _checked_url(url):
+    """The URL without user info and trailing ``/``; (user, password) or None."""
+    if not isinstance(url, str):
+        raise TypeError("url must be a str, not %s" % type(url).__name__)
+    import urllib.parse
+
+    # Messages never quote the URL: it may hold credentials.
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https"):
+        raise ValueError(
+            "url must start with http:// or https://%s"
+            % (", not %s:" % parts.scheme if parts.scheme else "")
+        )
+    try:
+        host = parts.hostname
+        parts.port
+    except ValueError:
+        raise ValueError("url has an invalid port") from None
+    if not host:
+        raise ValueError("url must name a host")
+    if parts.query or parts.fragment:
+        raise ValueError("url must not have a query or a fragment")
+    userinfo, _, netloc = parts.netloc.rpartition("@")
+    credentials = None
+    if userinfo:
+        user, _, password = userinfo.partition(":")
+        credentials = (urllib.parse.unquote(user), urllib.parse.unquote(password))
+    bare = urllib.parse.urlunsplit(
+        (parts.scheme, netloc, parts.path.rstrip("/"), "", "")
+    )
+    return bare, credentials
+
+
+def _basic_credentials(user, password):
+    """The base64 part of the Basic Authorization header requests sends."""
+    import base64
+
+    return base64.b64encode(
+        ("%s:%s" % (user, password)).encode("latin-1", "replace")
+    ).decode()
+
+
+def _check_token(token):
+    if not isinstance(token, str):
+        raise TypeError("token must be a str, not %s" % type(token).__name__)
+    # Never quoted: the token is a secret.
+    if not token or not token.isprintable() or " " in token:
+        raise ValueError(
+            "token must be non-empty, without spaces or control characters"
+        )
+
+
+def _checked_int(name, value):
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError("%s must be an int, not %s" % (name, type(value).__name__))
+    if value < 1:
+        raise ValueError("%s must be at least 1, got %d" % (name, value))
+    return value
+
+
+def _checked_seconds(name, value, zero_allowed):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(
+            "%s must be a number of seconds, not %s" % (name, type(value).__name__)
+        )
+    if not math.isfinite(value) or value < 0 or (value == 0 and not zero_allowed):
+        raise ValueError(
+            "%s must be a finite number of seconds %s, got %r"
+            % (name, ">= 0" if zero_allowed else "> 0", value)
+        )
+    return value
+
+
+def _checked_headers(headers):
+    if headers is None:
+        return {}
+    if not isinstance(headers, Mapping):
+        raise TypeError("headers must be a mapping, not %s" % type(headers).__name__)
+    for name, value in headers.items():
+        if not isinstance(name, str) or not isinstance(value, str):
+            raise TypeError("headers must map str to str; got a value for %r" % name)
+    return dict(headers)

@@ -1,0 +1,156 @@
+"""A loopback service speaking the protocol of the http backend, for tests.
+
+It keeps what it is sent in memory and, like a real service, applies each
+Idempotency-Key once. It can be made unreliable: with ``fault_rate`` it
+drops connections before reading a request, answers 503, or applies a
+request and then closes the connection without answering (the ``kinds``
+of fault, chosen at random with a seed), at most ``max_faults_per_key``
+times for the same request.
+"""
+
+import json
+import random
+import threading
+import urllib.parse
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+FAULTS = ("drop", "unavailable", "lost answer")
+
+
+class FakeService:
+    """Use as a context manager; ``url`` is its base URL while it runs.
+
+    Attributes:
+        items: run id -> every push item applied, in order.
+        files: (run id, filename) -> content.
+        faults: how many of each kind of fault were injected.
+        keys: every Idempotency-Key in the order first applied.
+    """
+
+    def __init__(
+        self, token=None, fault_rate=0.0, seed=0, max_faults_per_key=3, kinds=FAULTS
+    ):
+        self.token = token
+        self.fault_rate = fault_rate
+        self.kinds = kinds
+        self.max_faults_per_key = max_faults_per_key
+        self.items = {}
+        self.files = {}
+        self.faults = Counter()
+        self.keys = []
+        self._applied = set()
+        self._faults_by_key = Counter()
+        self._random = random.Random(seed)
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}
+        )
+
+    @property
+    def url(self):
+        host, port = self._server.server_address[:2]
+        return "http://%s:%d/api" % (host, port)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info):
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=30)
+
+    def choose_fault(self, key):
+        """The fault to inject for a request, or None; at most a few per key."""
+        with self._lock:
+            if self._faults_by_key[key] >= self.max_faults_per_key:
+                return None
+            if self._random.random() >= self.fault_rate:
+                return None
+            fault = self._random.choice(self.kinds)
+            self._faults_by_key[key] += 1
+            self.faults[fault] += 1
+            return fault
+
+    def apply(self, key, method, run_id, resource, body):
+        """Apply a request unless its key was applied before."""
+        with self._lock:
+            if key in self._applied:
+                return
+            self._applied.add(key)
+            self.keys.append(key)
+            if resource is None:
+                self.items.setdefault(run_id, []).extend(json.loads(body))
+            elif method == "PUT":
+                self.files[run_id, resource] = bytearray(body)
+            else:
+                self.files.setdefault((run_id, resource), bytearray()).extend(body)
+
+
+def _handler_for(service):
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args):
+            pass
+
+        def do_POST(self):
+            self._handle()
+
+        def do_PUT(self):
+            self._handle()
+
+        def _handle(self):
+            key = self.headers.get("Idempotency-Key")
+            fault = service.choose_fault(key)
+            if fault == "drop":
+                self.close_connection = True
+                return
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            if fault == "unavailable":
+                self._answer(503, b"try again", {"Retry-After": "0"})
+                return
+            target = self._target()
+            if target is None:
+                self._answer(404, b"no such resource")
+                return
+            if not key:
+                self._answer(400, b"Idempotency-Key missing")
+                return
+            if service.token and self.headers.get("Authorization") != (
+                "Bearer " + service.token
+            ):
+                self._answer(401, b"bad token")
+                return
+            service.apply(key, self.command, *target, body)
+            if fault == "lost answer":
+                self.close_connection = True
+                return
+            self._answer(201 if target[1] is None else 204, b"")
+
+        def _target(self):
+            """(run id, filename or None for push items) of the path, or None."""
+            parts = self.path.split("/")
+            if parts[:3] != ["", "api", "runs"] or len(parts) < 5:
+                return None
+            run_id, kind, rest = parts[3], parts[4], parts[5:]
+            if kind == "push-items" and not rest and self.command == "POST":
+                return run_id, None
+            if kind == "files" and rest:
+                return run_id, "/".join(urllib.parse.unquote(p) for p in rest)
+            return None
+
+        def _answer(self, status, body, headers=()):
+            self.send_response(status)
+            for name, value in dict(headers).items():
+                self.send_header(name, value)
+            if status != 204:
+                self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if status != 204:
+                self.wfile.write(body)
+
+    return Handler
