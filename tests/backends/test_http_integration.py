@@ -1,11 +1,15 @@
 """The http backend against a real HTTP service on 127.0.0.1."""
 
 import logging
+import os
+import subprocess
+import sys
 import threading
 
 import pytest
 
 from pushcollector import Collector, HttpCollector, HttpCollectorError
+from pushcollector._impl.backends import http
 from pushcollector.testing import BackendContract
 
 from ..http_service import FAULTS, FakeService
@@ -135,3 +139,47 @@ def test_get_http_against_the_service(monkeypatch):
         run = collector._backend.run_id
         assert service.items[run] == [{"filename": "a", "state": "PUSHED"}]
         assert service.files[run, "log"] == "text ✓".encode()
+
+
+EXITING_WITHOUT_WAITING = """
+from pushcollector import Collector
+
+collector = Collector.get("http")
+for index in range(20):
+    collector.update_push_items([{"filename": "f%d" % index, "state": "PUSHED"}])
+collector.append_file("push.log", "last words\\n")
+"""
+
+
+def test_records_are_delivered_when_a_process_exits_without_waiting():
+    # Tools written for the local backend of 1.3.0 never wait for futures.
+    with FakeService(fault_rate=0.3, seed=7, kinds=("unavailable",)) as service:
+        done = subprocess.run(
+            [sys.executable, "-c", EXITING_WITHOUT_WAITING],
+            env=dict(os.environ, PUSHCOLLECTOR_HTTP_URL=service.url),
+            capture_output=True,
+            text=True,
+            timeout=WAIT,
+        )
+
+        assert done.returncode == 0, done.stderr
+        assert service.faults["unavailable"] > 0
+        [(run_id, items)] = service.items.items()
+        assert [item["filename"] for item in items] == ["f%d" % n for n in range(20)]
+        assert service.files == {(run_id, "push.log"): b"last words\n"}
+
+
+def test_unclosed_collectors_are_closed_at_exit(quiet_retries):
+    with FakeService() as service:
+        collector = HttpCollector(service.url)
+        future = collector.update_push_items([{"filename": "a", "state": "PUSHED"}])
+        idle = HttpCollector(service.url)
+
+        http._close_unclosed_collectors()
+
+        assert future.done() and future.exception() is None
+        with pytest.raises(RuntimeError, match="is closed"):
+            collector.update_push_items([{"filename": "b", "state": "PUSHED"}])
+        # Never started sending: nothing to deliver, nothing closed.
+        assert idle.update_push_items([]) is None
+        assert collector not in http._unclosed

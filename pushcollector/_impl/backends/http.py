@@ -14,6 +14,7 @@ import math
 import os
 import threading
 import time
+import weakref
 from collections.abc import Mapping
 
 LOG = logging.getLogger("pushcollector")
@@ -32,6 +33,30 @@ _encode_json = json.JSONEncoder(
 
 _run_id_lock = threading.Lock()
 _last_run_micros = 0
+
+# Collectors that have started sending and are not closed. Each is closed
+# when the interpreter exits, so that what a caller recorded is delivered
+# even if it neither waited for its futures nor closed the collector.
+_unclosed = weakref.WeakSet()
+_exit_hook_lock = threading.Lock()
+_exit_hook_registered = False
+
+
+def _close_unclosed_collectors():
+    for collector in list(_unclosed):
+        collector.close()
+
+
+def _register_exit_hook():
+    # threading's exit hooks run before the atexit module's, in the reverse
+    # order of registration. concurrent.futures registers one that stops its
+    # executors taking work; this one, registered after it was imported,
+    # runs first and can still send.
+    global _exit_hook_registered
+    with _exit_hook_lock:
+        if not _exit_hook_registered:
+            threading._register_atexit(_close_unclosed_collectors)
+            _exit_hook_registered = True
 
 
 def new_run_id() -> str:
@@ -346,6 +371,7 @@ class HttpCollector:
                 self._idle.wait()
             executor, self._executor = self._executor, None
             session = self._session if self._owns_session else None
+        _unclosed.discard(self)
         if executor is not None:
             executor.shutdown(wait=True)
         if session is not None:
@@ -459,6 +485,8 @@ class HttpCollector:
         self._executor = Executors.thread_pool(
             max_workers=1, name="pushcollector-http"
         ).with_retry(_retry_policy(*self._policy_args), name="pushcollector-http")
+        _register_exit_hook()
+        _unclosed.add(self)
 
     def _dispatch(self, request):
         future = self._executor.submit(self._attempt, request)
