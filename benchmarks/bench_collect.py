@@ -52,8 +52,27 @@ import attr
 # In the reference venv this is pushcollector 1.3.0, never this repository's.
 import pushcollector
 
+from benchlib import (
+    REPO_ROOT,
+    REPOSITORIES,
+    SIGNING_KEYS,
+    add_json_option,
+    add_repeat_option,
+    add_scale_option,
+    add_seed_option,
+    check,
+    is_inside,
+    positive_int,
+    print_results,
+    progress_printer,
+    random_origin,
+    random_rpm,
+    require_project_pushcollector,
+    scaled,
+    verdict,
+)
+
 SCRIPT_PATH = os.path.abspath(__file__)
-REPO_ROOT = os.path.dirname(os.path.dirname(SCRIPT_PATH))
 
 REFERENCE_VERSION = "1.3.0"
 REFERENCE_VENV = os.path.join(
@@ -78,24 +97,6 @@ TARGET_TIME_VS_RAW = 1.5
 TARGET_IMPORT_VS_REFERENCE = 0.2
 TARGET_MEMORY_VS_BATCH = 1.0
 
-PACKAGES = (
-    "bash",
-    "curl",
-    "glibc",
-    "httpd",
-    "kernel",
-    "nginx",
-    "openssl",
-    "podman",
-    "python3-requests",
-    "sudo",
-    "systemd",
-    "tzdata",
-)
-ARCHES = ("x86_64", "aarch64", "ppc64le", "s390x", "noarch")
-REPOSITORIES = ("baseos", "appstream", "codeready-builder", "supplementary")
-ADVISORY_TYPES = ("RHBA", "RHSA", "RHEA")
-SIGNING_KEYS = ("fd431d51", "5a6340b3", "f21541eb")
 NOTES = ("retried after a timeout", "republished on request", "")
 
 
@@ -124,25 +125,17 @@ def schema_states():
 
 def random_push_item(rng, states):
     """One realistic RPM push item, with one to three destinations."""
-    package = rng.choice(PACKAGES)
-    version = "%d.%d.%d" % (rng.randint(0, 9), rng.randint(0, 30), rng.randint(0, 99))
-    rhel = rng.choice((8, 9, 10))
-    release = "%d.el%d" % (rng.randint(1, 40), rhel)
-    arch = rng.choice(ARCHES)
-    build = "%s-%s-%s" % (package, version, release)
-    filename = "%s.%s.rpm" % (build, arch)
-    repo_arch = "x86_64" if arch == "noarch" else arch
+    rpm = random_rpm(rng)
     repositories = rng.sample(REPOSITORIES, rng.randint(1, 3))
     return BenchPushItem(
-        name=filename,
+        name=rpm.filename,
         state=rng.choice(states),
-        src="/mnt/koji/packages/%s/%s/%s/%s/%s"
-        % (package, version, release, arch, filename),
-        dest=["rhel-%d-for-%s-%s-rpms" % (rhel, repo_arch, r) for r in repositories],
+        src=rpm.src,
+        dest=[rpm.dest(repository) for repository in repositories],
         md5sum="%032x" % rng.getrandbits(128),
         sha256sum="%064x" % rng.getrandbits(256),
-        origin="%s-2026:%04d" % (rng.choice(ADVISORY_TYPES), rng.randint(1000, 9999)),
-        build=build,
+        origin=random_origin(rng),
+        build=rpm.build,
         signing_key=rng.choice(SIGNING_KEYS),
     )
 
@@ -244,17 +237,7 @@ def timed(case, run, items, repeat):
     )
 
 
-def is_inside(path, directory):
-    path, directory = os.path.realpath(path), os.path.realpath(directory)
-    return os.path.commonpath([path, directory]) == directory
-
-
-def progress(message):
-    print("bench_collect: " + message, file=sys.stderr, flush=True)
-
-
-def scaled(count, scale):
-    return max(1, round(count * scale))
+progress = progress_printer("bench_collect")
 
 
 def run_worker(job_path):
@@ -315,9 +298,10 @@ def measure_reference(items, single_item_calls, repeat):
                 "single_item_calls": single_item_calls,
             }
             json.dump(job, job_file)
-        # -I keeps the repository (and PYTHON* variables) off sys.path.
+        # -E and -s keep PYTHON* variables and user site-packages out; of the
+        # repository, sys.path then holds only this directory, for benchlib.
         worker = subprocess.run(
-            [python, "-I", SCRIPT_PATH, "--worker", job_path],
+            [python, "-E", "-s", SCRIPT_PATH, "--worker", job_path],
             cwd=job_dir,
             check=True,
             stdout=subprocess.PIPE,
@@ -391,15 +375,6 @@ def measure_peak_memory(count, seed):
     }
 
 
-def check(value, limit, higher_is_better=False):
-    """A ratio against its limit; ``pass`` is ``None`` when not measured."""
-    target = "%s %g" % (">=" if higher_is_better else "<=", limit)
-    if value is None:
-        return {"value": None, "target": target, "pass": None}
-    passed = value >= limit if higher_is_better else value <= limit
-    return {"value": value, "target": target, "pass": passed}
-
-
 def ratios(measurements, imports, memory):
     reference_10k = measurements["reference_dicts_10k"]
     speedup = single_call_time_ratio = import_ratio = None
@@ -436,12 +411,7 @@ def per_call_microseconds(single_item_calls):
 
 
 def run_benchmark(args):
-    if not is_inside(pushcollector.__file__, REPO_ROOT):
-        raise SystemExit(
-            "%s imports pushcollector from %s, not from %s: "
-            "run `pip install -e .` in the repository first"
-            % (sys.executable, pushcollector.__file__, REPO_ROOT)
-        )
+    require_project_pushcollector()
     small = scaled(SMALL_BATCH, args.scale)
     large = scaled(LARGE_BATCH, args.scale)
     single_item_calls = scaled(SINGLE_ITEM_CALLS, args.scale)
@@ -525,10 +495,6 @@ def run_benchmark(args):
     }
 
 
-def verdict(ratio):
-    return "PASS" if ratio["pass"] else "FAIL"
-
-
 def print_report(results):
     print("%-38s %8s %12s %14s" % ("case", "N", "median s", "items/s"))
     for key, figures in results["measurements"].items():
@@ -608,37 +574,13 @@ def print_report(results):
     )
 
 
-def positive_int(text):
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1: %s" % text)
-    return value
-
-
-def positive_float(text):
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError("must be more than 0: %s" % text)
-    return value
-
-
 def parse_args(argv):
     parser = argparse.ArgumentParser(
         description="Benchmark recording push items with the local backend, "
         "against pushcollector %s and the raw JSON-lines limit." % REFERENCE_VERSION
     )
-    parser.add_argument(
-        "--scale",
-        type=positive_float,
-        default=1.0,
-        help="multiply every item and call count by this (default: 1)",
-    )
-    parser.add_argument(
-        "--repeat",
-        type=positive_int,
-        default=5,
-        help="runs per case of this project and of the raw limit (default: 5)",
-    )
+    add_scale_option(parser, "every item and call count")
+    add_repeat_option(parser, 5, "runs per case of this project and of the raw limit")
     parser.add_argument(
         "--ref-repeat",
         type=positive_int,
@@ -652,17 +594,13 @@ def parse_args(argv):
         default=15,
         help="fresh processes per import timing (default: 15)",
     )
-    parser.add_argument(
-        "--seed", type=int, default=2026, help="seed of the generated items"
-    )
+    add_seed_option(parser, "items")
     parser.add_argument(
         "--no-reference",
         action="store_true",
         help="skip pushcollector %s (and creating its venv)" % REFERENCE_VERSION,
     )
-    parser.add_argument(
-        "--json", action="store_true", help="print one JSON object, not a table"
-    )
+    add_json_option(parser)
     parser.add_argument("--worker", metavar="JOB_JSON", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
@@ -672,11 +610,7 @@ def main(argv=None):
     if args.worker:
         run_worker(args.worker)
         return
-    results = run_benchmark(args)
-    if args.json:
-        print(json.dumps(results, indent=2))
-    else:
-        print_report(results)
+    print_results(run_benchmark(args), args.json, print_report)
 
 
 if __name__ == "__main__":

@@ -35,16 +35,27 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from benchlib import (
+    add_json_option,
+    add_repeat_option,
+    add_scale_option,
+    add_seed_option,
+    check,
+    print_results,
+    progress_printer,
+    require_project_pushcollector,
+    scaled,
+    verdict,
+)
+
 SCRIPT_PATH = os.path.abspath(__file__)
-sys.path.insert(0, os.path.dirname(SCRIPT_PATH))
 
 ITEMS = 100_000
 BATCH_SIZE = 500
 TARGET_TIME_VS_BARE = 2.0
 
 
-def progress(message):
-    print("bench_http: " + message, file=sys.stderr, flush=True)
+progress = progress_printer("bench_http")
 
 
 def serve():
@@ -151,17 +162,10 @@ def measure(case, send, service, items, repeat):
 
 def run_benchmark(args):
     # Imported here: the --serve child needs none of it.
-    import pushcollector
-    from bench_collect import REPO_ROOT, is_inside, make_dict_items
+    from bench_collect import make_dict_items
 
-    if not is_inside(pushcollector.__file__, REPO_ROOT):
-        raise SystemExit(
-            "%s imports pushcollector from %s, not from %s: "
-            "run `pip install -e .` in the repository first"
-            % (sys.executable, pushcollector.__file__, REPO_ROOT)
-        )
-
-    count = max(1, round(ITEMS * args.scale))
+    require_project_pushcollector()
+    count = scaled(ITEMS, args.scale)
     progress("generating %d items" % count)
     items = make_dict_items(count, args.seed)
     with Service() as service:
@@ -192,11 +196,7 @@ def run_benchmark(args):
         },
         "measurements": {"http_backend": project, "bare_session": bare},
         "ratios": {
-            "http_backend_vs_bare_time": {
-                "value": ratio,
-                "target": "<= %g" % TARGET_TIME_VS_BARE,
-                "pass": ratio <= TARGET_TIME_VS_BARE,
-            }
+            "http_backend_vs_bare_time": check(ratio, TARGET_TIME_VS_BARE),
         },
     }
 
@@ -218,22 +218,8 @@ def print_report(results):
     print()
     print(
         "http backend vs bare session: %.2fx time (target %s) %s"
-        % (ratio["value"], ratio["target"], "PASS" if ratio["pass"] else "FAIL")
+        % (ratio["value"], ratio["target"], verdict(ratio))
     )
-
-
-def positive_int(text):
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1: %s" % text)
-    return value
-
-
-def positive_float(text):
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError("must be more than 0: %s" % text)
-    return value
 
 
 def parse_args(argv):
@@ -241,21 +227,10 @@ def parse_args(argv):
         description="Benchmark the http backend against a bare requests loop, "
         "both posting to a loopback service."
     )
-    parser.add_argument(
-        "--scale",
-        type=positive_float,
-        default=1.0,
-        help="multiply the item count (100,000) by this (default: 1)",
-    )
-    parser.add_argument(
-        "--repeat", type=positive_int, default=5, help="runs per case (default: 5)"
-    )
-    parser.add_argument(
-        "--seed", type=int, default=2026, help="seed of the generated items"
-    )
-    parser.add_argument(
-        "--json", action="store_true", help="print one JSON object, not a table"
-    )
+    add_scale_option(parser, "the item count (100,000)")
+    add_repeat_option(parser, 5, "runs per case")
+    add_seed_option(parser, "items")
+    add_json_option(parser)
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
@@ -265,11 +240,7 @@ def main(argv=None):
     if args.serve:
         serve()
         return
-    results = run_benchmark(args)
-    if args.json:
-        print(json.dumps(results, indent=2))
-    else:
-        print_report(results)
+    print_results(run_benchmark(args), args.json, print_report)
 
 
 if __name__ == "__main__":

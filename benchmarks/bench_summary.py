@@ -61,8 +61,21 @@ import time
 
 import pushcollector
 
-SCRIPT_PATH = os.path.abspath(__file__)
-REPO_ROOT = os.path.dirname(os.path.dirname(SCRIPT_PATH))
+from benchlib import (
+    REPOSITORIES,
+    SIGNING_KEYS,
+    add_json_option,
+    add_repeat_option,
+    add_seed_option,
+    check,
+    positive_int,
+    print_results,
+    progress_printer,
+    random_origin,
+    random_rpm,
+    require_project_pushcollector,
+    verdict,
+)
 
 # (key, records per push item), the last record of each being its final state.
 CASES = (("a", 4), ("b", 1000))
@@ -75,25 +88,6 @@ TARGET_CASE_B_VS_CASE_A_RSS = 0.5
 # Final states and their weights in percent.
 FINAL_STATES = ("PUSHED", "EXISTS", "UPLOADFAILED", "PENDING")
 FINAL_STATE_WEIGHTS = (79.9, 19.0, 1.0, 0.1)
-
-PACKAGES = (
-    "bash",
-    "curl",
-    "glibc",
-    "httpd",
-    "kernel",
-    "nginx",
-    "openssl",
-    "podman",
-    "python3-requests",
-    "sudo",
-    "systemd",
-    "tzdata",
-)
-ARCHES = ("x86_64", "aarch64", "ppc64le", "s390x", "noarch")
-REPOSITORIES = ("baseos", "appstream", "codeready-builder", "supplementary")
-ADVISORY_TYPES = ("RHBA", "RHSA", "RHEA")
-SIGNING_KEYS = ("fd431d51", "5a6340b3", "f21541eb")
 
 # Starts the command of its arguments after the first with its stdout in the
 # file the first names, waits for it with os.wait4, and prints the wall time,
@@ -131,36 +125,23 @@ def generate_push_items(rng, count):
     """
     items, keys = [], set()
     while len(items) < count:
-        package = rng.choice(PACKAGES)
-        version = "%d.%d.%d" % (
-            rng.randint(0, 9),
-            rng.randint(0, 30),
-            rng.randint(0, 99),
-        )
-        rhel = rng.choice((8, 9, 10))
-        release = "%d.el%d" % (rng.randint(1, 40), rhel)
-        arch = rng.choice(ARCHES)
-        build = "%s-%s-%s" % (package, version, release)
-        filename = "%s.%s.rpm" % (build, arch)
-        rpm = {
-            "filename": filename,
-            "src": "/mnt/koji/packages/%s/%s/%s/%s/%s"
-            % (package, version, release, arch, filename),
-            "build": build,
+        rpm = random_rpm(rng)
+        fields = {
+            "filename": rpm.filename,
+            "src": rpm.src,
+            "build": rpm.build,
             "checksums": {
                 "md5": "%032x" % rng.getrandbits(128),
                 "sha256": "%064x" % rng.getrandbits(256),
             },
             "signing_key": rng.choice(SIGNING_KEYS),
-            "origin": "%s-2026:%04d"
-            % (rng.choice(ADVISORY_TYPES), rng.randint(1000, 9999)),
+            "origin": random_origin(rng),
         }
-        repo_arch = "x86_64" if arch == "noarch" else arch
         for repository in rng.sample(REPOSITORIES, rng.randint(1, 3)):
-            dest = "rhel-%d-for-%s-%s-rpms" % (rhel, repo_arch, repository)
-            if len(items) < count and (filename, dest) not in keys:
-                keys.add((filename, dest))
-                items.append(dict(rpm, dest=dest))
+            dest = rpm.dest(repository)
+            if len(items) < count and (rpm.filename, dest) not in keys:
+                keys.add((rpm.filename, dest))
+                items.append(dict(fields, dest=dest))
     return items
 
 
@@ -328,28 +309,13 @@ def work_directory(keep):
     progress("runs kept in %s" % os.path.abspath(keep))
 
 
-def is_inside(path, directory):
-    path, directory = os.path.realpath(path), os.path.realpath(directory)
-    return os.path.commonpath([path, directory]) == directory
-
-
-def progress(message):
-    print("bench_summary: " + message, file=sys.stderr, flush=True)
-
-
-def check(value, limit):
-    return {"value": value, "target": "<= %g" % limit, "pass": value <= limit}
+progress = progress_printer("bench_summary")
 
 
 def run_benchmark(args):
     if not sys.platform.startswith("linux"):
         raise SystemExit("this benchmark reads ru_maxrss as Linux reports it")
-    if not is_inside(pushcollector.__file__, REPO_ROOT):
-        raise SystemExit(
-            "%s imports pushcollector from %s, not from %s: "
-            "run `pip install -e .` in the repository first"
-            % (sys.executable, pushcollector.__file__, REPO_ROOT)
-        )
+    require_project_pushcollector()
     with work_directory(args.keep) as base:
         # Untimed: the first start of the interpreter reads its files from disk.
         subprocess.run(
@@ -385,10 +351,6 @@ def run_benchmark(args):
             ),
         },
     }
-
-
-def verdict(target):
-    return "PASS" if target["pass"] else "FAIL"
 
 
 def print_report(results):
@@ -433,13 +395,6 @@ def print_report(results):
     )
 
 
-def positive_int(text):
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1: %s" % text)
-    return value
-
-
 def parse_args(argv):
     parser = argparse.ArgumentParser(
         description="Benchmark `pushcollector summary` on generated runs of the"
@@ -451,33 +406,20 @@ def parse_args(argv):
         default=1_000_000,
         help="lines of each case's run (default: 1,000,000)",
     )
-    parser.add_argument(
-        "--repeat",
-        type=positive_int,
-        default=3,
-        help="runs of the summary and of the raw limit per case (default: 3)",
-    )
-    parser.add_argument(
-        "--seed", type=int, default=2026, help="seed of the generated push items"
-    )
+    add_repeat_option(parser, 3, "runs of the summary and of the raw limit per case")
+    add_seed_option(parser, "push items")
     parser.add_argument(
         "--keep",
         metavar="DIR",
         help="write the runs in DIR, new or empty, and keep them there",
     )
-    parser.add_argument(
-        "--json", action="store_true", help="print one JSON object, not a table"
-    )
+    add_json_option(parser)
     return parser.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
-    results = run_benchmark(args)
-    if args.json:
-        print(json.dumps(results, indent=2))
-    else:
-        print_report(results)
+    print_results(run_benchmark(args), args.json, print_report)
 
 
 if __name__ == "__main__":
