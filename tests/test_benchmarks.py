@@ -13,17 +13,31 @@ HTTP_BENCHMARK = os.path.join(BENCHMARKS, "bench_http.py")
 SUMMARY_BENCHMARK = os.path.join(BENCHMARKS, "bench_summary.py")
 
 
-def test_scaled_down_benchmark_reports_every_figure(tmp_path):
+def benchmark_results(script, *args, cwd, timeout=60):
+    """Run a benchmark script with --json; the JSON object it printed."""
     completed = subprocess.run(
-        [sys.executable, BENCHMARK, "--scale", "0.001", "--repeat", "1"]
-        + ["--import-runs", "2", "--no-reference", "--json"],
-        cwd=tmp_path,
+        [sys.executable, script, *args, "--json"],
+        cwd=cwd,
         stdout=subprocess.PIPE,
         check=True,
         text=True,
-        timeout=60,
+        timeout=timeout,
     )
-    results = json.loads(completed.stdout)
+    return json.loads(completed.stdout)
+
+
+def test_scaled_down_benchmark_reports_every_figure(tmp_path):
+    results = benchmark_results(
+        BENCHMARK,
+        "--scale",
+        "0.001",
+        "--repeat",
+        "1",
+        "--import-runs",
+        "2",
+        "--no-reference",
+        cwd=tmp_path,
+    )
 
     measured = {
         name: figures["items"]
@@ -72,16 +86,9 @@ def test_scaled_down_benchmark_reports_every_figure(tmp_path):
 
 
 def test_scaled_down_http_benchmark_reports_both_cases(tmp_path):
-    completed = subprocess.run(
-        [sys.executable, HTTP_BENCHMARK, "--scale", "0.006", "--repeat", "1"]
-        + ["--json"],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        check=True,
-        text=True,
-        timeout=60,
+    results = benchmark_results(
+        HTTP_BENCHMARK, "--scale", "0.006", "--repeat", "1", cwd=tmp_path
     )
-    results = json.loads(completed.stdout)
 
     measurements = results["measurements"]
     assert set(measurements) == {"http_backend", "bare_session"}
@@ -96,16 +103,15 @@ def test_scaled_down_http_benchmark_reports_both_cases(tmp_path):
 
 
 def test_scaled_down_summary_benchmark_reports_every_figure(tmp_path):
-    completed = subprocess.run(
-        [sys.executable, SUMMARY_BENCHMARK]
-        + ["--lines", "2000", "--repeat", "1", "--json"],
+    results = benchmark_results(
+        SUMMARY_BENCHMARK,
+        "--lines",
+        "2000",
+        "--repeat",
+        "1",
         cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        check=True,
-        text=True,
         timeout=120,
     )
-    results = json.loads(completed.stdout)
 
     assert results["settings"]["lines"] == 2000
     assert results["settings"]["repeat"] == 1
