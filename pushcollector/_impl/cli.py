@@ -133,11 +133,34 @@ def _describe(error):
     return str(error)
 
 
+class _Verdict:
+    """A run judged as the gate judges it, each list of items made once."""
+
+    def __init__(self, summary, allow_pending=False, strict=False):
+        self.unsuccessful = summary.unsuccessful()
+        self.unfinished = summary.unfinished()
+        self.passed = summary.passed(allow_pending) and not (
+            strict and summary.bad_lines
+        )
+        # What made it fail, as phrases for people.
+        self.reasons = []
+        if self.unsuccessful:
+            self.reasons.append("%s unsuccessful" % _count(len(self.unsuccessful)))
+        if self.unfinished and not allow_pending:
+            self.reasons.append(
+                "%s unfinished (PENDING)" % _count(len(self.unfinished))
+            )
+        if strict and summary.bad_lines:
+            self.reasons.append(
+                "%s (--strict)" % _plural(len(summary.bad_lines), "skipped line")
+            )
+
+
 def _summary(args):
     run = open_run(args.path)
     summary = run.summary()
     _warn_about_bad_lines(run, summary.bad_lines)
-    failures = _failures(summary, args.allow_pending, args.strict)
+    verdict = _Verdict(summary, args.allow_pending, args.strict)
     if args.json:
         _print_json(
             {
@@ -148,39 +171,23 @@ def _summary(args):
                 "records": summary.record_count,
                 "push_items": len(summary.final_states),
                 "states": summary.state_counts(),
-                "unsuccessful": [item._asdict() for item in summary.unsuccessful()],
-                "unfinished": [item._asdict() for item in summary.unfinished()],
+                "unsuccessful": [item._asdict() for item in verdict.unsuccessful],
+                "unfinished": [item._asdict() for item in verdict.unfinished],
                 "bad_lines": [
                     {"line": bad.line_number, "reason": bad.reason}
                     for bad in summary.bad_lines
                 ],
                 "allow_pending": args.allow_pending,
                 "strict": args.strict,
-                "passed": not failures,
+                "passed": verdict.passed,
             }
         )
     else:
-        _print_summary(run, summary, args.allow_pending, failures)
-    return EXIT_FAILED if failures else EXIT_PASSED
+        _print_summary(run, summary, verdict, args.allow_pending)
+    return EXIT_PASSED if verdict.passed else EXIT_FAILED
 
 
-def _failures(summary, allow_pending, strict):
-    """What makes the run fail the gate, as phrases; none if it passed."""
-    failures = []
-    unsuccessful = len(summary.unsuccessful())
-    if unsuccessful:
-        failures.append("%s unsuccessful" % _count(unsuccessful))
-    unfinished = len(summary.unfinished())
-    if unfinished and not allow_pending:
-        failures.append("%s unfinished (PENDING)" % _count(unfinished))
-    if strict and summary.bad_lines:
-        failures.append(
-            "%s (--strict)" % _plural(len(summary.bad_lines), "skipped line")
-        )
-    return failures
-
-
-def _print_summary(run, summary, allow_pending, failures):
+def _print_summary(run, summary, verdict, allow_pending):
     out = []
     where = run.directory or run.items_path
     out.append("Run:        %s%s" % (_shown(run.name), " (latest)" * run.is_latest))
@@ -200,10 +207,10 @@ def _print_summary(run, summary, allow_pending, failures):
             )
         )
     for title, items in (
-        ("Unsuccessful", summary.unsuccessful()),
+        ("Unsuccessful", verdict.unsuccessful),
         (
             "Left PENDING (allowed)" if allow_pending else "Unfinished, left PENDING",
-            summary.unfinished(),
+            verdict.unfinished,
         ),
     ):
         if items:
@@ -217,8 +224,8 @@ def _print_summary(run, summary, allow_pending, failures):
                 )
             )
     out.append("")
-    if failures:
-        out.append("FAILED: %s" % ", ".join(failures))
+    if not verdict.passed:
+        out.append("FAILED: %s" % ", ".join(verdict.reasons))
     elif summary.final_states:
         count = len(summary.final_states)
         out.append(
@@ -232,11 +239,10 @@ def _print_summary(run, summary, allow_pending, failures):
 
 def _runs(args):
     base = os.path.abspath(args.path or configured_directory())
-    runs = list_runs(base)
     rows = []
-    for run in runs:
+    for run in list_runs(base):
         summary = run.summary()
-        rows.append((run, summary, len(run.files())))
+        rows.append((run, summary, _Verdict(summary), len(run.files())))
     if args.json:
         _print_json(
             {
@@ -249,12 +255,12 @@ def _runs(args):
                         "records": summary.record_count,
                         "push_items": len(summary.final_states),
                         "files": files,
-                        "unsuccessful": len(summary.unsuccessful()),
-                        "unfinished": len(summary.unfinished()),
+                        "unsuccessful": len(verdict.unsuccessful),
+                        "unfinished": len(verdict.unfinished),
                         "bad_lines": len(summary.bad_lines),
-                        "passed": summary.passed(),
+                        "passed": verdict.passed,
                     }
-                    for run, summary, files in rows
+                    for run, summary, verdict, files in rows
                 ],
             }
         )
@@ -270,22 +276,22 @@ def _runs(args):
                 _count(summary.record_count),
                 _count(len(summary.final_states)),
                 _count(files),
-                _run_result(summary),
+                _run_result(summary, verdict),
             ]
-            for run, summary, files in rows
+            for run, summary, verdict, files in rows
         ],
         right_aligned={1, 2, 3},
     )
-    marks = ["  "] + ["* " if run.is_latest else "  " for run, _, _ in rows]
+    marks = ["  "] + ["* " if row[0].is_latest else "  " for row in rows]
     _print_lines(mark + line for mark, line in zip(marks, table))
     return EXIT_PASSED
 
 
-def _run_result(summary):
-    result = ", ".join(_failures(summary, False, False)) or "passed"
+def _run_result(summary, verdict):
+    parts = verdict.reasons or ["passed"]
     if summary.bad_lines:
-        result += ", " + _plural(len(summary.bad_lines), "skipped line")
-    return result
+        parts = parts + [_plural(len(summary.bad_lines), "skipped line")]
+    return ", ".join(parts)
 
 
 def _warn_about_bad_lines(run, bad_lines):
