@@ -6,19 +6,25 @@ by the ``local`` backend are read back with :func:`open_run` and
 :func:`list_runs`.
 """
 
-from ._impl.backends.http import HttpCollector, HttpCollectorError
+import importlib
+
 from ._impl.backends.local import LocalCollector
 from ._impl.collector import Collector
-from ._impl.runs import (
-    BadLine,
-    FinalState,
-    NotARunError,
-    Run,
-    RunSummary,
-    list_runs,
-    open_run,
-)
 from ._impl.schema import SUCCESSFUL_STATES
+
+# Imported when first used, so that a push recording to the local backend
+# does not pay at start-up for the http backend or for reading runs.
+_LAZY_NAMES = {
+    "HttpCollector": "._impl.backends.http",
+    "HttpCollectorError": "._impl.backends.http",
+    "BadLine": "._impl.runs",
+    "FinalState": "._impl.runs",
+    "NotARunError": "._impl.runs",
+    "Run": "._impl.runs",
+    "RunSummary": "._impl.runs",
+    "list_runs": "._impl.runs",
+    "open_run": "._impl.runs",
+}
 
 __all__ = [
     "BadLine",
@@ -34,3 +40,15 @@ __all__ = [
     "list_runs",
     "open_run",
 ]
+
+
+def __getattr__(name):
+    if name not in _LAZY_NAMES:
+        raise AttributeError("module %r has no attribute %r" % (__name__, name))
+    value = getattr(importlib.import_module(_LAZY_NAMES[name], __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY_NAMES))

@@ -8,7 +8,6 @@ import threading
 from collections.abc import Callable, Iterable
 
 from .backends.dummy import DummyCollector
-from .backends.http import HttpCollector
 from .backends.local import LocalCollector, configured_directory
 from .backends.memory import MemoryCollector
 
@@ -34,6 +33,8 @@ def _http_collector_from_environment():
             "the http backend needs the environment variable %s, "
             "the base URL of the service" % HTTP_URL_VARIABLE
         )
+    from .backends.http import HttpCollector
+
     try:
         return HttpCollector(url, token=os.environ.get(HTTP_TOKEN_VARIABLE) or None)
     except ValueError as error:

@@ -1,0 +1,60 @@
+"""The public face of the package: what ``import pushcollector`` offers and costs."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+import pushcollector
+
+
+@pytest.mark.parametrize("name", pushcollector.__all__)
+def test_every_public_name_is_importable_and_documented(name):
+    value = getattr(pushcollector, name)
+
+    assert name in dir(pushcollector)
+    if name != "SUCCESSFUL_STATES":
+        assert value.__doc__ and value.__doc__.strip()
+
+
+def test_an_unknown_name_is_an_attribute_error():
+    with pytest.raises(AttributeError, match="has no attribute 'Nothing'"):
+        pushcollector.Nothing
+
+    with pytest.raises(ImportError):
+        from pushcollector import Nothing  # noqa: F401
+
+
+def test_import_loads_only_what_recording_locally_needs():
+    code = (
+        "import json, sys; import pushcollector; "
+        "print(json.dumps(sorted(sys.modules)))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    modules = set(json.loads(done.stdout))
+
+    for heavy in (
+        "pushcollector._impl.backends.http",
+        "pushcollector._impl.runs",
+        "requests",
+        "jsonschema",
+        "more_executors",
+        "yaml",
+        "typing",
+    ):
+        assert heavy not in modules
+
+
+def test_lazy_names_are_the_same_objects_as_their_modules():
+    from pushcollector._impl import runs
+    from pushcollector._impl.backends import http
+
+    assert pushcollector.HttpCollector is http.HttpCollector
+    assert pushcollector.open_run is runs.open_run
