@@ -239,59 +239,54 @@ def _print_summary(run, summary, verdict, allow_pending):
 
 def _runs(args):
     base = os.path.abspath(args.path or configured_directory())
-    rows = []
-    for run in list_runs(base):
-        summary = run.summary()
-        rows.append((run, summary, _Verdict(summary), len(run.files())))
+    # Only the figures of each run are kept, not its final states, so that
+    # listing many large runs takes the memory of one.
+    runs = [_run_figures(run) for run in list_runs(base)]
     if args.json:
-        _print_json(
-            {
-                "base": base,
-                "runs": [
-                    {
-                        "name": run.name,
-                        "directory": run.directory,
-                        "latest": run.is_latest,
-                        "records": summary.record_count,
-                        "push_items": len(summary.final_states),
-                        "files": files,
-                        "unsuccessful": len(verdict.unsuccessful),
-                        "unfinished": len(verdict.unfinished),
-                        "bad_lines": len(summary.bad_lines),
-                        "passed": verdict.passed,
-                    }
-                    for run, summary, verdict, files in rows
-                ],
-            }
-        )
+        _print_json({"base": base, "runs": [figures for figures, _ in runs]})
         return EXIT_PASSED
-    if not rows:
+    if not runs:
         _print_lines(["No runs in %s" % _shown(base)])
         return EXIT_PASSED
     table = _table(
         ["RUN", "RECORDS", "PUSH ITEMS", "FILES", "RESULT"],
         [
             [
-                run.name,
-                _count(summary.record_count),
-                _count(len(summary.final_states)),
-                _count(files),
-                _run_result(summary, verdict),
+                figures["name"],
+                _count(figures["records"]),
+                _count(figures["push_items"]),
+                _count(figures["files"]),
+                result,
             ]
-            for run, summary, verdict, files in rows
+            for figures, result in runs
         ],
         right_aligned={1, 2, 3},
     )
-    marks = ["  "] + ["* " if row[0].is_latest else "  " for row in rows]
+    marks = ["  "] + ["* " if figures["latest"] else "  " for figures, _ in runs]
     _print_lines(mark + line for mark, line in zip(marks, table))
     return EXIT_PASSED
 
 
-def _run_result(summary, verdict):
-    parts = verdict.reasons or ["passed"]
+def _run_figures(run):
+    """What ``runs --json`` prints of a run, and its result in words."""
+    summary = run.summary()
+    verdict = _Verdict(summary)
+    result = ", ".join(verdict.reasons or ["passed"])
     if summary.bad_lines:
-        parts = parts + [_plural(len(summary.bad_lines), "skipped line")]
-    return ", ".join(parts)
+        result += ", " + _plural(len(summary.bad_lines), "skipped line")
+    figures = {
+        "name": run.name,
+        "directory": run.directory,
+        "latest": run.is_latest,
+        "records": summary.record_count,
+        "push_items": len(summary.final_states),
+        "files": len(run.files()),
+        "unsuccessful": len(verdict.unsuccessful),
+        "unfinished": len(verdict.unfinished),
+        "bad_lines": len(summary.bad_lines),
+        "passed": verdict.passed,
+    }
+    return figures, result
 
 
 def _warn_about_bad_lines(run, bad_lines):
