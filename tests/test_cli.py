@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 import pytest
 
-from pushcollector import LocalCollector
+from pushcollector import Collector, LocalCollector
 from pushcollector._impl import cli
 from pushcollector._impl.facade import CollectorFacade
 
@@ -66,6 +66,7 @@ def pushcollector(request, capsys, monkeypatch, tmp_path):
 
 def record(base, *batches, files=()):
     """Record through the local backend under base/artifacts; the run's name."""
+    Collector.new_run()
     backend = LocalCollector(base / "artifacts")
     collector = CollectorFacade(backend)
     for batch in batches:

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from pushcollector import (
     SUCCESSFUL_STATES,
     BadLine,
+    Collector,
     FinalState,
     LocalCollector,
     NotARunError,
@@ -22,6 +23,7 @@ from pushcollector._impl.schema import SCHEMA_PATH, push_item_schema
 
 def record(tmp_path, *batches):
     """Record the batches through the local backend; return its run directory."""
+    Collector.new_run()
     backend = LocalCollector(tmp_path / "artifacts")
     collector = CollectorFacade(backend)
     for batch in batches:
@@ -533,6 +535,7 @@ def test_list_runs_refuses_a_missing_or_file_base(tmp_path):
 
 
 def test_files_lists_attachments_without_internal_files(tmp_path):
+    Collector.new_run()
     backend = LocalCollector(tmp_path / "artifacts")
     collector = CollectorFacade(backend)
     collector.update_push_items([{"filename": "a", "state": "PUSHED"}]).result()

@@ -3,14 +3,17 @@ import logging
 import multiprocessing
 import os
 import re
+import shutil
+import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
 import pytest
 
-from pushcollector import Collector, LocalCollector
+from pushcollector import Collector, LocalCollector, open_run
 
 from ..fakes import FakePushItem
 
@@ -227,20 +230,117 @@ def test_run_started_in_a_taken_second_gets_a_suffix(in_tmp_dir):
     assert sorted([name, name[:14]]) == [name[:14], name]
 
 
-def test_collectors_never_share_a_run_dir(in_tmp_dir):
-    collectors = [LocalCollector() for _ in range(30)]
-    for index, collector in enumerate(collectors):
-        collector.update_push_items([item(str(index))])
+def test_collectors_of_one_process_share_one_run(in_tmp_dir):
+    # A push: the source library and the push tool each get a collector.
+    source = Collector.get()
+    source.attach_file("staged.yaml", "staged").result()
+    tool = Collector.get("local")
+    tool.update_push_items([item("a.rpm")]).result()
+    direct = LocalCollector(directory="artifacts")
+    direct.append_file("push.log", b"done\n")
 
-    names = [os.path.basename(c.run_dir) for c in collectors]
-    assert len(set(names)) == 30
+    assert run_dir(source) == run_dir(tool) == direct.run_dir
+    runs = [name for name in os.listdir("artifacts") if RUN_NAME.fullmatch(name)]
+    assert runs == [os.path.basename(direct.run_dir)]
+    assert os.readlink(latest(in_tmp_dir)) == runs[0]
+    assert sorted(os.listdir(latest(in_tmp_dir))) == [
+        "push.log",
+        "pushitems.jsonl",
+        "staged.yaml",
+    ]
+
+
+def test_collectors_share_a_run_whatever_the_directory_is_called(in_tmp_dir):
+    (in_tmp_dir / "real").mkdir()
+    (in_tmp_dir / "alias").symlink_to("real")
+    first = LocalCollector(directory="real")
+    second = LocalCollector(directory=in_tmp_dir / "alias")
+    first.append_file("one", b"1")
+    second.append_file("two", b"2")
+    assert sorted(os.listdir(in_tmp_dir / "real" / "latest")) == ["one", "two"]
+
+
+def test_each_directory_has_its_own_run(in_tmp_dir):
+    first = LocalCollector(directory="first")
+    second = LocalCollector(directory="second")
+    first.append_file("log", b"1")
+    second.append_file("log", b"2")
+    assert (in_tmp_dir / "first" / "latest" / "log").read_bytes() == b"1"
+    assert (in_tmp_dir / "second" / "latest" / "log").read_bytes() == b"2"
+
+
+def test_new_run_starts_a_run_for_collectors_got_afterwards(in_tmp_dir):
+    names = []
+    earlier = Collector.get("local")
+    for index in range(30):
+        Collector.new_run()
+        collector = Collector.get("local")
+        collector.update_push_items([item(str(index))]).result()
+        names.append(os.path.basename(run_dir(collector)))
+    # Collectors got before keep recording into their own run.
+    earlier.update_push_items([item("earlier")]).result()
+
+    assert len(set(names + [os.path.basename(run_dir(earlier))])) == 31
     assert all(RUN_NAME.fullmatch(name) for name in names)
     # Creation order is name order, and latest is the last one created.
     assert sorted(names) == names
-    assert os.readlink(latest(in_tmp_dir)) == names[-1]
+    assert os.readlink(latest(in_tmp_dir)) == os.path.basename(run_dir(earlier))
     for index, name in enumerate(names):
         content = (in_tmp_dir / "artifacts" / name / "pushitems.jsonl").read_text()
         assert json.loads(content)["filename"] == str(index)
+
+
+def test_a_removed_run_dir_is_replaced_by_a_new_run(in_tmp_dir):
+    collector = Collector.get("local")
+    collector.append_file("log", "first push\n").result()
+    shutil.rmtree(in_tmp_dir / "artifacts")
+
+    collector.append_file("log", "second push\n").result()
+    other = Collector.get("local")
+    other.update_push_items([item("x")]).result()
+
+    assert run_dir(collector) == run_dir(other)
+    assert os.path.realpath(latest(in_tmp_dir)) == run_dir(other)
+    assert (latest(in_tmp_dir) / "log").read_text() == "second push\n"
+
+
+def test_timestamp_hook_of_1_3_0_names_runs(in_tmp_dir, monkeypatch):
+    for stamp in ("time1", "time2", "time3"):
+        Collector.new_run()
+        monkeypatch.setattr(LocalCollector, "timestamp", lambda cls: stamp)
+        Collector.get("local").update_push_items([item(stamp)]).result()
+
+    for stamp in ("time1", "time2", "time3"):
+        assert (in_tmp_dir / "artifacts" / stamp / "pushitems.jsonl").exists()
+    assert os.readlink(latest(in_tmp_dir)) == "time3"
+
+
+def test_timestamp_is_the_local_time():
+    before = time.strftime("%Y%m%d%H%M%S")
+    stamp = LocalCollector.timestamp()
+    assert stamp in (before, time.strftime("%Y%m%d%H%M%S"))
+
+
+@pytest.mark.parametrize(
+    "newest, expected",
+    [
+        ("20991231235959", "20991231235959-000001"),
+        ("20991231235959-000041", "20991231235959-000042"),
+    ],
+)
+def test_runs_sort_in_creation_order_after_the_clock_is_set_back(
+    in_tmp_dir, newest, expected
+):
+    # A run made before the clock was set back (NTP, the end of DST) is
+    # "in the future" now.
+    (in_tmp_dir / "artifacts" / newest).mkdir(parents=True)
+    latest(in_tmp_dir).symlink_to(newest)
+
+    collector = LocalCollector()
+    collector.append_file("log", b"x")
+
+    assert os.path.basename(collector.run_dir) == expected
+    assert sorted(os.listdir(in_tmp_dir / "artifacts"))[-3:-1] == [newest, expected]
 
 
 def test_threads_never_interleave_or_tear_lines(in_tmp_dir):
@@ -481,3 +581,245 @@ input()
     assert (latest(in_tmp_dir) / "pushitems.jsonl").read_text() == (
         '{"filename": "f", "state": "PUSHED"}\n'
     )
+
+
+def items_file(base):
+    return latest(base) / "pushitems.jsonl"
+
+
+def test_a_record_never_lands_on_a_partial_line(in_tmp_dir):
+    collector = Collector.get("local")
+    collector.update_push_items([item("first.rpm")]).result()
+    # What a write that stopped part-way leaves behind.
+    with open(items_file(in_tmp_dir), "ab") as torn:
+        torn.write(b'{"filename": "second.rpm", "sta')
+
+    collector.update_push_items([{"filename": "third.rpm", "state": "UPLOADFAILED"}])
+
+    lines = items_file(in_tmp_dir).read_bytes().split(b"\n")
+    assert lines[1] == b'{"filename": "second.rpm", "sta'
+    assert json.loads(lines[2]) == {"filename": "third.rpm", "state": "UPLOADFAILED"}
+
+
+def test_records_after_a_full_disk_are_readable(in_tmp_dir):
+    # A file size limit makes write() stop part-way, as a full disk does.
+    code = """
+import os, resource, signal
+from pushcollector import Collector
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+collector = Collector.get("local")
+collector.update_push_items([{"filename": "first.rpm", "state": "PUSHED"}]).result()
+size = os.path.getsize("artifacts/latest/pushitems.jsonl")
+soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+resource.setrlimit(resource.RLIMIT_FSIZE, (size + 100, hard))
+batch = [{"filename": "second-%d.rpm" % i, "state": "PUSHED"} for i in range(100)]
+try:
+    collector.update_push_items(batch)
+except OSError as error:
+    print("full:", error.strerror)
+resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+collector.update_push_items(
+    [{"filename": "third.rpm", "state": "UPLOADFAILED"}]
+).result()
+"""
+    process = run_python(code, in_tmp_dir)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 0, err
+    assert out == "full: File too large\n"
+
+    summary = open_run(in_tmp_dir / "artifacts").summary()
+    assert summary.final_states[("third.rpm", None)] == "UPLOADFAILED"
+    # The torn line alone is lost: the line of the call that failed.
+    assert len(summary.bad_lines) == 1
+    assert summary.bad_lines[0].line_number == summary.record_count
+    assert not summary.passed()
+
+
+def _record_in_a_loop(collector, started):
+    """Record until killed; a child process's target."""
+    batch = [item("loop-%d.rpm" % i, pad="x" * 200) for i in range(5000)]
+    collector.update_push_items(batch[:1])
+    os.write(started, b"x")
+    while True:
+        collector.update_push_items(batch)
+
+
+def test_records_after_a_writer_was_killed_are_readable(in_tmp_dir):
+    collector = LocalCollector()
+    collector.update_push_items([item("before.rpm")])
+    read_end, write_end = os.pipe()
+    child = multiprocessing.get_context("fork").Process(
+        target=_record_in_a_loop, args=(collector, write_end)
+    )
+    child.start()
+    assert os.read(read_end, 1) == b"x"
+    os.kill(child.pid, signal.SIGKILL)
+    child.join()
+
+    collector.update_push_items([{"filename": "after.rpm", "state": "UPLOADFAILED"}])
+
+    summary = open_run(in_tmp_dir / "artifacts").summary()
+    assert summary.final_states[("before.rpm", None)] == "PUSHED"
+    assert summary.final_states[("after.rpm", None)] == "UPLOADFAILED"
+    # Only the killed writer's last line may be torn.
+    assert len(summary.bad_lines) <= 1
+
+
+def _record_calls(collector, worker, calls, per_call):
+    for call in range(calls):
+        collector.update_push_items(
+            [
+                item("w%d" % worker, worker=worker, call=call, seq=seq)
+                for seq in range(per_call)
+            ]
+        )
+
+
+def test_forked_processes_sharing_a_collector_never_interleave_calls(in_tmp_dir):
+    collector = LocalCollector()
+    collector.update_push_items([item("parent", worker=-1, call=0, seq=0)])
+    workers, calls = 4, 6
+    # Several chunks per call: each call is more than one write.
+    per_call = 2 * 2048 + 7
+    context = multiprocessing.get_context("fork")
+    children = [
+        context.Process(target=_record_calls, args=(collector, w, calls, per_call))
+        for w in range(workers)
+    ]
+    for child in children:
+        child.start()
+    for child in children:
+        child.join()
+        assert child.exitcode == 0
+
+    records = [json.loads(line) for line in items_file(in_tmp_dir).open()]
+    assert records[0]["worker"] == -1
+    records = records[1:]
+    assert len(records) == workers * calls * per_call
+    for start in range(0, len(records), per_call):
+        block = records[start : start + per_call]
+        first = block[0]
+        assert [(r["worker"], r["call"], r["seq"]) for r in block] == [
+            (first["worker"], first["call"], seq) for seq in range(per_call)
+        ]
+
+
+def _get_and_record(name):
+    Collector.get("local").append_file(name, b"from a child")
+
+
+def test_a_forked_child_records_into_the_run_of_its_parent(in_tmp_dir):
+    Collector.get("local").append_file("parent.log", "from the parent").result()
+    child = multiprocessing.get_context("fork").Process(
+        target=_get_and_record, args=("child.log",)
+    )
+    child.start()
+    child.join()
+    assert child.exitcode == 0
+    assert sorted(os.listdir(latest(in_tmp_dir))) == ["child.log", "parent.log"]
+
+
+@pytest.mark.parametrize(
+    "method, planted",
+    [
+        ("update_push_items", "pushitems.jsonl"),
+        ("append_file", "log"),
+        ("append_file", "sub/log"),
+    ],
+)
+def test_a_fifo_in_the_run_dir_is_refused_not_waited_on(in_tmp_dir, method, planted):
+    collector = Collector.get("local")
+    collector.append_file("sub/other", "x").result()
+    os.mkfifo(latest(in_tmp_dir) / planted)
+
+    call = getattr(collector, method)
+    with pytest.raises(ValueError, match="is not a regular file"):
+        if method == "update_push_items":
+            call([item("x")])
+        else:
+            call(planted, "appended")
+
+
+def test_a_fifo_as_the_lock_file_is_refused(in_tmp_dir):
+    (in_tmp_dir / "artifacts").mkdir()
+    os.mkfifo(in_tmp_dir / "artifacts" / ".pushcollector.lock")
+    with pytest.raises(ValueError, match="lock: not a regular file"):
+        LocalCollector().append_file("log", b"x")
+
+
+@pytest.mark.parametrize("planted", ["log", "pushitems.jsonl"])
+def test_hard_links_in_the_run_dir_are_refused(in_tmp_dir, planted):
+    outside = in_tmp_dir / "outside"
+    outside.write_text("untouched")
+    collector = Collector.get("local")
+    collector.append_file("keep", "x").result()
+    os.link(outside, latest(in_tmp_dir) / planted)
+
+    with pytest.raises(ValueError, match="has other hard links"):
+        if planted == "log":
+            collector.append_file("log", "evil")
+        else:
+            collector.update_push_items([item("evil")])
+    assert outside.read_text() == "untouched"
+
+
+def test_attach_replaces_a_hard_link_without_writing_through(in_tmp_dir):
+    outside = in_tmp_dir / "outside"
+    outside.write_text("untouched")
+    collector = Collector.get("local")
+    collector.append_file("keep", "x").result()
+    os.link(outside, latest(in_tmp_dir) / "report")
+
+    collector.attach_file("report", "attached").result()
+    assert outside.read_text() == "untouched"
+    assert (latest(in_tmp_dir) / "report").read_text() == "attached"
+
+
+def test_names_as_long_as_the_filesystem_allows_can_be_attached(in_tmp_dir):
+    collector = Collector.get("local")
+    name = "n" * 255
+    collector.attach_file(name, "long").result()
+    collector.attach_file("d" * 255 + "/" + name, "longer").result()
+    assert (latest(in_tmp_dir) / name).read_text() == "long"
+    assert sorted(os.listdir(latest(in_tmp_dir))) == sorted([name, "d" * 255])
+
+
+@pytest.mark.parametrize(
+    "filename",
+    ["PUSHITEMS.JSONL", "PushItems.jsonl", ".pushcollector-tmp-" + "0" * 32],
+)
+def test_names_the_backend_uses_itself_are_refused(in_tmp_dir, filename):
+    collector = Collector.get("local")
+    with pytest.raises(ValueError, match="reserved"):
+        collector.attach_file(filename, "x")
+    with pytest.raises(ValueError, match="reserved"):
+        collector.append_file("sub/" + filename if "tmp" in filename else filename, "x")
+    assert not (in_tmp_dir / "artifacts").exists()
+
+
+def _record_as_nobody(shared):
+    os.setgid(65534)
+    os.setuid(65534)
+    Collector.new_run()
+    LocalCollector(directory=shared).append_file("log", b"nobody")
+
+
+def test_another_user_can_record_in_a_shared_artifacts_dir():
+    # A directory all users can reach: tmp_path is private to its owner.
+    shared = tempfile.mkdtemp(prefix="pushcollector-shared-")
+    try:
+        os.chmod(shared, 0o777)
+        LocalCollector(directory=shared).append_file("log", b"root's run")
+        lock = os.path.join(shared, ".pushcollector.lock")
+        os.chmod(lock, 0o644)
+
+        child = multiprocessing.get_context("fork").Process(
+            target=_record_as_nobody, args=(shared,)
+        )
+        child.start()
+        child.join()
+        assert child.exitcode == 0
+        with open(os.path.join(shared, "latest", "log"), "rb") as log:
+            assert log.read() == b"nobody"
+    finally:
+        shutil.rmtree(shared)

@@ -9,9 +9,12 @@ import itertools
 import json
 import logging
 import os
+import re
 import stat
 import threading
 import time
+
+from ..process_run import current_run
 
 LOG = logging.getLogger("pushcollector")
 
@@ -21,9 +24,17 @@ PUSH_ITEMS_FILE = "pushitems.jsonl"
 LATEST_LINK = "latest"
 LOCK_FILE = ".pushcollector.lock"
 
-# How run directories are named (see _make_unique_run_dir); 1.3.0 used the
-# same timestamps, without the suffix.
+# How run directories are named (see _make_run_dir); 1.3.0 used the same
+# timestamps, without the suffix.
 RUN_NAME_PATTERN = r"[0-9]{14}(-[0-9]{6})?"
+_RUN_NAME = re.compile(RUN_NAME_PATTERN)
+
+# Files being attached are written under such a name beside their final
+# name, then renamed; readers skip them. Fixed length, whatever the final
+# name's length, so any name that fits the filesystem can be attached.
+STAGING_PREFIX = ".pushcollector-tmp-"
+STAGING_NAME_PATTERN = re.escape(STAGING_PREFIX) + r"[0-9a-f]{32}"
+_STAGING_NAME = re.compile(STAGING_NAME_PATTERN)
 
 _encode_item = json.JSONEncoder(sort_keys=True).encode
 
@@ -31,8 +42,25 @@ _encode_item = json.JSONEncoder(sort_keys=True).encode
 _LINES_PER_CHUNK = 2048
 
 _DIRECTORY_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-_APPEND_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC
-_NEW_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+# Non-blocking, so that opening a FIFO planted under a file's name fails or
+# returns at once instead of waiting for a reader; what was opened is then
+# checked to be a regular file.
+_OPEN_FLAGS = os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
+_APPEND_FLAGS = os.O_WRONLY | os.O_APPEND | _OPEN_FLAGS
+# Push items are read too: the last byte tells whether the file ends with a
+# partial line.
+_APPEND_ITEMS_FLAGS = os.O_RDWR | os.O_APPEND | _OPEN_FLAGS
+_NEW_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _OPEN_FLAGS
+
+# Held while any file of this module is open, and taken before fork(): a
+# child process must never inherit an open file holding a lock, which would
+# keep the lock held for as long as the child lives.
+_files_open = threading.Lock()
+os.register_at_fork(
+    before=_files_open.acquire,
+    after_in_parent=_files_open.release,
+    after_in_child=_files_open.release,
+)
 
 
 def configured_directory() -> str:
@@ -47,18 +75,28 @@ class LocalCollector:
     taken from the ``PUSHCOLLECTOR_ARTIFACTS_DIR`` environment variable when
     it is set.
 
-    On its first write, the collector creates a run directory under
-    ``directory`` named after the current local time, ``YYYYmmddHHMMSS``;
-    should that name be taken (several collectors starting in the same
-    second, in one process or many), it takes ``YYYYmmddHHMMSS-000001``,
-    ``-000002`` and so on, so names always sort in creation order. It then
-    points the ``latest`` symlink in ``directory`` at the new run.
+    All collectors that one process makes for the same ``directory`` record
+    into one run directory, created at the first write of any of them: a
+    push is one run, however many times its libraries call
+    :meth:`Collector.get`. Another process gets a run of its own; a child
+    forked after the run began records into it. Call
+    :meth:`Collector.new_run` to start a new run in the same process.
+
+    A run directory is named after the local time it was created at,
+    ``YYYYmmddHHMMSS`` (see :meth:`timestamp`); should that name be taken,
+    it is ``YYYYmmddHHMMSS-000001``, ``-000002`` and so on, and never sorts
+    before an existing run, even after the clock was set back. The
+    ``latest`` symlink in ``directory`` is then pointed at the new run.
 
     * Push items are appended to ``pushitems.jsonl`` in the run directory,
-      one JSON object per line with sorted keys.
+      one JSON object per line with sorted keys. Each call's lines are
+      written together, never mixed with another call's, also across
+      processes; a partial line left by a write that failed (a full disk, a
+      killed process) is ended first, so later records stay readable.
     * Attached files replace earlier content atomically; appended files are
       extended. Filenames may contain ``/``; missing subdirectories are
-      created. Symbolic links inside the run directory are never followed.
+      created. Symbolic links inside the run directory are never followed,
+      and nothing but a regular file with a single link is ever written to.
 
     The first time it creates each file it logs ``Logging to <path>`` at INFO
     level on the ``pushcollector`` logger.
@@ -70,17 +108,18 @@ class LocalCollector:
             current working directory at construction.
 
     .. versionchanged:: 1.4.0
-        Added ``directory``; run directories are distinct for every
-        collector and named at the first write, not at construction.
+        Added ``directory``.
+
+    .. versionchanged:: 1.5.0
+        One run per process and directory, rather than per collector.
     """
 
     def __init__(self, directory: str | os.PathLike | None = None):
         self._base_dir = os.path.abspath(
             DEFAULT_DIRECTORY if directory is None else os.fspath(directory)
         )
+        self._run = current_run()
         self._run_dir = None
-        # One call's writes must never interleave with another's.
-        self._lock = threading.Lock()
 
     def __repr__(self):
         return "LocalCollector(directory=%r, run_dir=%r)" % (
@@ -98,6 +137,19 @@ class LocalCollector:
         """The absolute path of this collector's run, or None before any write."""
         return self._run_dir
 
+    @classmethod
+    def timestamp(cls) -> str:
+        """The name of a run directory created now: the local time.
+
+        Called when a run directory is created. Override it (or patch it, as
+        tests of 1.3.0 did) to name runs differently; a name that is not 14
+        digits is used as it is, with a suffix if it is taken.
+
+        Returns:
+            str: ``YYYYmmddHHMMSS``.
+        """
+        return time.strftime("%Y%m%d%H%M%S")
+
     def update_push_items(self, items):
         """Append push items to ``pushitems.jsonl``, one JSON line each.
 
@@ -108,7 +160,7 @@ class LocalCollector:
         # Encode everything before writing anything: an item that cannot be
         # encoded must leave the file untouched.
         lines = list(map(_encode_item, items))
-        self._append(PUSH_ITEMS_FILE, _joined_in_chunks(lines))
+        self._append(PUSH_ITEMS_FILE, _joined_in_chunks(lines), whole_lines=True)
 
     def attach_file(self, filename, content):
         """Replace a file in the run directory atomically."""
@@ -118,10 +170,10 @@ class LocalCollector:
             if existing is None:
                 LOG.info("Logging to %s", self._path(filename))
             elif stat.S_ISLNK(existing):
-                raise _symlink_refused(filename, name)
+                raise _refused(filename, name, "is a symbolic link")
             # Write a hidden sibling and rename it over the file: readers and
             # a crash see the old content or the new, never a mix.
-            staging = ".%s.tmp-%s" % (name, os.urandom(8).hex())
+            staging = STAGING_PREFIX + os.urandom(16).hex()
             fd = os.open(staging, _NEW_FILE_FLAGS, 0o666, dir_fd=dir_fd)
             try:
                 _write_all(fd, [content])
@@ -133,42 +185,49 @@ class LocalCollector:
     def append_file(self, filename, content):
         """Append to a file in the run directory, creating it if needed."""
         _refuse_reserved(filename)
-        self._append(filename, [content])
+        self._append(filename, [content], whole_lines=False)
 
-    def _append(self, filename, chunks):
+    def _append(self, filename, chunks, whole_lines):
+        flags = _APPEND_ITEMS_FLAGS if whole_lines else _APPEND_FLAGS
         with self._writing(filename) as (dir_fd, name):
             try:
-                fd = os.open(
-                    name, _APPEND_FLAGS | os.O_CREAT | os.O_EXCL, 0o666, dir_fd=dir_fd
-                )
+                fd = os.open(name, flags | os.O_CREAT | os.O_EXCL, 0o666, dir_fd=dir_fd)
                 LOG.info("Logging to %s", self._path(filename))
             except FileExistsError:
-                fd = _open_no_follow(filename, name, _APPEND_FLAGS, dir_fd)
+                fd = _open_existing(filename, name, flags, dir_fd)
+            try:
+                # Other processes may append to the same file: a forked child
+                # sharing the run, or sharing this collector.
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                if whole_lines:
+                    _end_partial_line(fd)
+            except BaseException:
+                os.close(fd)
+                raise
             _write_all(fd, chunks)
 
     def _path(self, filename):
-        return os.path.join(self._run_dir, filename)
+        return os.path.join(self._run_dir or self._base_dir, filename)
 
     @contextlib.contextmanager
     def _writing(self, filename):
-        """Hold the lock; yield an fd of the file's directory and its basename.
+        """Yield an fd of the file's directory and its basename.
 
         Directories are walked one component at a time without following
         symlinks, so nothing planted in the run directory can redirect a
         write outside it. OSErrors leave with the file's full path.
         """
-        with self._lock:
-            if self._run_dir is None:
-                self._run_dir = self._claim_run_dir()
-            *subdirs, name = filename.split("/")
+        *subdirs, name = filename.split("/")
+        with _files_open:
+            # Failing to claim a run names the path that failed itself.
+            dir_fd = self._open_run_dir()
             try:
-                dir_fd = os.open(self._run_dir, _DIRECTORY_FLAGS)
                 try:
                     for subdir in subdirs:
                         with contextlib.suppress(FileExistsError):
                             os.mkdir(subdir, dir_fd=dir_fd)
                         parent_fd = dir_fd
-                        dir_fd = _open_no_follow(
+                        dir_fd = _open_existing(
                             filename, subdir, _DIRECTORY_FLAGS, parent_fd
                         )
                         os.close(parent_fd)
@@ -178,19 +237,37 @@ class LocalCollector:
             except OSError as error:
                 raise _with_path(error, self._path(filename)) from error
 
-    def _claim_run_dir(self):
-        """Create this collector's run directory and point ``latest`` at it."""
+    def _open_run_dir(self):
+        """An fd of the run directory, claimed on the first write of the run.
+
+        A run directory removed meanwhile (say, by a test cleaning up between
+        two pushes) is replaced by a new run rather than failing every write.
+        """
+        if self._run_dir is None:
+            self._run_dir = self._join_run()
+        try:
+            return os.open(self._run_dir, _DIRECTORY_FLAGS)
+        except FileNotFoundError:
+            self._run.forget_local_run_dir(self._run_key(), self._run_dir)
+            self._run_dir = self._join_run()
+            return os.open(self._run_dir, _DIRECTORY_FLAGS)
+
+    def _join_run(self):
         os.makedirs(self._base_dir, exist_ok=True)
-        lock_fd = os.open(
-            os.path.join(self._base_dir, LOCK_FILE),
-            os.O_RDWR | os.O_CREAT | os.O_CLOEXEC,
-            0o666,
-        )
+        return self._run.local_run_dir(self._run_key(), self._claim_run_dir)
+
+    def _run_key(self):
+        # Collectors naming one directory differently still share a run.
+        return os.path.realpath(self._base_dir)
+
+    def _claim_run_dir(self):
+        """Create a run directory and point ``latest`` at it."""
+        lock_fd = _open_lock_file(os.path.join(self._base_dir, LOCK_FILE))
         try:
             # Collectors of all processes claim names and move "latest" one
             # at a time, so "latest" always ends on the newest run.
             fcntl.flock(lock_fd, fcntl.LOCK_EX)
-            run_name = self._make_unique_run_dir()
+            run_name = self._make_run_dir()
             try:
                 self._point_latest_at(run_name)
             except OSError:
@@ -201,15 +278,30 @@ class LocalCollector:
             os.close(lock_fd)
         return os.path.join(self._base_dir, run_name)
 
-    def _make_unique_run_dir(self):
-        stamp = time.strftime("%Y%m%d%H%M%S")
-        for suffix in itertools.count():
+    def _make_run_dir(self):
+        stamp, first_suffix = self.timestamp(), 0
+        newest = self._newest_run_name()
+        if newest is not None and _RUN_NAME.fullmatch(stamp) and stamp <= newest[:14]:
+            # The clock is behind the newest run (set back, or a run started
+            # this second already): continue after it, so that names keep
+            # sorting in the order runs were created.
+            stamp, first_suffix = newest[:14], int(newest[15:] or 0) + 1
+        for suffix in itertools.count(first_suffix):
             run_name = "%s-%06d" % (stamp, suffix) if suffix else stamp
             try:
                 os.mkdir(os.path.join(self._base_dir, run_name))
                 return run_name
             except FileExistsError:
                 continue
+
+    def _newest_run_name(self):
+        """The run ``latest`` points at, if named like a run; runs are claimed
+        one at a time, so it is the newest."""
+        try:
+            target = os.readlink(os.path.join(self._base_dir, LATEST_LINK))
+        except OSError:
+            return None
+        return target if _RUN_NAME.fullmatch(target) else None
 
     def _point_latest_at(self, run_name):
         # Make the new link beside the old one and rename it over: readers
@@ -225,27 +317,73 @@ class LocalCollector:
 
 
 def _refuse_reserved(filename):
-    if filename == PUSH_ITEMS_FILE:
+    # casefold: on a case-insensitive filesystem PUSHITEMS.JSONL is the same
+    # file.
+    if filename.casefold() == PUSH_ITEMS_FILE:
         raise ValueError(
             "refusing filename %r: reserved for push items, "
             "use update_push_items()" % filename
         )
+    if _STAGING_NAME.fullmatch(filename.rpartition("/")[2]):
+        raise ValueError(
+            "refusing filename %r: names like %s<32 hex digits> are reserved "
+            "for files being attached" % (filename, STAGING_PREFIX)
+        )
 
 
-def _open_no_follow(filename, component, flags, dir_fd):
+def _open_lock_file(path):
+    """The lock file, opened for reading: flock needs no more, and another
+    user may share the artifacts directory without write access to it."""
+    flags = os.O_RDONLY | os.O_CREAT | _OPEN_FLAGS
+    fd = os.open(path, flags, 0o666)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise ValueError("refusing to use %s as a lock: not a regular file" % path)
+    return fd
+
+
+def _open_existing(filename, component, flags, dir_fd):
+    """Open a file or directory that exists, refusing anything unexpected.
+
+    A symbolic link could lead outside the run; a FIFO or device is not a
+    file the backend wrote; a file with another hard link would be written
+    through to wherever that link is.
+    """
     try:
-        return os.open(component, flags, dir_fd=dir_fd)
-    except OSError:
-        if stat.S_ISLNK(_lstat_mode(component, dir_fd) or 0):
-            raise _symlink_refused(filename, component) from None
+        fd = os.open(component, flags, dir_fd=dir_fd)
+    except OSError as error:
+        mode = _lstat_mode(component, dir_fd) or 0
+        if stat.S_ISLNK(mode):
+            raise _refused(filename, component, "is a symbolic link") from None
+        if error.errno == errno.ENXIO or stat.S_ISFIFO(mode):
+            raise _refused(filename, component, "is not a regular file") from None
         raise
+    if flags & os.O_DIRECTORY:
+        return fd
+    status = os.fstat(fd)
+    if not stat.S_ISREG(status.st_mode):
+        problem = "is not a regular file"
+    elif status.st_nlink != 1:
+        problem = "has other hard links, which could lead outside it"
+    else:
+        return fd
+    os.close(fd)
+    raise _refused(filename, component, problem)
 
 
-def _symlink_refused(filename, component):
+def _refused(filename, component, problem):
     return ValueError(
-        "refusing filename %r: %r in the run directory is a symbolic link, "
-        "which could lead outside it" % (filename, component)
+        "refusing filename %r: %r in the run directory %s"
+        % (filename, component, problem)
     )
+
+
+def _end_partial_line(fd):
+    """End a partial last line, left by a write that stopped part-way, so the
+    next record starts on a line of its own."""
+    size = os.fstat(fd).st_size
+    if size and os.pread(fd, 1, size - 1) != b"\n":
+        os.write(fd, b"\n")
 
 
 def _lstat_mode(name, dir_fd):
