@@ -42,7 +42,7 @@ def test_get_returns_a_collector_with_a_new_backend_each_call():
     assert backend_of(first) is not backend_of(second)
 
 
-@pytest.mark.parametrize("name", ["nope", "", 42, ["x"]])
+@pytest.mark.parametrize("name", ["nope", 42, ["x"]])
 def test_get_unknown_backend(name):
     with pytest.raises(ValueError) as error:
         Collector.get(name)
@@ -232,3 +232,58 @@ def test_environment_is_not_read_at_import(monkeypatch):
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out == "LocalCollector\n"
+
+
+def test_empty_name_means_the_default_as_in_1_3_0(in_tmp_dir):
+    Collector.register_backend("recording", RecordingBackend)
+    Collector.set_default_backend("recording")
+    assert isinstance(backend_of(Collector.get("")), RecordingBackend)
+
+    Collector.set_default_backend("")
+    assert isinstance(backend_of(Collector.get("")), LocalCollector)
+    assert isinstance(backend_of(Collector.get()), LocalCollector)
+
+
+def test_1_3_0_module_paths_still_work():
+    import pushcollector._impl.collector
+    import pushcollector._impl.dummy
+    import pushcollector._impl.local
+    import pushcollector._impl.proxy
+    from pushcollector._impl import Collector as from_impl
+
+    assert from_impl is Collector
+    assert pushcollector._impl.collector.Collector is Collector
+    assert pushcollector._impl.local.LocalCollector is LocalCollector
+    assert pushcollector._impl.dummy.DummyCollector is DummyCollector
+    assert type(Collector.get("dummy")) is pushcollector._impl.proxy.CollectorProxy
+    with pytest.raises(AttributeError, match="no attribute 'Nope'"):
+        pushcollector._impl.Nope
+
+
+def test_patching_collector_proxy_affects_collectors_got(monkeypatch):
+    # As the test suite of pubtools-marketplacesvm does.
+    from unittest import mock
+
+    with mock.patch(
+        "pushcollector._impl.proxy.CollectorProxy.update_push_items"
+    ) as patched:
+        Collector.get("dummy").update_push_items(["not even a push item"])
+    assert patched.call_count == 1
+    assert patched.call_args[0][0] == ["not even a push item"]
+
+
+@pytest.mark.parametrize("method", ["update_push_items", "attach_file", "append_file"])
+def test_a_mock_backend_resolves_at_once_as_in_1_3_0(method):
+    from unittest import mock
+
+    backend = mock.MagicMock()
+    Collector.register_backend("mocked", lambda: backend)
+    collector = Collector.get("mocked")
+    args = (
+        ([{"filename": "f", "state": "PUSHED"}],)
+        if method == "update_push_items"
+        else ("f", b"x")
+    )
+
+    assert getattr(collector, method)(*args).result(timeout=0) is None
+    assert getattr(backend, method).call_count == 1

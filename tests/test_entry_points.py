@@ -174,3 +174,83 @@ def test_concurrent_lookups_load_the_plugin_once(plugged):
 
     assert len(results) == 8 and len(set(results)) == 1
     assert sys.modules["plugged_backend"].imports == 1
+
+
+def test_a_slow_plugin_import_does_not_stall_other_lookups(install):
+    # The plugin's import waits until the main thread has looked up built-in
+    # backends and registered one: neither may wait for the import.
+    install(
+        "pushcollector-slow",
+        {"slow": "slow_backend:PluggedCollector"},
+        {
+            "slow_backend": "import threading\n"
+            "proceed = threading.Event()\n"
+            "import plugin_gate\n"
+            "plugin_gate.importing.set()\n"
+            "assert plugin_gate.proceed.wait(60)\n" + BACKEND_MODULE,
+            "plugin_gate": "import threading\n"
+            "importing = threading.Event()\n"
+            "proceed = threading.Event()\n",
+        },
+    )
+    import plugin_gate
+
+    found = []
+    loader = threading.Thread(target=lambda: found.append(Collector.get("slow")))
+    loader.start()
+    try:
+        assert plugin_gate.importing.wait(60)
+        assert isinstance(Collector.get("dummy")._backend, DummyCollector)
+        Collector.register_backend("registered-meanwhile", DummyCollector)
+        Collector.set_default_backend("dummy")
+        assert isinstance(Collector.get()._backend, DummyCollector)
+    finally:
+        plugin_gate.proceed.set()
+        loader.join()
+    assert type(found[0]._backend).__name__ == "PluggedCollector"
+    assert isinstance(Collector.get("registered-meanwhile")._backend, DummyCollector)
+
+
+def test_a_plugin_exiting_at_import_does_not_hide_later_plugins(install, caplog):
+    install(
+        "pushcollector-exiting",
+        {
+            "exiting": "exiting_backend:Nope",
+            "plugged": "plugged_backend:PluggedCollector",
+        },
+        {"exiting_backend": "raise SystemExit(3)", "plugged_backend": BACKEND_MODULE},
+    )
+    assert type(Collector.get("plugged")._backend).__name__ == "PluggedCollector"
+    with pytest.raises(ValueError, match="its plugin failed to load: SystemExit: 3"):
+        Collector.get("exiting")
+
+
+def test_interrupted_discovery_is_tried_again(install):
+    install(
+        "pushcollector-interrupted",
+        {"interrupting": "interrupting_backend:PluggedCollector"},
+        {
+            "interrupting_backend": "import interrupt_once\n" + BACKEND_MODULE,
+            "interrupt_once": "raise KeyboardInterrupt",
+        },
+    )
+    with pytest.raises(KeyboardInterrupt):
+        Collector.get("interrupting")
+    sys.modules["interrupt_once"] = "imported"
+    assert type(Collector.get("interrupting")._backend).__name__ == "PluggedCollector"
+
+
+def test_a_plugin_looking_up_backends_while_loading(install):
+    install(
+        "pushcollector-looks-up",
+        {"looking": "looking_backend:PluggedCollector"},
+        {
+            "looking_backend": "from pushcollector import Collector\n"
+            "Collector.get('dummy')\n"
+            "try:\n"
+            "    Collector.get('not-yet-registered')\n"
+            "except ValueError:\n"
+            "    pass\n" + BACKEND_MODULE
+        },
+    )
+    assert type(Collector.get("looking")._backend).__name__ == "PluggedCollector"

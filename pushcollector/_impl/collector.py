@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable
 from .backends.dummy import DummyCollector
 from .backends.local import LocalCollector, configured_directory
 from .backends.memory import MemoryCollector
+from .process_run import start_new_run
 
 BackendFactory = Callable[[], object]
 
@@ -62,9 +63,13 @@ class _Registry:
 
     def __init__(self):
         # Registration and choosing the default must not race: unregistering
-        # the default backend also moves the default. Reentrant, because a
-        # plugin loaded during a lookup may register backends itself.
-        self.lock = threading.RLock()
+        # the default backend also moves the default. Held only for moments,
+        # never while plugins are imported.
+        self.lock = threading.Lock()
+        # Held while plugins are imported, so that they are imported once;
+        # reentrant, because a plugin may look up backends as it loads.
+        self._discovery_lock = threading.RLock()
+        self._discovering = False
         self.reset()
 
     def reset(self):
@@ -110,18 +115,24 @@ class _Registry:
         failure = None
         if isinstance(name, str):
             with self.lock:
-                if name not in self.factories and not self._plugins_discovered:
-                    self._discover_plugins()
-                if name in self.factories:
-                    return self.factories[name]
-                failure = self._plugin_errors.get(name)
+                factory = self.factories.get(name)
+                discovered = self._plugins_discovered
+            if factory is None and not discovered:
+                self._discover_plugins()
+                with self.lock:
+                    factory = self.factories.get(name)
+            if factory is not None:
+                return factory
+            failure = self._plugin_errors.get(name)
         detail = "; its plugin failed to load: %s" % failure if failure else ""
         raise ValueError("No registered pushcollector backend: '%s'%s" % (name, detail))
 
     def default_factory(self) -> BackendFactory:
-        if self.default is not None:
-            return self.factory(self.default)
-        name = self.initial_default()
+        with self.lock:
+            default = self.default
+            name = self.initial_default() if default is None else None
+        if default is not None:
+            return self.factory(default)
         try:
             return self.factory(name)
         except ValueError as error:
@@ -132,26 +143,46 @@ class _Registry:
             ) from None
 
     def _discover_plugins(self):
-        self._plugins_discovered = True
-        for entry_point in _backend_entry_points():
+        with self._discovery_lock:
+            # Done meanwhile by another thread, or being done by this one (a
+            # plugin looking up a backend as it loads).
+            if self._plugins_discovered or self._discovering:
+                return
+            self._discovering = True
             try:
-                factory = entry_point.load()
-                if not callable(factory):
-                    raise TypeError("%r is not callable" % (factory,))
-            except Exception as error:
-                LOG.warning(
-                    "pushcollector backend %r from %s failed to load: %s",
-                    entry_point.name,
-                    entry_point.value,
-                    error,
-                )
-                self._plugin_errors[entry_point.name] = "%s: %s" % (
-                    type(error).__name__,
-                    error,
-                )
-                continue
-            # Explicit registrations (and built-ins) win over plugins.
-            self.factories.setdefault(entry_point.name, factory)
+                loaded, errors = _load_plugins()
+            finally:
+                self._discovering = False
+            with self.lock:
+                for name, factory in loaded.items():
+                    # Explicit registrations (and built-ins) win over plugins.
+                    self.factories.setdefault(name, factory)
+                self._plugin_errors.update(errors)
+                self._plugins_discovered = True
+
+
+def _load_plugins():
+    """The factories of installed plugins by name, and the errors of those
+    that failed to load."""
+    loaded, errors = {}, {}
+    for entry_point in _backend_entry_points():
+        try:
+            factory = entry_point.load()
+            if not callable(factory):
+                raise TypeError("%r is not callable" % (factory,))
+        # SystemExit too: one plugin exiting must not hide the plugins after
+        # it. KeyboardInterrupt ends discovery, to be tried again.
+        except (Exception, SystemExit) as error:
+            LOG.warning(
+                "pushcollector backend %r from %s failed to load: %s",
+                entry_point.name,
+                entry_point.value,
+                error,
+            )
+            errors[entry_point.name] = "%s: %s" % (type(error).__name__, error)
+            continue
+        loaded.setdefault(entry_point.name, factory)
+    return loaded, errors
 
 
 def _backend_entry_points():
@@ -260,10 +291,11 @@ class Collector:
         under the name.
 
         Args:
-            backend: the name of a registered backend, or ``None`` for the
-                current default backend. The default is initially the backend
-                named by the environment variable ``PUSHCOLLECTOR_BACKEND``,
-                or ``"local"`` when that is unset.
+            backend: the name of a registered backend, or ``None`` (or
+                ``""``, as in 1.3.0) for the current default backend. The
+                default is initially the backend named by the environment
+                variable ``PUSHCOLLECTOR_BACKEND``, or ``"local"`` when that
+                is unset.
 
         Returns:
             Collector: a collector writing to a new instance of the backend.
@@ -275,11 +307,10 @@ class Collector:
         """
         from .facade import CollectorFacade
 
-        with _REGISTRY.lock:
-            if backend is None:
-                factory = _REGISTRY.default_factory()
-            else:
-                factory = _REGISTRY.factory(backend)
+        if backend is None or backend == "":
+            factory = _REGISTRY.default_factory()
+        else:
+            factory = _REGISTRY.factory(backend)
         return CollectorFacade(factory())
 
     @classmethod
@@ -315,16 +346,18 @@ class Collector:
         """Choose the backend :meth:`get` uses when given no name.
 
         Args:
-            name: the name of a registered backend, or ``None`` to return to
-                the initial default (``PUSHCOLLECTOR_BACKEND``, or
-                ``"local"``).
+            name: the name of a registered backend, or ``None`` (or ``""``,
+                as in 1.3.0) to return to the initial default
+                (``PUSHCOLLECTOR_BACKEND``, or ``"local"``).
 
         Raises:
             ValueError: if no backend is registered under the name.
         """
+        if name == "":
+            name = None
+        if name is not None:
+            _REGISTRY.factory(name)
         with _REGISTRY.lock:
-            if name is not None:
-                _REGISTRY.factory(name)
             _REGISTRY.default = name
 
     @classmethod
@@ -338,3 +371,23 @@ class Collector:
         .. versionadded:: 1.4.0
         """
         _REGISTRY.reset()
+
+    @classmethod
+    def new_run(cls) -> None:
+        """Start a new run: collectors got from now on record into it.
+
+        A process is one push, so all the collectors it gets record into one
+        run (one run directory of the ``local`` backend, one ``run_id`` of
+        the ``http`` backend), whichever library got them. A process that
+        records several pushes, one after the other, calls this between
+        them. Collectors got before keep recording into their run.
+
+        Example::
+
+            for push in pushes:
+                Collector.new_run()
+                run_push(push)  # everything it records is one run
+
+        .. versionadded:: 1.5.0
+        """
+        start_new_run()
