@@ -6,10 +6,9 @@ by the ``local`` backend are read back with :func:`open_run` and
 :func:`list_runs`.
 """
 
-import importlib
-
 from ._impl.backends.local import LocalCollector
 from ._impl.collector import Collector
+from ._impl.lazy import lazy_attributes
 from ._impl.schema import SUCCESSFUL_STATES
 
 # Imported when first used, so that a push recording to the local backend
@@ -42,13 +41,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name):
-    if name not in _LAZY_NAMES:
-        raise AttributeError("module %r has no attribute %r" % (__name__, name))
-    value = getattr(importlib.import_module(_LAZY_NAMES[name], __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_LAZY_NAMES))
+__getattr__, __dir__ = lazy_attributes(globals(), _LAZY_NAMES)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable
 
+from .backends.memory import MemoryCollector
 from .collector import Collector
 from .schema import push_item_schema
 from .validation import SchemaValidator
@@ -145,12 +146,21 @@ def _discard(_result):
 
 
 class CollectorFacade(Collector):
-    """The collector handed to callers, wrapping one backend instance."""
+    """The collector handed to callers, wrapping one backend instance.
 
-    __slots__ = ("_backend",)
+    Also known as ``pushcollector._impl.proxy.CollectorProxy``, its name in
+    1.3.0, which test suites patch.
+    """
+
+    __slots__ = ("_backend", "_record_call")
 
     def __init__(self, backend):
         self._backend = backend
+        # The memory backend also keeps what the caller passed, unconverted,
+        # for tests to inspect; other backends see only converted input.
+        self._record_call = (
+            backend._record_call if isinstance(backend, MemoryCollector) else None
+        )
 
     def __repr__(self):
         return "<pushcollector.Collector for %r>" % (self._backend,)
@@ -168,12 +178,21 @@ class CollectorFacade(Collector):
 
     def update_push_items(self, items):
         dicts = push_item_dicts(items)
-        return as_future(self._backend.update_push_items(dicts))
+        result = self._backend.update_push_items(dicts)
+        if self._record_call is not None:
+            self._record_call("update_push_items", (items,), dicts)
+        return as_future(result)
 
     def attach_file(self, filename, content):
-        filename = checked_filename(filename)
-        return as_future(self._backend.attach_file(filename, content_bytes(content)))
+        return self._file_call("attach_file", filename, content)
 
     def append_file(self, filename, content):
-        filename = checked_filename(filename)
-        return as_future(self._backend.append_file(filename, content_bytes(content)))
+        return self._file_call("append_file", filename, content)
+
+    def _file_call(self, method, filename, content):
+        checked = checked_filename(filename)
+        data = content_bytes(content)
+        result = getattr(self._backend, method)(checked, data)
+        if self._record_call is not None:
+            self._record_call(method, (filename, content), data)
+        return as_future(result)

@@ -30,7 +30,9 @@ def memory_collector() -> Iterator[MemoryCollector]:
                     [item["state"] for item in collector.items], ["PUSHED"]
                 )
 
-    In pytest, the ``memory_collector`` fixture does the same for a test.
+    In pytest, the ``memory_collector`` fixture does the same for a test;
+    see also :func:`memory_collector_fixture`, and the ini option
+    ``pushcollector_memory``, which does it for every test of a project.
 
     .. versionadded:: 1.4.0
     """
@@ -42,3 +44,39 @@ def memory_collector() -> Iterator[MemoryCollector]:
         yield collector
     finally:
         _REGISTRY.restore(saved)
+
+
+def memory_collector_fixture(*, autouse: bool = False):
+    """A pytest fixture yielding the test's :class:`MemoryCollector`.
+
+    It is the ``memory_collector`` fixture under the name you assign it to,
+    so that a hand-written fake can be replaced in ``conftest.py`` without
+    touching a single test. With ``autouse=True`` every test records into
+    memory, whether it asks for the fixture or not, and nothing ever writes
+    ``./artifacts``.
+
+    Example, in ``conftest.py``::
+
+        from pushcollector.testing import memory_collector_fixture
+
+        fake_collector = memory_collector_fixture(autouse=True)
+
+    Tests then keep using ``fake_collector.items`` and
+    ``fake_collector.file_content`` as they did.
+
+    Args:
+        autouse: whether the fixture applies to every test in its scope.
+
+    Returns:
+        a pytest fixture function; pytest names it after the variable it
+        is assigned to.
+
+    .. versionadded:: 1.5.0
+    """
+    import pytest
+
+    @pytest.fixture(autouse=autouse)
+    def fixture(memory_collector):
+        return memory_collector
+
+    return fixture
