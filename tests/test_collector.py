@@ -287,3 +287,29 @@ def test_a_mock_backend_resolves_at_once_as_in_1_3_0(method):
 
     assert getattr(collector, method)(*args).result(timeout=0) is None
     assert getattr(backend, method).call_count == 1
+
+
+def test_run_ids_are_made_in_a_forked_child_whatever_the_parent_held():
+    # A thread of the parent may hold the lock when another forks: the child
+    # replaces it, as this test does by hand, and must not wait for it.
+    from pushcollector._impl import process_run
+
+    held = process_run._lock
+    held.acquire()
+    try:
+        process_run._new_lock_in_child()
+        first, second = process_run.new_run_id(), process_run.new_run_id()
+    finally:
+        held.release()
+    assert first < second
+
+
+def test_a_run_has_one_id_until_a_new_run_starts():
+    from pushcollector._impl.process_run import current_run
+
+    run = current_run()
+    assert run.run_id == run.run_id
+    assert current_run() is run
+    Collector.new_run()
+    assert current_run() is not run
+    assert current_run().run_id > run.run_id

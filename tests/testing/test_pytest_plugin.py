@@ -1,3 +1,5 @@
+import subprocess
+import sys
 import textwrap
 
 import pytest
@@ -90,3 +92,79 @@ def test_plugin_works_for_other_projects_through_its_entry_point(pytester):
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=2, failed=1)
     result.stdout.fnmatch_lines(["*test_fails_midway*deliberately*"])
+
+
+def test_ini_option_gives_every_test_a_memory_collector(pytester):
+    pytester.makeini("[pytest]\npushcollector_memory = true\n")
+    pytester.makepyfile(test_every=textwrap.dedent("""
+            import os
+            from pushcollector import Collector, LocalCollector
+
+            def test_records_without_asking():
+                Collector.get().update_push_items(
+                    [{"filename": "a", "state": "PUSHED"}]
+                ).result()
+                assert not os.path.exists("artifacts")
+
+            def test_fixture_is_what_the_code_records_into(memory_collector):
+                Collector.get().attach_file("f", "x").result()
+                assert memory_collector.file_content == {"f": b"x"}
+
+            def test_each_test_starts_afresh(memory_collector):
+                assert memory_collector.items == []
+            """))
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=3)
+    assert not (pytester.path / "artifacts").exists()
+
+
+def test_without_the_ini_option_nothing_changes(pytester):
+    pytester.makepyfile(test_plain=textwrap.dedent("""
+            from pushcollector import Collector, LocalCollector
+
+            def test_default_is_local():
+                assert isinstance(Collector.get()._backend, LocalCollector)
+            """))
+    pytester.runpytest_inprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
+def test_fixture_factory_replaces_a_fake_under_its_own_name(pytester):
+    # The conftest of a client, with its hand-written FakeCollector gone;
+    # its tests are unchanged.
+    pytester.makeconftest(textwrap.dedent("""
+            from pushcollector.testing import memory_collector_fixture
+
+            fake_collector = memory_collector_fixture(autouse=True)
+            """))
+    pytester.makepyfile(test_client=textwrap.dedent("""
+            import json
+            import os
+            from pushcollector import Collector
+
+            def push():
+                collector = Collector.get()
+                collector.update_push_items([{"filename": "a", "state": "PUSHED"}])
+                collector.attach_file("images.json", json.dumps([1]))
+
+            def test_uses_the_fake(fake_collector):
+                push()
+                assert fake_collector.items == [{"filename": "a", "state": "PUSHED"}]
+                assert json.loads(fake_collector.file_content["images.json"]) == [1]
+                assert fake_collector.file_content.get("other") is None
+
+            def test_does_not_ask_for_it():
+                push()
+                assert not os.path.exists("artifacts")
+            """))
+    pytester.runpytest_inprocess("-p", "no:cacheprovider").assert_outcomes(passed=2)
+
+
+def test_plugin_imports_nothing_until_a_fixture_is_used():
+    code = (
+        "import sys, pushcollector.testing.pytest_plugin\n"
+        "print(sorted(m for m in sys.modules if m.startswith('pushcollector.testing')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out == "['pushcollector.testing', 'pushcollector.testing.pytest_plugin']\n"

@@ -176,7 +176,8 @@ class LocalCollector:
             staging = STAGING_PREFIX + os.urandom(16).hex()
             fd = os.open(staging, _NEW_FILE_FLAGS, 0o666, dir_fd=dir_fd)
             try:
-                _write_all(fd, [content])
+                with open(fd, "wb") as file:
+                    file.write(content)
                 os.rename(staging, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
             except BaseException:
                 os.unlink(staging, dir_fd=dir_fd)
@@ -195,16 +196,14 @@ class LocalCollector:
                 LOG.info("Logging to %s", self._path(filename))
             except FileExistsError:
                 fd = _open_existing(filename, name, flags, dir_fd)
-            try:
+            with open(fd, "wb") as file:
                 # Other processes may append to the same file: a forked child
                 # sharing the run, or sharing this collector.
                 fcntl.flock(fd, fcntl.LOCK_EX)
                 if whole_lines:
                     _end_partial_line(fd)
-            except BaseException:
-                os.close(fd)
-                raise
-            _write_all(fd, chunks)
+                for chunk in chunks:
+                    file.write(chunk)
 
     def _path(self, filename):
         return os.path.join(self._run_dir or self._base_dir, filename)
@@ -392,13 +391,6 @@ def _lstat_mode(name, dir_fd):
         return os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode
     except FileNotFoundError:
         return None
-
-
-def _write_all(fd, chunks):
-    """Write every chunk to fd, hand it to the OS and close fd."""
-    with open(fd, "wb", closefd=True) as file:
-        for chunk in chunks:
-            file.write(chunk)
 
 
 def _with_path(error, path):
