@@ -5,7 +5,7 @@ with open("README.rst", encoding="utf-8") as readme:
 
 setup(
     name="pushcollector",
-    version="1.4.0",
+    version="1.5.0",
     description="Record push item states and log files of release tooling pushes",
     long_description=long_description,
     long_description_content_type="text/x-rst",

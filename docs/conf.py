@@ -9,7 +9,7 @@ sys.path.insert(0, os.path.abspath(".."))
 project = "pushcollector"
 author = "pushcollector contributors"
 copyright = "2026, pushcollector contributors"
-version = "1.4.0"
+version = "1.5.0"
 release = version
 
 extensions = [
