@@ -228,6 +228,42 @@ def test_a_torn_last_line_is_warned_about_and_skipped(pushcollector, tmp_path):
     assert bad["line"] == 2
 
 
+def huge_number_run(base):
+    """A run whose first record holds a 5,001-digit integer, as a process that
+    lifted Python's limit on converting such integers records it."""
+    previous = sys.get_int_max_str_digits()
+    sys.set_int_max_str_digits(0)
+    try:
+        return record(
+            base,
+            items(("big", "UPLOADFAILED")) + [{"filename": "n", "state": "PUSHED"}],
+            [{"filename": "big", "state": "PUSHED", "size": 10**5000}],
+        )
+    finally:
+        sys.set_int_max_str_digits(previous)
+
+
+@pytest.mark.parametrize("command", [["summary"], ["summary", "--json"], ["runs"]])
+def test_an_integer_python_will_not_read_is_a_skipped_line(
+    pushcollector, tmp_path, command
+):
+    name = huge_number_run(tmp_path)
+    items_file = tmp_path / "artifacts" / name / "pushitems.jsonl"
+
+    result = pushcollector(*command, tmp_path / "artifacts")
+
+    assert "Traceback" not in result.stderr
+    if command == ["runs"]:
+        assert result.status == 0
+        assert result.stdout.splitlines()[1].endswith("1 unsuccessful, 1 skipped line")
+        return
+    assert result.status == 1
+    assert result.stderr == (
+        "pushcollector: warning: %s:3: skipped: not readable JSON (Exceeds the"
+        " limit (4300 digits) for integer string conversion)\n" % items_file
+    )
+
+
 def test_only_the_first_bad_lines_are_warned_about_one_by_one(pushcollector, tmp_path):
     run_dir = tmp_path / "20261125000000"
     run_dir.mkdir()

@@ -2,6 +2,7 @@ import json
 import logging
 import os
 import shutil
+import sys
 
 import pytest
 from hypothesis import given, settings
@@ -145,6 +146,36 @@ def test_a_bad_line_is_reported_with_its_number_and_skipped(tmp_path, bad, reaso
     assert bad_lines == [BadLine(2, reason)]
 
 
+def huge_number_run(tmp_path):
+    """A run whose first record holds a 5,001-digit integer, recorded as by a
+    process that lifted Python's limit on converting such integers."""
+    previous = sys.get_int_max_str_digits()
+    sys.set_int_max_str_digits(0)
+    try:
+        return record(
+            tmp_path,
+            [{"filename": "big", "state": "UPLOADFAILED", "size": 10**5000}],
+            [{"filename": "after", "state": "PUSHED"}],
+        )
+    finally:
+        sys.set_int_max_str_digits(previous)
+
+
+def test_an_integer_python_will_not_read_is_a_bad_line(tmp_path):
+    run_dir = huge_number_run(tmp_path)
+
+    summary = open_run(run_dir).summary()
+
+    assert summary.final_states == {("after", None): "PUSHED"}
+    assert summary.bad_lines == [
+        BadLine(
+            1,
+            "not readable JSON (Exceeds the limit (4300 digits) for integer"
+            " string conversion)",
+        )
+    ]
+
+
 def test_a_torn_last_line_is_reported_as_incomplete(tmp_path):
     whole = line(filename="a", state="PENDING")
     torn = line(filename="a", state="UPLOADFAILED")[:20]
@@ -231,6 +262,60 @@ def test_a_file_cut_anywhere_loses_at_most_its_last_line(tmp_path_factory, data)
         assert bad_lines == []
     else:
         assert [bad.line_number for bad in bad_lines] == [complete + 1]
+
+
+NASTY_LINES = [
+    b"1" * 5000,
+    b'{"filename": "a", "state": "PUSHED", "n": -' + b"9" * 4301 + b"}",
+    b"[" * 100_000,
+    b'{"filename": "\\ud800", "state": "PUSHED"}',
+    b'{"filename": "a", "state": "PUSHED", "dest": NaN}',
+    b'{"filename": "a", "state": "PUSHED", "n": 1e999999}',
+    b"\xef\xbb\xbf{}",
+    b"\x00",
+    b"\r",
+    b"\xff\xfe",
+]
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda children: st.lists(children, max_size=3)
+    | st.dictionaries(
+        st.sampled_from(["filename", "state", "dest", "x"]) | st.text(), children
+    ),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    lines=st.lists(
+        st.binary(max_size=40)
+        | st.sampled_from(NASTY_LINES)
+        | json_values.map(lambda value: json.dumps(value).encode()),
+        max_size=12,
+    ),
+    last_newline=st.booleans(),
+)
+def test_records_accounts_for_every_line_of_any_bytes(
+    tmp_path_factory, lines, last_newline
+):
+    content = b"\n".join(lines) + (b"\n" if last_newline and lines else b"")
+    run_dir = write_run(
+        tmp_path_factory.mktemp("fuzz"), "20261125000000", content, latest=False
+    )
+    bad_lines = []
+
+    # Nothing but OSError may leave records(), and the file is readable.
+    records = list(open_run(run_dir).records(on_bad_line=bad_lines.append))
+
+    # Each line is either a record or a bad line, in file order.
+    line_count = content.count(b"\n") + (not content.endswith(b"\n") and bool(content))
+    assert len(records) + len(bad_lines) == line_count
+    assert [bad.line_number for bad in bad_lines] == sorted(
+        {bad.line_number for bad in bad_lines}
+    )
+    assert all(bad.reason for bad in bad_lines)
 
 
 # Final states and summaries ------------------------------------------------

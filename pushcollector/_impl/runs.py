@@ -49,8 +49,9 @@ class NotARunError(ValueError):
 class BadLine:
     """A line of ``pushitems.jsonl`` that holds no push item record.
 
-    Such lines are skipped, never fatal. The usual one is a torn last line,
-    left by a push that was killed while writing it.
+    Such lines are skipped, never fatal, whatever bytes they hold. The usual
+    one is a torn last line, left by a push that was killed while writing
+    it.
 
     Attributes:
         line_number (int): where the line is, counting from 1.
@@ -395,8 +396,14 @@ def _decoding_problem(error, line):
         problem = "not valid JSON (nested too deeply)"
     elif not line.strip():
         problem = "empty line"
-    else:
+    elif isinstance(error, json.JSONDecodeError):
         problem = "not valid JSON (%s, column %d)" % (error.msg, error.colno)
+    else:
+        # Valid JSON that the decoder cannot turn into Python: int() refuses
+        # numbers of more digits than sys.get_int_max_str_digits(), a limit
+        # the writing process may have lifted for itself. The message's
+        # advice on lifting it is meant for programmers, not for readers.
+        problem = "not readable JSON (%s)" % str(error).partition(":")[0]
     if not line.endswith("\n"):
         problem += " (the last line is incomplete: was the push interrupted?)"
     return problem
