@@ -550,6 +550,23 @@ def test_version_when_not_installed(capsys, monkeypatch):
     assert capsys.readouterr().out == "pushcollector (version unknown: not installed)\n"
 
 
+def test_an_unexpected_error_exits_2_with_one_line(capsys, monkeypatch):
+    def broken(path):
+        raise RuntimeError("something no one thought of")
+
+    monkeypatch.setattr(cli, "open_run", broken)
+
+    status = cli.main(["summary", "somewhere"])
+
+    assert status == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == (
+        "pushcollector: error: unexpected RuntimeError: something no one thought"
+        " of (a bug in pushcollector: please report it)\n"
+    )
+
+
 # Plumbing ----------------------------------------------------------------------
 
 

@@ -59,6 +59,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             message += " (no path given, so the default was used; see --help)"
         print("pushcollector: error: %s" % message, file=sys.stderr)
         return EXIT_ERROR
+    except Exception as error:
+        # A bug must not read as a run that failed (status 1), nor bury the
+        # job's log under a traceback: one line, and the status of a run
+        # that could not be judged.
+        print(
+            "pushcollector: error: unexpected %s: %s (a bug in pushcollector:"
+            " please report it)" % (type(error).__name__, error),
+            file=sys.stderr,
+        )
+        return EXIT_ERROR
 
 
 def _parser():
