@@ -169,7 +169,8 @@ def test_json_output_is_one_object_with_everything(pushcollector, tmp_path):
         "unfinished": [{"filename": "c", "dest": "/d", "state": "PENDING"}],
         "bad_lines": [],
         "allow_pending": False,
-        "strict": False,
+        "allow_bad_lines": False,
+        "strict": True,
         "passed": False,
     }
 
@@ -206,26 +207,71 @@ def test_an_empty_run_passes(pushcollector, tmp_path):
     )
 
 
-def test_a_torn_last_line_is_warned_about_and_skipped(pushcollector, tmp_path):
+def test_a_skipped_line_fails_the_run_unless_allowed(pushcollector, tmp_path):
     name = record(tmp_path, items(("a", "PUSHED")))
     items_file = tmp_path / "artifacts" / name / "pushitems.jsonl"
     with open(items_file, "ab") as torn:
-        torn.write(b'{"filename": "a", "sta')
+        torn.write(b'{"filename": "b", "sta')
 
     result = pushcollector("summary", tmp_path / "artifacts")
-    strict = pushcollector("summary", "--strict", tmp_path / "artifacts")
+    allowed = pushcollector("summary", "--allow-bad-lines", tmp_path / "artifacts")
     as_json = pushcollector("summary", "--json", tmp_path / "artifacts")
 
-    assert result.status == 0
+    # The torn line may have been b's only record: b's state is unknown.
+    assert result.status == 1
     assert "Skipped:    1 line\n" in result.stdout
+    assert result.stdout.endswith("\nFAILED: 1 skipped line\n")
     [warning] = result.stderr.splitlines()
     assert warning.startswith("pushcollector: warning: %s:2: skipped: " % items_file)
     assert warning.endswith("(the last line is incomplete: was the push interrupted?)")
-    assert strict.status == 1
-    assert strict.stdout.endswith("FAILED: 1 skipped line (--strict)\n")
+    assert allowed.status == 0
+    assert allowed.stderr == result.stderr
+    assert allowed.stdout.endswith(
+        "\nPASSED: 1 push item ended successfully (1 skipped line allowed)\n"
+    )
+    assert as_json.status == 1
+    document = json.loads(as_json.stdout)
+    assert [bad["line"] for bad in document["bad_lines"]] == [2]
+    assert (document["allow_bad_lines"], document["strict"]) == (False, True)
+    assert document["passed"] is False
+
+
+def test_strict_is_accepted_and_changes_nothing(pushcollector, tmp_path):
+    run_dir = tmp_path / "20261125000000"
+    run_dir.mkdir()
+    (run_dir / "pushitems.jsonl").write_bytes(b"garbage\n")
+
+    default = pushcollector("summary", "--json", run_dir)
+    strict = pushcollector("summary", "--json", "--strict", run_dir)
+    both = pushcollector("summary", "--strict", "--allow-bad-lines", run_dir)
+
+    assert (default.status, strict.status) == (1, 1)
+    assert json.loads(strict.stdout) == json.loads(default.stdout)
+    # Whoever asked for strictness must not get leniency.
+    assert both.status == 2
+    assert "not allowed with argument" in both.stderr
+    assert both.stdout == ""
+
+
+def test_allowed_bad_lines_in_a_run_without_records(pushcollector, tmp_path):
+    run_dir = tmp_path / "20261125000000"
+    run_dir.mkdir()
+    (run_dir / "pushitems.jsonl").write_bytes(b"garbage\n" * 2)
+
+    result = pushcollector("summary", "--allow-bad-lines", run_dir)
+    as_json = pushcollector("summary", "--json", "--allow-bad-lines", run_dir)
+
+    assert result.status == 0
+    assert result.stdout.endswith(
+        "\nPASSED: no push items were recorded (2 skipped lines allowed)\n"
+    )
     assert as_json.status == 0
-    [bad] = json.loads(as_json.stdout)["bad_lines"]
-    assert bad["line"] == 2
+    document = json.loads(as_json.stdout)
+    assert (document["allow_bad_lines"], document["strict"], document["passed"]) == (
+        True,
+        False,
+        True,
+    )
 
 
 def huge_number_run(base):
@@ -470,6 +516,22 @@ def test_runs_json(pushcollector, tmp_path):
     }
 
 
+def test_runs_judges_each_run_as_summary_does(pushcollector, tmp_path):
+    name = record(tmp_path, items(("a", "PUSHED")))
+    with open(tmp_path / "artifacts" / name / "pushitems.jsonl", "a") as torn:
+        torn.write("torn")
+
+    result = pushcollector("runs", tmp_path / "artifacts")
+    as_json = pushcollector("runs", "--json", tmp_path / "artifacts")
+    summary = pushcollector("summary", tmp_path / "artifacts")
+
+    assert result.status == 0
+    assert result.stdout.splitlines()[1].endswith("  1 skipped line")
+    [figures] = json.loads(as_json.stdout)["runs"]
+    assert (figures["bad_lines"], figures["passed"]) == (1, False)
+    assert summary.status == 1
+
+
 def test_runs_of_an_empty_base(pushcollector, tmp_path):
     (tmp_path / "artifacts").mkdir()
 
@@ -517,6 +579,11 @@ def test_misuse_exits_2_with_usage(pushcollector, args):
     [
         (["--help"], "summary"),
         (["summary", "--help"], "--allow-pending"),
+        (["summary", "--help"], "--allow-bad-lines"),
+        (
+            ["summary", "--help"],
+            "1  some push item ended unsuccessful or was left PENDING",
+        ),
         (["summary", "--help"], "2  the path could not be read"),
         (["runs", "--help"], "'*' marks the latest"),
     ],

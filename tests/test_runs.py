@@ -427,6 +427,29 @@ def test_pending_passes_only_when_allowed(tmp_path):
     assert summary.passed(allow_pending=True)
 
 
+def test_bad_lines_fail_the_run_unless_allowed(tmp_path):
+    content = line(filename="a", state="PENDING") + b"torn"
+    run_dir = write_run(tmp_path, "20261125000000", content)
+
+    summary = open_run(run_dir).summary()
+
+    assert len(summary.bad_lines) == 1
+    assert not summary.passed()
+    assert not summary.passed(allow_bad_lines=True)
+    assert not summary.passed(allow_pending=True)
+    assert summary.passed(allow_pending=True, allow_bad_lines=True)
+
+
+def test_a_run_of_bad_lines_only_fails_unless_they_are_allowed(tmp_path):
+    run_dir = write_run(tmp_path, "20261125000000", b"{}\n[]\n")
+
+    summary = open_run(run_dir).summary()
+
+    assert summary.final_states == {}
+    assert not summary.passed()
+    assert summary.passed(allow_bad_lines=True)
+
+
 def test_a_run_with_files_but_no_push_items_is_empty_and_passes(tmp_path):
     backend = LocalCollector(tmp_path / "artifacts")
     CollectorFacade(backend).attach_file("log.txt", "hello").result()

@@ -22,8 +22,10 @@ _BAD_LINES_SHOWN = 10
 
 _EXIT_CODES_HELP = """\
 exit status:
-  0  every push item ended in a successful state (or there were none)
-  1  some push item ended unsuccessful, or was left PENDING
+  0  every push item ended in a successful state (or there were none), and
+     every line of the file could be read
+  1  some push item ended unsuccessful or was left PENDING, or a line of the
+     file could not be read, so that some item's state is unknown
   2  the path could not be read or holds no run, or the command was misused
 """
 
@@ -88,7 +90,8 @@ def _parser():
         description="Print how many push items ended in each state and list"
         " those that did not end successfully. The last record of each"
         " (filename, dest) pair is its final state. Lines that cannot be read,"
-        " such as a torn last line, are skipped with a warning.",
+        " such as a torn last line, are skipped with a warning, and fail the"
+        " run: the state of some item is unknown.",
         epilog=_EXIT_CODES_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -101,10 +104,17 @@ def _parser():
         action="store_true",
         help="pass even if push items were left PENDING",
     )
-    summary.add_argument(
+    bad_lines = summary.add_mutually_exclusive_group()
+    bad_lines.add_argument(
+        "--allow-bad-lines",
+        action="store_true",
+        help="pass even if lines of the file had to be skipped",
+    )
+    # Kept for the CI scripts written when skipped lines passed by default.
+    bad_lines.add_argument(
         "--strict",
         action="store_true",
-        help="fail (exit status 1) if any line had to be skipped",
+        help="deprecated, no effect: skipped lines fail the run by default",
     )
     summary.set_defaults(handler=_summary)
 
@@ -146,12 +156,10 @@ def _describe(error):
 class _Verdict:
     """A run judged as the gate judges it, each list of items made once."""
 
-    def __init__(self, summary, allow_pending=False, strict=False):
+    def __init__(self, summary, allow_pending=False, allow_bad_lines=False):
         self.unsuccessful = summary.unsuccessful()
         self.unfinished = summary.unfinished()
-        self.passed = summary.passed(allow_pending) and not (
-            strict and summary.bad_lines
-        )
+        self.passed = summary.passed(allow_pending, allow_bad_lines)
         # What made it fail, as phrases for people.
         self.reasons = []
         if self.unsuccessful:
@@ -160,17 +168,15 @@ class _Verdict:
             self.reasons.append(
                 "%s unfinished (PENDING)" % _count(len(self.unfinished))
             )
-        if strict and summary.bad_lines:
-            self.reasons.append(
-                "%s (--strict)" % _plural(len(summary.bad_lines), "skipped line")
-            )
+        if summary.bad_lines and not allow_bad_lines:
+            self.reasons.append(_plural(len(summary.bad_lines), "skipped line"))
 
 
 def _summary(args):
     run = open_run(args.path)
     summary = run.summary()
     _warn_about_bad_lines(run, summary.bad_lines)
-    verdict = _Verdict(summary, args.allow_pending, args.strict)
+    verdict = _Verdict(summary, args.allow_pending, args.allow_bad_lines)
     if args.json:
         _print_json(
             {
@@ -188,7 +194,9 @@ def _summary(args):
                     for bad in summary.bad_lines
                 ],
                 "allow_pending": args.allow_pending,
-                "strict": args.strict,
+                "allow_bad_lines": args.allow_bad_lines,
+                # Deprecated: what --strict used to mean, now the default.
+                "strict": not args.allow_bad_lines,
                 "passed": verdict.passed,
             }
         )
@@ -236,14 +244,20 @@ def _print_summary(run, summary, verdict, allow_pending):
     out.append("")
     if not verdict.passed:
         out.append("FAILED: %s" % ", ".join(verdict.reasons))
-    elif summary.final_states:
-        count = len(summary.final_states)
-        out.append(
-            "PASSED: %s%s ended successfully"
-            % ("all " if count > 1 else "", _plural(count, "push item"))
-        )
     else:
-        out.append("PASSED: no push items were recorded")
+        count = len(summary.final_states)
+        if count:
+            verdict_line = "PASSED: %s%s ended successfully" % (
+                "all " if count > 1 else "",
+                _plural(count, "push item"),
+            )
+        else:
+            verdict_line = "PASSED: no push items were recorded"
+        if summary.bad_lines:
+            verdict_line += " (%s allowed)" % _plural(
+                len(summary.bad_lines), "skipped line"
+            )
+        out.append(verdict_line)
     _print_lines(out)
 
 
@@ -282,8 +296,6 @@ def _run_figures(run):
     summary = run.summary()
     verdict = _Verdict(summary)
     result = ", ".join(verdict.reasons or ["passed"])
-    if summary.bad_lines:
-        result += ", " + _plural(len(summary.bad_lines), "skipped line")
     figures = {
         "name": run.name,
         "directory": run.directory,

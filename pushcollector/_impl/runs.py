@@ -262,16 +262,30 @@ class RunSummary:
             if wanted(state)
         ]
 
-    def passed(self, allow_pending: bool = False) -> bool:
-        """Whether every push item ended in a successful state.
+    def passed(
+        self, allow_pending: bool = False, allow_bad_lines: bool = False
+    ) -> bool:
+        """Whether every push item is known to have ended successfully.
+
+        This is the verdict of ``pushcollector summary``, whose options
+        ``--allow-pending`` and ``--allow-bad-lines`` are these arguments.
 
         Args:
             allow_pending: whether an item still ``PENDING`` counts as
                 successful. By default it does not: the push did not finish
                 with it.
+            allow_bad_lines: whether the run may pass with lines skipped
+                (see :attr:`bad_lines`). By default it may not: a skipped
+                line may have held the last record of an item, so that
+                item's final state is unknown.
 
-        A run with no push items passes.
+        A run with no push items and no bad lines passes.
+
+        .. versionchanged:: 1.4.1
+            Added ``allow_bad_lines``: bad lines fail the run by default.
         """
+        if self.bad_lines and not allow_bad_lines:
+            return False
         for state in self.final_states.values():
             if state not in SUCCESSFUL_STATES:
                 return False
