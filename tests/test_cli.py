@@ -18,6 +18,8 @@ from pushcollector import LocalCollector
 from pushcollector._impl import cli
 from pushcollector._impl.facade import CollectorFacade
 
+from .special_files import REFUSALS, make_special
+
 SCRIPT = os.path.join(os.path.dirname(sys.executable), "pushcollector")
 TIMEOUT = 120
 
@@ -429,6 +431,52 @@ def test_an_unreadable_items_file_exits_2(pushcollector, tmp_path):
     )
 
 
+@pytest.mark.parametrize("kind", REFUSALS)
+def test_an_items_file_that_is_not_a_regular_file_exits_2(
+    pushcollector, tmp_path, no_hang, kind
+):
+    name = record(tmp_path, files=["log"])
+    items_file = tmp_path / "artifacts" / name / "pushitems.jsonl"
+    make_special(items_file, kind)
+
+    for path in (tmp_path / "artifacts" / name, tmp_path / "artifacts"):
+        result = pushcollector("summary", path)
+
+        assert result.status == 2
+        assert result.stdout == ""
+        assert result.stderr == "pushcollector: error: %s: %s\n" % (
+            items_file,
+            REFUSALS[kind],
+        )
+
+
+def test_latest_at_a_fifo_exits_2(pushcollector, tmp_path, no_hang):
+    base = tmp_path / "artifacts"
+    base.mkdir()
+    os.mkfifo(base / "fifo")
+    (base / "latest").symlink_to("fifo")
+
+    result = pushcollector("summary", base)
+
+    assert result.status == 2
+    assert result.stderr == (
+        "pushcollector: error: %s: 'latest' points at 'fifo', which is not a"
+        " directory\n" % base
+    )
+
+
+def test_a_fifo_as_path_exits_2(pushcollector, tmp_path, no_hang):
+    os.mkfifo(tmp_path / "fifo")
+
+    result = pushcollector("summary", tmp_path / "fifo")
+
+    assert result.status == 2
+    assert result.stderr == (
+        "pushcollector: error: %s: not a run: neither a directory nor a file\n"
+        % (tmp_path / "fifo")
+    )
+
+
 def test_a_large_run_is_summarised(pushcollector, tmp_path):
     run_dir = tmp_path / "20261125000000"
     run_dir.mkdir()
@@ -499,6 +547,7 @@ def test_runs_json(pushcollector, tmp_path):
                 "unfinished": 1,
                 "bad_lines": 0,
                 "passed": False,
+                "error": None,
             },
             {
                 "name": first,
@@ -511,6 +560,7 @@ def test_runs_json(pushcollector, tmp_path):
                 "unfinished": 0,
                 "bad_lines": 0,
                 "passed": True,
+                "error": None,
             },
         ],
     }
@@ -530,6 +580,48 @@ def test_runs_judges_each_run_as_summary_does(pushcollector, tmp_path):
     [figures] = json.loads(as_json.stdout)["runs"]
     assert (figures["bad_lines"], figures["passed"]) == (1, False)
     assert summary.status == 1
+
+
+def test_runs_lists_a_run_it_cannot_read_with_its_error(
+    pushcollector, tmp_path, no_hang
+):
+    first = record(tmp_path, items(("a", "PUSHED")))
+    second = record(tmp_path, items(("a", "PUSHED")))
+    third = record(tmp_path, items(("a", "PUSHED")))
+    items_file = tmp_path / "artifacts" / second / "pushitems.jsonl"
+    items_file.unlink()
+    os.mkfifo(items_file)
+    error = "%s: a FIFO, not a regular file" % items_file
+
+    result = pushcollector("runs", tmp_path / "artifacts")
+    as_json = pushcollector("runs", "--json", tmp_path / "artifacts")
+
+    assert result.status == 0
+    assert result.stderr == ""
+    assert [
+        line[:2] + " ".join(line[2:].split(None, 4))
+        for line in result.stdout.splitlines()[1:]
+    ] == [
+        "* %s 1 1 0 passed" % third,
+        "  %s - - - error: %s" % (second, error),
+        "  %s 1 1 0 passed" % first,
+    ]
+    assert as_json.status == 0
+    listed = json.loads(as_json.stdout)["runs"]
+    assert [run["error"] for run in listed] == [None, error, None]
+    assert listed[1] == {
+        "name": second,
+        "directory": str(tmp_path / "artifacts" / second),
+        "latest": False,
+        "records": None,
+        "push_items": None,
+        "files": None,
+        "unsuccessful": None,
+        "unfinished": None,
+        "bad_lines": None,
+        "passed": False,
+        "error": error,
+    }
 
 
 def test_runs_of_an_empty_base(pushcollector, tmp_path):
@@ -586,13 +678,15 @@ def test_misuse_exits_2_with_usage(pushcollector, args):
         ),
         (["summary", "--help"], "2  the path could not be read"),
         (["runs", "--help"], "'*' marks the latest"),
+        (["runs", "--help"], "A run that cannot be read is listed with its error"),
     ],
 )
 def test_help(pushcollector, args, expected):
     result = pushcollector(*args)
 
     assert result.status == 0
-    assert expected in result.stdout
+    # As argparse wraps it to the width of the terminal.
+    assert " ".join(expected.split()) in " ".join(result.stdout.split())
 
 
 def test_version(pushcollector):

@@ -2,6 +2,7 @@ import json
 import logging
 import os
 import shutil
+import subprocess
 import sys
 
 import pytest
@@ -19,6 +20,8 @@ from pushcollector import (
 )
 from pushcollector._impl.facade import CollectorFacade
 from pushcollector._impl.schema import SCHEMA_PATH, push_item_schema
+
+from .special_files import REFUSALS, make_special
 
 
 def record(tmp_path, *batches):
@@ -672,3 +675,82 @@ def test_bad_line_equality_and_repr():
     assert BadLine(3, "x") != BadLine(4, "x")
     assert BadLine(3, "x") != (3, "x")
     assert repr(BadLine(3, "x")) == "BadLine(3, 'x')"
+
+
+# Only regular files are read -------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", REFUSALS)
+def test_an_items_file_that_is_not_a_regular_file_is_refused(tmp_path, no_hang, kind):
+    run_dir = tmp_path / "artifacts" / "20261125000000"
+    run_dir.mkdir(parents=True)
+    (tmp_path / "artifacts" / "latest").symlink_to(run_dir.name)
+    items_file = run_dir / "pushitems.jsonl"
+    make_special(items_file, kind)
+
+    for path in (run_dir, tmp_path / "artifacts"):
+        run = open_run(path)
+        assert run.items_path == str(items_file)
+        for read in (run.summary, lambda: list(run.records())):
+            with pytest.raises(OSError) as error:
+                read()
+            assert (error.value.filename, error.value.strerror) == (
+                str(items_file),
+                REFUSALS[kind],
+            )
+
+
+@pytest.mark.parametrize("kind", REFUSALS)
+def test_a_directory_with_any_items_file_is_a_run(tmp_path, no_hang, kind):
+    # Not named like a run: the items file makes it one, whatever it is, so
+    # that reading says what is wrong with it instead of "not a run".
+    run_dir = tmp_path / "artifacts" / "imported"
+    run_dir.mkdir(parents=True)
+    make_special(run_dir / "pushitems.jsonl", kind)
+
+    assert open_run(run_dir).directory == str(run_dir)
+    assert [run.directory for run in list_runs(tmp_path / "artifacts")] == [
+        str(run_dir)
+    ]
+
+
+def test_an_items_file_named_by_the_caller_is_read_through_links(tmp_path):
+    run_dir = record(tmp_path, [{"filename": "a", "state": "PUSHED"}])
+    saved = tmp_path / "saved.jsonl"
+    saved.write_bytes(line(filename="saved", state="PUSHED"))
+    (tmp_path / "link.jsonl").symlink_to(saved)
+    (tmp_path / "pushitems.jsonl").symlink_to(saved)
+    (tmp_path / "to-run.jsonl").symlink_to(os.path.join(run_dir, "pushitems.jsonl"))
+
+    # The caller chose the link: it leads to a copy, or into a run.
+    for name in ("link.jsonl", "pushitems.jsonl"):
+        run = open_run(tmp_path / name)
+        assert (run.name, run.directory, run.items_path) == (name, None, str(saved))
+        assert [r["filename"] for r in run.records()] == ["saved"]
+    run = open_run(tmp_path / "to-run.jsonl")
+    assert run.directory == run_dir
+    assert [r["filename"] for r in run.records()] == ["a"]
+
+
+def test_a_hard_linked_items_file_is_read(tmp_path):
+    original = record(tmp_path, [{"filename": "a", "state": "PUSHED"}])
+    run_dir = tmp_path / "artifacts" / "imported"
+    run_dir.mkdir()
+    os.link(os.path.join(original, "pushitems.jsonl"), run_dir / "pushitems.jsonl")
+
+    assert open_run(run_dir).summary().final_states == {("a", None): "PUSHED"}
+
+
+def test_latest_at_a_fifo_is_not_a_run(tmp_path, no_hang):
+    base = tmp_path / "artifacts"
+    base.mkdir()
+    os.mkfifo(base / "fifo")
+    (base / "latest").symlink_to("fifo")
+
+    with pytest.raises(NotARunError) as error:
+        open_run(base)
+
+    assert str(error.value) == (
+        "%s: 'latest' points at 'fifo', which is not a directory" % base
+    )
+    assert list_runs(base) == []

@@ -17,6 +17,16 @@ EXIT_ERROR = 2
 # What a shell reports for a command killed by SIGPIPE.
 EXIT_BROKEN_PIPE = 128 + 13
 
+# The counts of a run that 'runs' shows, None for a run it cannot read.
+_RUN_FIGURES = (
+    "records",
+    "push_items",
+    "files",
+    "unsuccessful",
+    "unfinished",
+    "bad_lines",
+)
+
 # Bad lines warned about one by one; the rest are counted.
 _BAD_LINES_SHOWN = 10
 
@@ -122,7 +132,10 @@ def _parser():
         "runs",
         help="list the runs in an artifacts directory",
         description="List the runs in an artifacts directory, newest first,"
-        " with their counts and whether they passed. '*' marks the latest.",
+        " with their counts and whether they passed (as 'summary' without"
+        " options judges). '*' marks the latest. A run that cannot be read is"
+        " listed with its error: the exit status is 0 whenever the directory"
+        " could be listed.",
     )
     runs.add_argument(
         "path",
@@ -277,9 +290,9 @@ def _runs(args):
         [
             [
                 figures["name"],
-                _count(figures["records"]),
-                _count(figures["push_items"]),
-                _count(figures["files"]),
+                _figure(figures["records"]),
+                _figure(figures["push_items"]),
+                _figure(figures["files"]),
                 result,
             ]
             for figures, result in runs
@@ -292,23 +305,31 @@ def _runs(args):
 
 
 def _run_figures(run):
-    """What ``runs --json`` prints of a run, and its result in words."""
-    summary = run.summary()
+    """What ``runs --json`` prints of a run, and its result in words.
+
+    A run that cannot be read has its error instead of figures, so that it
+    cannot hide the other runs.
+    """
+    figures = {"name": run.name, "directory": run.directory, "latest": run.is_latest}
+    try:
+        summary = run.summary()
+        files = run.files()
+    except OSError as error:
+        message = _describe(error)
+        figures.update(dict.fromkeys(_RUN_FIGURES), passed=False, error=message)
+        return figures, "error: " + message
     verdict = _Verdict(summary)
-    result = ", ".join(verdict.reasons or ["passed"])
-    figures = {
-        "name": run.name,
-        "directory": run.directory,
-        "latest": run.is_latest,
-        "records": summary.record_count,
-        "push_items": len(summary.final_states),
-        "files": len(run.files()),
-        "unsuccessful": len(verdict.unsuccessful),
-        "unfinished": len(verdict.unfinished),
-        "bad_lines": len(summary.bad_lines),
-        "passed": verdict.passed,
-    }
-    return figures, result
+    figures.update(
+        records=summary.record_count,
+        push_items=len(summary.final_states),
+        files=len(files),
+        unsuccessful=len(verdict.unsuccessful),
+        unfinished=len(verdict.unfinished),
+        bad_lines=len(summary.bad_lines),
+        passed=verdict.passed,
+        error=None,
+    )
+    return figures, ", ".join(verdict.reasons or ["passed"])
 
 
 def _warn_about_bad_lines(run, bad_lines):
@@ -349,6 +370,10 @@ def _shown(text):
 
 def _count(number):
     return format(number, ",")
+
+
+def _figure(number):
+    return "-" if number is None else _count(number)
 
 
 def _plural(number, noun):

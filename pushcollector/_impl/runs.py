@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import re
+import stat
 import sys
 from collections.abc import Callable, Iterator
 
@@ -25,6 +26,21 @@ _RUN_NAME = re.compile(RUN_NAME_PATTERN)
 
 # Files the local backend keeps in a run directory that nobody attached.
 _TEMPORARY_FILE = re.compile(r"\..*\.tmp-[0-9a-f]+")
+
+# How readers open a file. O_NONBLOCK, so that a FIFO cannot keep open()
+# waiting for a writer: it is refused once open. O_NOFOLLOW, so that a link
+# planted in its place is not followed. O_NOCTTY, so that a terminal planted
+# there cannot become the controlling terminal of the process.
+_READ_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_NOCTTY | os.O_CLOEXEC
+
+# What readers say of a file they refuse, by its type, with the errno.
+_REFUSALS = {
+    stat.S_IFLNK: (errno.ELOOP, "a symbolic link, which is not followed"),
+    stat.S_IFIFO: (errno.EINVAL, "a FIFO, not a regular file"),
+    stat.S_IFSOCK: (errno.EINVAL, "a socket, not a regular file"),
+    stat.S_IFCHR: (errno.EINVAL, "a device, not a regular file"),
+    stat.S_IFBLK: (errno.EINVAL, "a device, not a regular file"),
+}
 
 # json.loads less its checks of the argument's type and of a BOM, which
 # decoding rejects anyway: a tenth faster over a million lines.
@@ -126,23 +142,24 @@ class Run:
                 a warning naming the file and line is logged on the
                 ``pushcollector`` logger.
 
+        Only a regular file is read: the file, and not a symbolic link to it,
+        since the ``local`` backend writes nothing else. Anything else is
+        refused without waiting, a FIFO included.
+
         Raises:
-            OSError: if the file cannot be read.
+            OSError: if the file cannot be read, or is not a regular file;
+                its ``filename`` is :attr:`items_path`.
         """
         report = on_bad_line or self._log_bad_line
         try:
-            # Undecodable bytes are kept as surrogates rather than ending the
-            # read, so that only the lines holding them are skipped.
-            stream = open(
-                self.items_path,
-                encoding="utf-8",
-                errors="surrogateescape",
-                newline="\n",
-            )
+            fd = _open_regular_file(self.items_path)
         except FileNotFoundError:
             if self.directory is None:
                 raise
             return  # No push items recorded in this run.
+        # Undecodable bytes are kept as surrogates rather than ending the
+        # read, so that only the lines holding them are skipped.
+        stream = open(fd, encoding="utf-8", errors="surrogateescape", newline="\n")
         loads = _decode_json
         with stream:
             for line_number, line in enumerate(stream, 1):
@@ -321,14 +338,17 @@ def open_run(path: str | os.PathLike | None = None) -> Run:
     # A run reached through a symlink, such as "latest", goes by its own name.
     resolved = os.path.realpath(path)
     if os.path.isfile(path):
-        if os.path.basename(path) == PUSH_ITEMS_FILE:
-            return _run_in(os.path.realpath(os.path.dirname(path)))
-        return Run(os.path.basename(path), None, path)
+        # The caller named this file: read it wherever links lead. Only the
+        # items file found in a run directory must not be a link.
+        if os.path.basename(resolved) == PUSH_ITEMS_FILE:
+            return _run_in(os.path.dirname(resolved))
+        return Run(os.path.basename(path), None, resolved)
     if not os.path.isdir(path):
         if not os.path.lexists(path):
             raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), path)
         raise NotARunError("%s: not a run: neither a directory nor a file" % path)
-    if os.path.isfile(os.path.join(path, PUSH_ITEMS_FILE)):
+    # Whatever the items file is: reading it then says what is wrong with it.
+    if os.path.lexists(os.path.join(path, PUSH_ITEMS_FILE)):
         return _run_in(resolved)
     latest = os.path.join(path, LATEST_LINK)
     if os.path.lexists(latest):
@@ -368,7 +388,7 @@ def list_runs(base: str | os.PathLike | None = None) -> list[Run]:
         for entry in entries:
             if not entry.is_dir(follow_symlinks=False):
                 continue
-            if _RUN_NAME.fullmatch(entry.name) or os.path.isfile(
+            if _RUN_NAME.fullmatch(entry.name) or os.path.lexists(
                 os.path.join(entry.path, PUSH_ITEMS_FILE)
             ):
                 runs.append(_run_in(entry.path))
@@ -391,6 +411,54 @@ def _broken_latest_error(base, latest):
             % (base, os.readlink(latest))
         )
     return NotARunError("%s: 'latest' is not a link to a run directory" % base)
+
+
+def _open_regular_file(path):
+    """A descriptor of path open for reading, if it is a regular file.
+
+    Raises:
+        OSError: naming path, if it cannot be opened or is anything else.
+    """
+    try:
+        fd = os.open(path, _READ_FLAGS)
+    except OSError as error:
+        # A link (with O_NOFOLLOW) and a socket cannot be opened at all: say
+        # what they are rather than "Too many levels of symbolic links" or
+        # "No such device or address".
+        refusal = _refusal(path, _lstat_mode(path))
+        if refusal is None:
+            raise
+        raise refusal from error
+    try:
+        refusal = _refusal(path, os.fstat(fd).st_mode)
+        if refusal is not None:
+            raise refusal
+        # Only open() had to return at once; reads of a file never wait.
+        os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _refusal(path, mode):
+    """The error for reading path of this mode; None for a regular file."""
+    if mode is None or stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
+    number, description = _REFUSALS.get(
+        stat.S_IFMT(mode), (errno.EINVAL, "not a regular file")
+    )
+    return OSError(number, description, path)
+
+
+def _lstat_mode(path):
+    """The file mode of path, not following a link; None if it has none."""
+    try:
+        return os.lstat(path).st_mode
+    except OSError:
+        return None
 
 
 def _raise(error):
