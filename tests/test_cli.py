@@ -8,6 +8,7 @@ import importlib
 import importlib.metadata
 import json
 import os
+import resource
 import subprocess
 import sys
 from typing import NamedTuple
@@ -19,6 +20,7 @@ from pushcollector._impl import cli
 from pushcollector._impl.facade import CollectorFacade
 
 from .special_files import REFUSALS, make_special
+from .trees import remove_deep_tree
 
 SCRIPT = os.path.join(os.path.dirname(sys.executable), "pushcollector")
 TIMEOUT = 120
@@ -477,6 +479,23 @@ def test_a_fifo_as_path_exits_2(pushcollector, tmp_path, no_hang):
     )
 
 
+def test_special_files_attached_in_a_run_are_not_counted(
+    pushcollector, tmp_path, no_hang
+):
+    name = record(tmp_path, items(("a", "PUSHED")), files=["log", "sub/log"])
+    run_dir = tmp_path / "artifacts" / name
+    os.mkfifo(run_dir / "fifo")
+    os.mkfifo(run_dir / "sub" / "fifo")
+    (run_dir / "link").symlink_to("log")
+
+    summary = pushcollector("summary", tmp_path / "artifacts")
+    runs = pushcollector("runs", "--json", tmp_path / "artifacts")
+
+    assert summary.status == 0
+    assert runs.status == 0
+    assert json.loads(runs.stdout)["runs"][0]["files"] == 2
+
+
 def test_a_large_run_is_summarised(pushcollector, tmp_path):
     run_dir = tmp_path / "20261125000000"
     run_dir.mkdir()
@@ -622,6 +641,44 @@ def test_runs_lists_a_run_it_cannot_read_with_its_error(
         "passed": False,
         "error": error,
     }
+
+
+def test_runs_lists_runs_with_names_longer_than_the_kernel_takes(
+    pushcollector, tmp_path
+):
+    # 5,030 characters in 25 names: the local backend writes it one name at
+    # a time, but the kernel refuses the whole path (PATH_MAX is 4,096).
+    long_name = ("d" * 200 + "/") * 24 + "f" * 206
+    first = record(tmp_path, items(("a", "PUSHED")))
+    second = record(tmp_path, items(("a", "PUSHED")), files=[long_name, "log"])
+
+    result = pushcollector("runs", "--json", tmp_path / "artifacts")
+
+    assert result.status == 0
+    assert [
+        (run["name"], run["files"], run["error"])
+        for run in json.loads(result.stdout)["runs"]
+    ] == [(second, 2, None), (first, 0, None)]
+
+
+def test_runs_reads_deep_trees_with_few_descriptors(tmp_path):
+    # 1,200 directories deep, deeper than Python's recursion limit, read by
+    # a process allowed 40 open files: one per level would not do.
+    name = record(tmp_path, files=["a/" * 1200 + "f", "a/a/g"])
+    try:
+        done = subprocess.run(
+            [SCRIPT, "runs", "--json", tmp_path / "artifacts"],
+            preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (40, 40)),
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT,
+        )
+    finally:
+        remove_deep_tree(tmp_path / "artifacts" / name)
+
+    assert (done.returncode, done.stderr) == (0, "")
+    [run] = json.loads(done.stdout)["runs"]
+    assert (run["name"], run["files"], run["error"]) == (name, 2, None)
 
 
 def test_runs_of_an_empty_base(pushcollector, tmp_path):

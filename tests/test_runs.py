@@ -1,6 +1,8 @@
+import errno
 import json
 import logging
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -22,6 +24,7 @@ from pushcollector._impl.facade import CollectorFacade
 from pushcollector._impl.schema import SCHEMA_PATH, push_item_schema
 
 from .special_files import REFUSALS, make_special
+from .trees import remove_deep_tree
 
 
 def record(tmp_path, *batches):
@@ -664,8 +667,9 @@ def test_files_raises_if_the_run_is_gone(tmp_path):
     run = open_run(run_dir)
     shutil.rmtree(run_dir)
 
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(FileNotFoundError) as error:
         run.files()
+    assert error.value.filename == run_dir
     # The run's push items went with it: nothing to read, nothing to fail.
     assert run.summary().record_count == 0
 
@@ -754,3 +758,111 @@ def test_latest_at_a_fifo_is_not_a_run(tmp_path, no_hang):
         "%s: 'latest' points at 'fifo', which is not a directory" % base
     )
     assert list_runs(base) == []
+
+
+FILES_OPENED = """
+import json, sys
+from pushcollector import open_run
+
+run = open_run(sys.argv[1])
+opened = []
+sys.addaudithook(lambda event, args: event == "open" and opened.append(args))
+names = run.files()
+print(json.dumps({"names": names, "flags": [flags for _, _, flags in opened]}))
+"""
+
+
+def test_files_lists_only_regular_files_and_opens_only_directories(tmp_path):
+    backend = LocalCollector(tmp_path / "artifacts")
+    collector = CollectorFacade(backend)
+    collector.attach_file("log.txt", "x").result()
+    collector.attach_file("sub/deeper/log.txt", "x").result()
+    run_dir = backend.run_dir
+    for directory in (run_dir, os.path.join(run_dir, "sub", "deeper")):
+        for kind in ("fifo", "socket", "symlink", "symlink to a fifo"):
+            make_special(os.path.join(directory, kind.replace(" ", "-")), kind)
+        os.symlink("/etc", os.path.join(directory, "to-a-directory"))
+        os.symlink("gone", os.path.join(directory, "dangling"))
+
+    # In a process of its own, so that its audit hook ends with it.
+    done = subprocess.run(
+        [sys.executable, "-c", FILES_OPENED, run_dir],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+
+    listed = json.loads(done.stdout)
+    # The link's target is a regular file, listed; the link is not.
+    assert listed["names"] == [
+        "log.txt",
+        "sub/deeper/log.txt",
+        "sub/deeper/symlink.target",
+        "symlink.target",
+    ]
+    assert listed["flags"]
+    assert all(flags & os.O_DIRECTORY for flags in listed["flags"])
+
+
+# Long names and deep trees -----------------------------------------------------
+
+# 5,030 characters in 25 names of at most 206: a path the kernel refuses
+# whole (PATH_MAX is 4,096) but the local backend writes one name at a time.
+LONG_NAME = ("d" * 200 + "/") * 24 + "f" * 206
+# 1,200 directories deep: deeper than Python's recursion limit.
+DEEP_NAME = "a/" * 1200 + "f"
+
+
+def test_files_lists_a_name_longer_than_the_kernel_takes(tmp_path):
+    assert len(LONG_NAME) == 5030
+    backend = LocalCollector(tmp_path / "artifacts")
+    CollectorFacade(backend).attach_file(LONG_NAME, "x").result()
+    assert len(os.path.join(backend.run_dir, LONG_NAME)) > os.pathconf(
+        "/", "PC_PATH_MAX"
+    )
+
+    assert open_run(backend.run_dir).files() == [LONG_NAME]
+
+
+def test_files_lists_a_file_deeper_than_the_recursion_limit(tmp_path):
+    backend = LocalCollector(tmp_path / "artifacts")
+    collector = CollectorFacade(backend)
+    try:
+        collector.attach_file(DEEP_NAME, "x").result()
+        collector.attach_file("a/a/g", "x").result()
+
+        assert open_run(backend.run_dir).files() == [DEEP_NAME, "a/a/g"]
+    finally:
+        remove_deep_tree(backend.run_dir)
+
+
+def test_files_closes_every_descriptor_when_it_fails(tmp_path):
+    backend = LocalCollector(tmp_path / "artifacts")
+    collector = CollectorFacade(backend)
+    # Each level has a directory besides the one leading on: the walk must
+    # keep each level's descriptor open, six of them at the bottom.
+    for depth in range(1, 7):
+        collector.attach_file("d/" * depth + "leaf/f", "x").result()
+    run = open_run(backend.run_dir)
+    assert len(run.files()) == 6
+    before = sorted(os.listdir("/proc/self/fd"))
+    open_fds = {int(fd) for fd in before}
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    # A limit that leaves three descriptors free: too few for the walk.
+    limit = next(
+        limit
+        for limit in range(hard)
+        if len([fd for fd in range(limit) if fd not in open_fds]) == 3
+    )
+
+    resource.setrlimit(resource.RLIMIT_NOFILE, (limit, hard))
+    try:
+        with pytest.raises(OSError) as error:
+            run.files()
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+    assert error.value.errno == errno.EMFILE
+    assert error.value.filename.startswith(os.path.join(backend.run_dir, "d/d/"))
+    assert sorted(os.listdir("/proc/self/fd")) == before

@@ -13,9 +13,11 @@ import sys
 from collections.abc import Callable, Iterator
 
 from .backends.local import (
+    _DIRECTORY_FLAGS,
     LATEST_LINK,
     PUSH_ITEMS_FILE,
     RUN_NAME_PATTERN,
+    _with_path,
     configured_directory,
 )
 from .schema import SUCCESSFUL_STATES
@@ -189,25 +191,22 @@ class Run:
         """The names of the files attached or appended in the run, sorted.
 
         Names are relative to the run directory, with ``/`` between
-        directories. Symbolic links are not followed. A run opened from its
-        push items file alone has none.
+        directories. Only regular files are listed, since the ``local``
+        backend writes nothing else: symbolic links (to anything), FIFOs,
+        sockets and devices are not, and no link is followed. Nothing but
+        directories is opened. A run opened from its push items file alone
+        has none.
+
+        Names may be longer than the system lets a path be, and the tree
+        any depth: the ``local`` backend can write them.
 
         Raises:
-            OSError: if the run directory cannot be read.
+            OSError: if a directory of the run cannot be read; its
+                ``filename`` is that directory.
         """
         if self.directory is None:
             return []
-        names = []
-        for parent, subdirs, filenames in os.walk(self.directory, onerror=_raise):
-            subdirs.sort()
-            relative = os.path.relpath(parent, self.directory)
-            for filename in filenames:
-                if relative == "." and filename == PUSH_ITEMS_FILE:
-                    continue
-                if _TEMPORARY_FILE.fullmatch(filename):
-                    continue
-                names.append(filename if relative == "." else relative + "/" + filename)
-        return sorted(names)
+        return sorted(_regular_files_under(self.directory))
 
     def summary(self) -> RunSummary:
         """Read the whole run and work out the final state of every push item.
@@ -461,8 +460,60 @@ def _lstat_mode(path):
         return None
 
 
-def _raise(error):
-    raise error
+def _regular_files_under(directory):
+    """The names of the regular files under directory, relative to it.
+
+    Each directory is opened relative to its parent's descriptor, never by
+    a path: the local backend writes one name at a time too, so a run may
+    hold paths longer than the kernel takes whole. The walk is a loop over a
+    stack, not a recursion, so depth does not meet the recursion limit; and
+    a directory's descriptor is closed as soon as its last subdirectory is
+    open, so a chain of directories holds two at a time, not one per level.
+    """
+    names = []
+    # Directories to read: the descriptor of the parent (None for the top),
+    # the name in it, and the prefix of the names below it.
+    to_read = [(None, directory, "")]
+    # Each open descriptor, with its uses left: its own listing, and opening
+    # each of its subdirectories still to read.
+    uses = {}
+    try:
+        while to_read:
+            parent_fd, name, prefix = to_read.pop()
+            try:
+                fd = os.open(name, _DIRECTORY_FLAGS, dir_fd=parent_fd)
+                uses[fd] = 1
+                if parent_fd is not None:
+                    _release(uses, parent_fd)
+                with os.scandir(fd) as entries:
+                    for entry in entries:
+                        # Types as the directory records them: nothing is
+                        # followed or opened to learn them.
+                        if entry.is_dir(follow_symlinks=False):
+                            to_read.append((fd, entry.name, prefix + entry.name + "/"))
+                            uses[fd] += 1
+                        elif (
+                            entry.is_file(follow_symlinks=False)
+                            and (prefix or entry.name != PUSH_ITEMS_FILE)
+                            and not _TEMPORARY_FILE.fullmatch(entry.name)
+                        ):
+                            names.append(prefix + entry.name)
+            except OSError as error:
+                path = os.path.join(directory, prefix[:-1]) if prefix else directory
+                raise _with_path(error, path) from error
+            _release(uses, fd)
+    finally:
+        for fd in uses:
+            os.close(fd)
+    return names
+
+
+def _release(uses, fd):
+    """One use of fd fewer; close it after its last."""
+    uses[fd] -= 1
+    if not uses[fd]:
+        del uses[fd]
+        os.close(fd)
 
 
 def _is_utf8(line):
