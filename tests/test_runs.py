@@ -654,12 +654,52 @@ def test_files_lists_attachments_without_internal_files(tmp_path):
     collector.append_file("logs/b/push.log", "x").result()
     collector.attach_file("logs/a.txt", "a").result()
     run_dir = backend.run_dir
-    # Left by an attach interrupted before its rename.
-    open(os.path.join(run_dir, ".z.txt.tmp-0123abcd"), "w").close()
+    # Left by attaches interrupted before their rename, in the directory of
+    # the file being attached.
+    for directory in ("", "logs/b"):
+        staging = ".pushcollector-tmp-" + "0123456789abcdef" * 2
+        open(os.path.join(run_dir, directory, staging), "w").close()
     os.symlink("/etc", os.path.join(run_dir, "logs", "link"))
 
     # A link to a directory is not walked into, nor listed.
     assert open_run(run_dir).files() == ["logs/a.txt", "logs/b/push.log", "z.txt"]
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        ".notes.tmp-cafe",
+        ".z.txt.tmp-0123abcd",
+        ".pushcollector-tmp-" + "0" * 31,
+        ".pushcollector-tmp-" + "0" * 33,
+        ".pushcollector-tmp-" + "A" * 32,
+        "pushcollector-tmp-" + "0" * 32,
+        ".pushcollector-tmp-" + "0" * 32 + ".txt",
+        "logs/.pushcollector.lock",
+        ".pushcollector.lock",
+        "logs/pushitems.jsonl",
+    ],
+)
+def test_files_lists_whatever_was_attached(tmp_path, name):
+    # Only the writer's staging files, .pushcollector-tmp- and 32 lowercase
+    # hex digits, are not attachments: no user name is ever taken for one.
+    backend = LocalCollector(tmp_path / "artifacts")
+    CollectorFacade(backend).attach_file(name, "x").result()
+
+    assert open_run(backend.run_dir).files() == [name]
+
+
+def test_what_the_writer_keeps_beside_runs_is_not_a_run(tmp_path):
+    run_dir = record(tmp_path, [{"filename": "a", "state": "PUSHED"}])
+    artifacts = tmp_path / "artifacts"
+    # The lock lives beside the runs, never in one.
+    assert (artifacts / ".pushcollector.lock").is_file()
+    (artifacts / ("latest.tmp-" + "0" * 16)).symlink_to(os.path.basename(run_dir))
+    (artifacts / (".pushcollector-tmp-" + "0" * 32)).symlink_to(
+        os.path.basename(run_dir)
+    )
+
+    assert [run.directory for run in list_runs(artifacts)] == [run_dir]
 
 
 def test_files_raises_if_the_run_is_gone(tmp_path):

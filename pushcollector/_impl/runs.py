@@ -26,8 +26,13 @@ LOG = logging.getLogger("pushcollector")
 
 _RUN_NAME = re.compile(RUN_NAME_PATTERN)
 
-# Files the local backend keeps in a run directory that nobody attached.
-_TEMPORARY_FILE = re.compile(r"\..*\.tmp-[0-9a-f]+")
+# The one kind of file the local backend keeps in a run that nobody
+# attached: the staging file of an attach, in the directory of the file
+# attached, left if the process died before renaming it over that file.
+# Its name is fixed apart from 32 random hex digits and holds no part of a
+# name given by the caller, so no attachment is taken for one unless named
+# exactly like one.
+_STAGING_FILE = re.compile(r"\.pushcollector-tmp-[0-9a-f]{32}")
 
 # How readers open a file. O_NONBLOCK, so that a FIFO cannot keep open()
 # waiting for a writer: it is refused once open. O_NOFOLLOW, so that a link
@@ -194,8 +199,10 @@ class Run:
         directories. Only regular files are listed, since the ``local``
         backend writes nothing else: symbolic links (to anything), FIFOs,
         sockets and devices are not, and no link is followed. Nothing but
-        directories is opened. A run opened from its push items file alone
-        has none.
+        directories is opened. The backend's own staging files, named
+        ``.pushcollector-tmp-`` and 32 lowercase hex digits, are left out;
+        every other name is listed. A run opened from its push items file
+        alone has none.
 
         Names may be longer than the system lets a path be, and the tree
         any depth: the ``local`` backend can write them.
@@ -495,7 +502,7 @@ def _regular_files_under(directory):
                         elif (
                             entry.is_file(follow_symlinks=False)
                             and (prefix or entry.name != PUSH_ITEMS_FILE)
-                            and not _TEMPORARY_FILE.fullmatch(entry.name)
+                            and not _STAGING_FILE.fullmatch(entry.name)
                         ):
                             names.append(prefix + entry.name)
             except OSError as error:
