@@ -49,10 +49,22 @@ _PATH_HELP = (
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``pushcollector`` command and return its exit status.
 
+    Characters that standard output or standard error cannot encode (with
+    ``PYTHONIOENCODING=ascii``, or in a Latin-1 or C locale) are printed as
+    backslash escapes such as ``\\u65e5``: both streams are reconfigured
+    with ``errors="backslashreplace"``.
+
     Args:
         argv: the arguments, without the program name; by default those the
             process was started with.
     """
+    # Names come from files and the command line and may hold any
+    # character: escaping one is better than failing in the middle of a
+    # summary (usage errors included).
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
     args = _parser().parse_args(argv)
     try:
         status = args.handler(args)
@@ -362,10 +374,30 @@ def _table(header, rows, right_aligned=frozenset()):
 
 
 def _shown(text):
-    """Text safe to print on a terminal: control characters escaped."""
-    if text.isprintable():
+    """Text safe to print on a terminal: control characters escaped.
+
+    So are the characters standard output cannot encode, as the stream
+    itself would (``\\u65e5``), but here, where columns are aligned.
+    """
+    encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
+    if text.isprintable() and _can_encode(text, encoding):
         return text
-    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
+    return "".join(
+        (
+            char.encode(encoding, "backslashreplace").decode(encoding)
+            if char.isprintable()
+            else repr(char)[1:-1]
+        )
+        for char in text
+    )
+
+
+def _can_encode(text, encoding):
+    try:
+        text.encode(encoding)
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _count(number):
