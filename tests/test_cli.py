@@ -522,6 +522,23 @@ def test_a_missing_default_says_the_default_was_used(pushcollector, tmp_path):
     )
 
 
+def test_an_error_is_one_line_whatever_the_path_holds(pushcollector, tmp_path):
+    evil = tmp_path / "evil\x1b[2J\nname"
+
+    result = pushcollector("summary", evil)
+    runs = pushcollector("runs", evil)
+
+    assert result.status == runs.status == 2
+    assert (
+        result.stderr
+        == runs.stderr
+        == (
+            "pushcollector: error: %s/evil\\x1b[2J\\nname: No such file or directory\n"
+            % tmp_path
+        )
+    )
+
+
 def test_a_path_that_is_not_a_run_exits_2(pushcollector, tmp_path):
     (tmp_path / "plain").mkdir()
 
@@ -586,11 +603,16 @@ def test_a_fifo_as_path_exits_2(pushcollector, tmp_path, no_hang):
     os.mkfifo(tmp_path / "fifo")
 
     result = pushcollector("summary", tmp_path / "fifo")
+    runs = pushcollector("runs", tmp_path / "fifo")
 
     assert result.status == 2
     assert result.stderr == (
         "pushcollector: error: %s: not a run: neither a directory nor a file\n"
         % (tmp_path / "fifo")
+    )
+    assert runs.status == 2
+    assert runs.stderr == (
+        "pushcollector: error: %s: Not a directory\n" % (tmp_path / "fifo")
     )
 
 
@@ -885,7 +907,7 @@ def test_version_when_not_installed(capsys, monkeypatch):
 
 def test_an_unexpected_error_exits_2_with_one_line(capsys, monkeypatch):
     def broken(path):
-        raise RuntimeError("something no one thought of")
+        raise RuntimeError("something no one\nthought of")
 
     monkeypatch.setattr(cli, "open_run", broken)
 
@@ -895,7 +917,7 @@ def test_an_unexpected_error_exits_2_with_one_line(capsys, monkeypatch):
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err == (
-        "pushcollector: error: unexpected RuntimeError: something no one thought"
+        "pushcollector: error: unexpected RuntimeError: something no one\\nthought"
         " of (a bug in pushcollector: please report it)\n"
     )
 

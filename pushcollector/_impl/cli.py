@@ -81,7 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         message = _describe(error)
         if args.path is None:
             message += " (no path given, so the default was used; see --help)"
-        print("pushcollector: error: %s" % message, file=sys.stderr)
+        print("pushcollector: error: %s" % _shown(message), file=sys.stderr)
         return EXIT_ERROR
     except Exception as error:
         # A bug must not read as a run that failed (status 1), nor bury the
@@ -89,7 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # that could not be judged.
         print(
             "pushcollector: error: unexpected %s: %s (a bug in pushcollector:"
-            " please report it)" % (type(error).__name__, error),
+            " please report it)" % (type(error).__name__, _shown(str(error))),
             file=sys.stderr,
         )
         return EXIT_ERROR
