@@ -333,6 +333,11 @@ def open_run(path: str | os.PathLike | None = None) -> Run:
             use: ``$PUSHCOLLECTOR_ARTIFACTS_DIR`` if set, else ``artifacts``
             in the current working directory.
 
+    A file given as ``path`` is read wherever its symbolic links lead, as
+    the caller chose it; the ``pushitems.jsonl`` found in a run directory
+    is read only if it is a regular file (see :meth:`Run.records`). Nothing
+    is opened here.
+
     Raises:
         FileNotFoundError: if the path does not exist.
         NotARunError: if it exists but is none of the above.
@@ -373,7 +378,8 @@ def list_runs(base: str | os.PathLike | None = None) -> list[Run]:
     """The runs in an artifacts directory, newest first.
 
     A run is a subdirectory named like the ``local`` backend names runs, or
-    holding a ``pushitems.jsonl``. Runs are ordered by name, which for the
+    holding anything named ``pushitems.jsonl``. Other entries, such as the
+    backend's lock file and symbolic links, are not runs. Runs are ordered by name, which for the
     backend's names is the order they were created in. ``latest`` itself is
     not listed; see :attr:`Run.is_latest`.
 
