@@ -6,8 +6,10 @@ in-process run lets coverage see the code.
 
 import importlib
 import importlib.metadata
+import io
 import json
 import os
+import resource
 import subprocess
 import sys
 from typing import NamedTuple
@@ -17,6 +19,9 @@ import pytest
 from pushcollector import Collector, LocalCollector
 from pushcollector._impl import cli
 from pushcollector._impl.facade import CollectorFacade
+
+from .special_files import REFUSALS, make_special
+from .trees import remove_deep_tree
 
 SCRIPT = os.path.join(os.path.dirname(sys.executable), "pushcollector")
 TIMEOUT = 120
@@ -170,7 +175,8 @@ def test_json_output_is_one_object_with_everything(pushcollector, tmp_path):
         "unfinished": [{"filename": "c", "dest": "/d", "state": "PENDING"}],
         "bad_lines": [],
         "allow_pending": False,
-        "strict": False,
+        "allow_bad_lines": False,
+        "strict": True,
         "passed": False,
     }
 
@@ -207,26 +213,107 @@ def test_an_empty_run_passes(pushcollector, tmp_path):
     )
 
 
-def test_a_torn_last_line_is_warned_about_and_skipped(pushcollector, tmp_path):
+def test_a_skipped_line_fails_the_run_unless_allowed(pushcollector, tmp_path):
     name = record(tmp_path, items(("a", "PUSHED")))
     items_file = tmp_path / "artifacts" / name / "pushitems.jsonl"
     with open(items_file, "ab") as torn:
-        torn.write(b'{"filename": "a", "sta')
+        torn.write(b'{"filename": "b", "sta')
 
     result = pushcollector("summary", tmp_path / "artifacts")
-    strict = pushcollector("summary", "--strict", tmp_path / "artifacts")
+    allowed = pushcollector("summary", "--allow-bad-lines", tmp_path / "artifacts")
     as_json = pushcollector("summary", "--json", tmp_path / "artifacts")
 
-    assert result.status == 0
+    # The torn line may have been b's only record: b's state is unknown.
+    assert result.status == 1
     assert "Skipped:    1 line\n" in result.stdout
+    assert result.stdout.endswith("\nFAILED: 1 skipped line\n")
     [warning] = result.stderr.splitlines()
     assert warning.startswith("pushcollector: warning: %s:2: skipped: " % items_file)
     assert warning.endswith("(the last line is incomplete: was the push interrupted?)")
-    assert strict.status == 1
-    assert strict.stdout.endswith("FAILED: 1 skipped line (--strict)\n")
+    assert allowed.status == 0
+    assert allowed.stderr == result.stderr
+    assert allowed.stdout.endswith(
+        "\nPASSED: 1 push item ended successfully (1 skipped line allowed)\n"
+    )
+    assert as_json.status == 1
+    document = json.loads(as_json.stdout)
+    assert [bad["line"] for bad in document["bad_lines"]] == [2]
+    assert (document["allow_bad_lines"], document["strict"]) == (False, True)
+    assert document["passed"] is False
+
+
+def test_strict_is_accepted_and_changes_nothing(pushcollector, tmp_path):
+    run_dir = tmp_path / "20261125000000"
+    run_dir.mkdir()
+    (run_dir / "pushitems.jsonl").write_bytes(b"garbage\n")
+
+    default = pushcollector("summary", "--json", run_dir)
+    strict = pushcollector("summary", "--json", "--strict", run_dir)
+    both = pushcollector("summary", "--strict", "--allow-bad-lines", run_dir)
+
+    assert (default.status, strict.status) == (1, 1)
+    assert json.loads(strict.stdout) == json.loads(default.stdout)
+    # Whoever asked for strictness must not get leniency.
+    assert both.status == 2
+    assert "not allowed with argument" in both.stderr
+    assert both.stdout == ""
+
+
+def test_allowed_bad_lines_in_a_run_without_records(pushcollector, tmp_path):
+    run_dir = tmp_path / "20261125000000"
+    run_dir.mkdir()
+    (run_dir / "pushitems.jsonl").write_bytes(b"garbage\n" * 2)
+
+    result = pushcollector("summary", "--allow-bad-lines", run_dir)
+    as_json = pushcollector("summary", "--json", "--allow-bad-lines", run_dir)
+
+    assert result.status == 0
+    assert result.stdout.endswith(
+        "\nPASSED: no push items were recorded (2 skipped lines allowed)\n"
+    )
     assert as_json.status == 0
-    [bad] = json.loads(as_json.stdout)["bad_lines"]
-    assert bad["line"] == 2
+    document = json.loads(as_json.stdout)
+    assert (document["allow_bad_lines"], document["strict"], document["passed"]) == (
+        True,
+        False,
+        True,
+    )
+
+
+def huge_number_run(base):
+    """A run whose first record holds a 5,001-digit integer, as a process that
+    lifted Python's limit on converting such integers records it."""
+    previous = sys.get_int_max_str_digits()
+    sys.set_int_max_str_digits(0)
+    try:
+        return record(
+            base,
+            items(("big", "UPLOADFAILED")) + [{"filename": "n", "state": "PUSHED"}],
+            [{"filename": "big", "state": "PUSHED", "size": 10**5000}],
+        )
+    finally:
+        sys.set_int_max_str_digits(previous)
+
+
+@pytest.mark.parametrize("command", [["summary"], ["summary", "--json"], ["runs"]])
+def test_an_integer_python_will_not_read_is_a_skipped_line(
+    pushcollector, tmp_path, command
+):
+    name = huge_number_run(tmp_path)
+    items_file = tmp_path / "artifacts" / name / "pushitems.jsonl"
+
+    result = pushcollector(*command, tmp_path / "artifacts")
+
+    assert "Traceback" not in result.stderr
+    if command == ["runs"]:
+        assert result.status == 0
+        assert result.stdout.splitlines()[1].endswith("1 unsuccessful, 1 skipped line")
+        return
+    assert result.status == 1
+    assert result.stderr == (
+        "pushcollector: warning: %s:3: skipped: not readable JSON (Exceeds the"
+        " limit (4300 digits) for integer string conversion)\n" % items_file
+    )
 
 
 def test_only_the_first_bad_lines_are_warned_about_one_by_one(pushcollector, tmp_path):
@@ -256,6 +343,120 @@ def test_control_characters_in_names_are_escaped(pushcollector, tmp_path):
     assert result.status == 1
     assert "  evil\\x1b[2J\\n.rpm  -     UPLOADFAILED\n" in result.stdout
     assert "\x1b" not in result.stdout
+
+
+# Output encodings ------------------------------------------------------------
+
+# Each case: environment variables, the encoding of the output, and the one
+# in which the command decodes file names.
+ENCODINGS = {
+    "PYTHONIOENCODING=ascii": ({"PYTHONIOENCODING": "ascii"}, "ascii", "utf-8"),
+    "PYTHONIOENCODING=latin-1": (
+        {"PYTHONIOENCODING": "latin-1"},
+        "latin-1",
+        "utf-8",
+    ),
+    # The C locale without the UTF-8 mode or locale coercion that Python
+    # would otherwise switch to: ASCII everywhere, as on an old system.
+    "LC_ALL=C": (
+        {"LC_ALL": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0"},
+        "ascii",
+        "ascii",
+    ),
+}
+
+
+def run_with_encoding(env_vars, *args):
+    env = dict(os.environ)
+    for name in ("PUSHCOLLECTOR_ARTIFACTS_DIR", "PYTHONIOENCODING", "PYTHONUTF8"):
+        env.pop(name, None)
+    env.update(env_vars)
+    return subprocess.run(
+        [SCRIPT, *map(str, args)], env=env, capture_output=True, timeout=TIMEOUT
+    )
+
+
+def escaped(text, encoding):
+    return text.encode(encoding, "backslashreplace").decode(encoding)
+
+
+def path_shown(path, encoding, fs_encoding):
+    """A path as the command prints it: as it decoded it, then escaped."""
+    decoded = os.fsencode(path).decode(fs_encoding, "surrogateescape")
+    return escaped(cli._shown(decoded), encoding)
+
+
+@pytest.mark.parametrize(
+    "env_vars, encoding, fs_encoding", ENCODINGS.values(), ids=ENCODINGS
+)
+def test_output_never_fails_on_encoding(tmp_path, env_vars, encoding, fs_encoding):
+    base = tmp_path / "caf\u00e9-\u65e5\u672c"
+    base.mkdir()
+    name = record(
+        base,
+        items(("\u65e5\u672c.rpm", "UPLOADFAILED"), ("caf\u00e9.rpm", "PUSHED")),
+    )
+    run_dir = base / "artifacts" / name
+    with open(run_dir / "pushitems.jsonl", "ab") as torn:
+        torn.write(b"torn")
+
+    text = run_with_encoding(env_vars, "summary", run_dir)
+    as_json = run_with_encoding(env_vars, "summary", "--json", run_dir)
+    runs = run_with_encoding(env_vars, "runs", base / "artifacts")
+    runs_json = run_with_encoding(env_vars, "runs", "--json", base / "artifacts")
+    missing = run_with_encoding(env_vars, "summary", base / "\u65e5")
+    misuse = run_with_encoding(env_vars, "summary", "--\u00e9")
+
+    # What the stream can encode is shown as it is, the rest escaped.
+    stdout = text.stdout.decode(encoding)
+    assert text.returncode == 1
+    assert "Path:       %s\n" % path_shown(run_dir, encoding, fs_encoding) in stdout
+    assert "  \\u65e5\\u672c.rpm  -     UPLOADFAILED\n" in stdout
+    assert text.stderr.decode(encoding).startswith(
+        "pushcollector: warning: %s:3: skipped: "
+        % path_shown(run_dir / "pushitems.jsonl", encoding, fs_encoding)
+    )
+    # JSON is ASCII whatever the encoding, and decodes to the same names.
+    assert as_json.returncode == 1
+    assert as_json.stdout.isascii()
+    document = json.loads(as_json.stdout)
+    assert document["unsuccessful"][0]["filename"] == "\u65e5\u672c.rpm"
+    assert document["directory"].encode(fs_encoding, "surrogateescape") == os.fsencode(
+        run_dir
+    )
+    assert runs.returncode == 0
+    assert runs.stdout.decode(encoding).splitlines()[1].startswith("* " + name)
+    assert runs_json.returncode == 0
+    assert runs_json.stdout.isascii()
+    assert json.loads(runs_json.stdout)["runs"][0]["name"] == name
+    assert (missing.returncode, missing.stdout) == (2, b"")
+    assert missing.stderr.decode(encoding) == (
+        "pushcollector: error: %s: No such file or directory\n"
+        % path_shown(base / "\u65e5", encoding, fs_encoding)
+    )
+    assert misuse.returncode == 2
+    assert misuse.stderr.decode(encoding).endswith(
+        "error: unrecognized arguments: --%s\n"
+        % escaped(
+            os.fsencode("\u00e9").decode(fs_encoding, "surrogateescape"), encoding
+        )
+    )
+
+
+def test_escaped_names_keep_columns_aligned(tmp_path, monkeypatch):
+    record(tmp_path, items(("\u65e5\u672c.rpm", "UPLOADFAILED"), ("b", "NOTFOUND")))
+    ascii_stdout = io.TextIOWrapper(io.BytesIO(), encoding="ascii")
+    monkeypatch.setattr(sys, "stdout", ascii_stdout)
+
+    status = cli.main(["summary", str(tmp_path / "artifacts")])
+
+    ascii_stdout.flush()
+    assert status == 1
+    assert (
+        "  FILENAME          DEST  STATE\n"
+        "  \\u65e5\\u672c.rpm  -     UPLOADFAILED\n"
+        "  b                 -     NOTFOUND\n"
+    ) in ascii_stdout.buffer.getvalue().decode("ascii")
 
 
 # summary: where the run is found ---------------------------------------------
@@ -322,6 +523,23 @@ def test_a_missing_default_says_the_default_was_used(pushcollector, tmp_path):
     )
 
 
+def test_an_error_is_one_line_whatever_the_path_holds(pushcollector, tmp_path):
+    evil = tmp_path / "evil\x1b[2J\nname"
+
+    result = pushcollector("summary", evil)
+    runs = pushcollector("runs", evil)
+
+    assert result.status == runs.status == 2
+    assert (
+        result.stderr
+        == runs.stderr
+        == (
+            "pushcollector: error: %s/evil\\x1b[2J\\nname: No such file or directory\n"
+            % tmp_path
+        )
+    )
+
+
 def test_a_path_that_is_not_a_run_exits_2(pushcollector, tmp_path):
     (tmp_path / "plain").mkdir()
 
@@ -346,6 +564,74 @@ def test_an_unreadable_items_file_exits_2(pushcollector, tmp_path):
     assert result.stderr == "pushcollector: error: %s: Is a directory\n" % (
         run_dir / "pushitems.jsonl"
     )
+
+
+@pytest.mark.parametrize("kind", REFUSALS)
+def test_an_items_file_that_is_not_a_regular_file_exits_2(
+    pushcollector, tmp_path, no_hang, kind
+):
+    name = record(tmp_path, files=["log"])
+    items_file = tmp_path / "artifacts" / name / "pushitems.jsonl"
+    make_special(items_file, kind)
+
+    for path in (tmp_path / "artifacts" / name, tmp_path / "artifacts"):
+        result = pushcollector("summary", path)
+
+        assert result.status == 2
+        assert result.stdout == ""
+        assert result.stderr == "pushcollector: error: %s: %s\n" % (
+            items_file,
+            REFUSALS[kind],
+        )
+
+
+def test_latest_at_a_fifo_exits_2(pushcollector, tmp_path, no_hang):
+    base = tmp_path / "artifacts"
+    base.mkdir()
+    os.mkfifo(base / "fifo")
+    (base / "latest").symlink_to("fifo")
+
+    result = pushcollector("summary", base)
+
+    assert result.status == 2
+    assert result.stderr == (
+        "pushcollector: error: %s: 'latest' points at 'fifo', which is not a"
+        " directory\n" % base
+    )
+
+
+def test_a_fifo_as_path_exits_2(pushcollector, tmp_path, no_hang):
+    os.mkfifo(tmp_path / "fifo")
+
+    result = pushcollector("summary", tmp_path / "fifo")
+    runs = pushcollector("runs", tmp_path / "fifo")
+
+    assert result.status == 2
+    assert result.stderr == (
+        "pushcollector: error: %s: not a run: neither a directory nor a file\n"
+        % (tmp_path / "fifo")
+    )
+    assert runs.status == 2
+    assert runs.stderr == (
+        "pushcollector: error: %s: Not a directory\n" % (tmp_path / "fifo")
+    )
+
+
+def test_special_files_attached_in_a_run_are_not_counted(
+    pushcollector, tmp_path, no_hang
+):
+    name = record(tmp_path, items(("a", "PUSHED")), files=["log", "sub/log"])
+    run_dir = tmp_path / "artifacts" / name
+    os.mkfifo(run_dir / "fifo")
+    os.mkfifo(run_dir / "sub" / "fifo")
+    (run_dir / "link").symlink_to("log")
+
+    summary = pushcollector("summary", tmp_path / "artifacts")
+    runs = pushcollector("runs", "--json", tmp_path / "artifacts")
+
+    assert summary.status == 0
+    assert runs.status == 0
+    assert json.loads(runs.stdout)["runs"][0]["files"] == 2
 
 
 def test_a_large_run_is_summarised(pushcollector, tmp_path):
@@ -418,6 +704,7 @@ def test_runs_json(pushcollector, tmp_path):
                 "unfinished": 1,
                 "bad_lines": 0,
                 "passed": False,
+                "error": None,
             },
             {
                 "name": first,
@@ -430,9 +717,106 @@ def test_runs_json(pushcollector, tmp_path):
                 "unfinished": 0,
                 "bad_lines": 0,
                 "passed": True,
+                "error": None,
             },
         ],
     }
+
+
+def test_runs_judges_each_run_as_summary_does(pushcollector, tmp_path):
+    name = record(tmp_path, items(("a", "PUSHED")))
+    with open(tmp_path / "artifacts" / name / "pushitems.jsonl", "a") as torn:
+        torn.write("torn")
+
+    result = pushcollector("runs", tmp_path / "artifacts")
+    as_json = pushcollector("runs", "--json", tmp_path / "artifacts")
+    summary = pushcollector("summary", tmp_path / "artifacts")
+
+    assert result.status == 0
+    assert result.stdout.splitlines()[1].endswith("  1 skipped line")
+    [figures] = json.loads(as_json.stdout)["runs"]
+    assert (figures["bad_lines"], figures["passed"]) == (1, False)
+    assert summary.status == 1
+
+
+def test_runs_lists_a_run_it_cannot_read_with_its_error(
+    pushcollector, tmp_path, no_hang
+):
+    first = record(tmp_path, items(("a", "PUSHED")))
+    second = record(tmp_path, items(("a", "PUSHED")))
+    third = record(tmp_path, items(("a", "PUSHED")))
+    items_file = tmp_path / "artifacts" / second / "pushitems.jsonl"
+    items_file.unlink()
+    os.mkfifo(items_file)
+    error = "%s: a FIFO, not a regular file" % items_file
+
+    result = pushcollector("runs", tmp_path / "artifacts")
+    as_json = pushcollector("runs", "--json", tmp_path / "artifacts")
+
+    assert result.status == 0
+    assert result.stderr == ""
+    assert [
+        line[:2] + " ".join(line[2:].split(None, 4))
+        for line in result.stdout.splitlines()[1:]
+    ] == [
+        "* %s 1 1 0 passed" % third,
+        "  %s - - - error: %s" % (second, error),
+        "  %s 1 1 0 passed" % first,
+    ]
+    assert as_json.status == 0
+    listed = json.loads(as_json.stdout)["runs"]
+    assert [run["error"] for run in listed] == [None, error, None]
+    assert listed[1] == {
+        "name": second,
+        "directory": str(tmp_path / "artifacts" / second),
+        "latest": False,
+        "records": None,
+        "push_items": None,
+        "files": None,
+        "unsuccessful": None,
+        "unfinished": None,
+        "bad_lines": None,
+        "passed": False,
+        "error": error,
+    }
+
+
+def test_runs_lists_runs_with_names_longer_than_the_kernel_takes(
+    pushcollector, tmp_path
+):
+    # 5,030 characters in 25 names: the local backend writes it one name at
+    # a time, but the kernel refuses the whole path (PATH_MAX is 4,096).
+    long_name = ("d" * 200 + "/") * 24 + "f" * 206
+    first = record(tmp_path, items(("a", "PUSHED")))
+    second = record(tmp_path, items(("a", "PUSHED")), files=[long_name, "log"])
+
+    result = pushcollector("runs", "--json", tmp_path / "artifacts")
+
+    assert result.status == 0
+    assert [
+        (run["name"], run["files"], run["error"])
+        for run in json.loads(result.stdout)["runs"]
+    ] == [(second, 2, None), (first, 0, None)]
+
+
+def test_runs_reads_deep_trees_with_few_descriptors(tmp_path):
+    # 1,200 directories deep, deeper than Python's recursion limit, read by
+    # a process allowed 40 open files: one per level would not do.
+    name = record(tmp_path, files=["a/" * 1200 + "f", "a/a/g"])
+    try:
+        done = subprocess.run(
+            [SCRIPT, "runs", "--json", tmp_path / "artifacts"],
+            preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (40, 40)),
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT,
+        )
+    finally:
+        remove_deep_tree(tmp_path / "artifacts" / name)
+
+    assert (done.returncode, done.stderr) == (0, "")
+    [run] = json.loads(done.stdout)["runs"]
+    assert (run["name"], run["files"], run["error"]) == (name, 2, None)
 
 
 def test_runs_of_an_empty_base(pushcollector, tmp_path):
@@ -482,15 +866,22 @@ def test_misuse_exits_2_with_usage(pushcollector, args):
     [
         (["--help"], "summary"),
         (["summary", "--help"], "--allow-pending"),
+        (["summary", "--help"], "--allow-bad-lines"),
+        (
+            ["summary", "--help"],
+            "1  some push item ended unsuccessful or was left PENDING",
+        ),
         (["summary", "--help"], "2  the path could not be read"),
         (["runs", "--help"], "'*' marks the latest"),
+        (["runs", "--help"], "A run that cannot be read is listed with its error"),
     ],
 )
 def test_help(pushcollector, args, expected):
     result = pushcollector(*args)
 
     assert result.status == 0
-    assert expected in result.stdout
+    # As argparse wraps it to the width of the terminal.
+    assert " ".join(expected.split()) in " ".join(result.stdout.split())
 
 
 def test_version(pushcollector):
@@ -513,6 +904,23 @@ def test_version_when_not_installed(capsys, monkeypatch):
 
     assert exit.value.code == 0
     assert capsys.readouterr().out == "pushcollector (version unknown: not installed)\n"
+
+
+def test_an_unexpected_error_exits_2_with_one_line(capsys, monkeypatch):
+    def broken(path):
+        raise RuntimeError("something no one\nthought of")
+
+    monkeypatch.setattr(cli, "open_run", broken)
+
+    status = cli.main(["summary", "somewhere"])
+
+    assert status == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == (
+        "pushcollector: error: unexpected RuntimeError: something no one\\nthought"
+        " of (a bug in pushcollector: please report it)\n"
+    )
 
 
 # Plumbing ----------------------------------------------------------------------

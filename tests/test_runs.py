@@ -1,7 +1,11 @@
+import errno
 import json
 import logging
 import os
+import resource
 import shutil
+import subprocess
+import sys
 
 import pytest
 from hypothesis import given, settings
@@ -19,6 +23,9 @@ from pushcollector import (
 )
 from pushcollector._impl.facade import CollectorFacade
 from pushcollector._impl.schema import SCHEMA_PATH, push_item_schema
+
+from .special_files import REFUSALS, make_special
+from .trees import remove_deep_tree
 
 
 def record(tmp_path, *batches):
@@ -147,6 +154,36 @@ def test_a_bad_line_is_reported_with_its_number_and_skipped(tmp_path, bad, reaso
     assert bad_lines == [BadLine(2, reason)]
 
 
+def huge_number_run(tmp_path):
+    """A run whose first record holds a 5,001-digit integer, recorded as by a
+    process that lifted Python's limit on converting such integers."""
+    previous = sys.get_int_max_str_digits()
+    sys.set_int_max_str_digits(0)
+    try:
+        return record(
+            tmp_path,
+            [{"filename": "big", "state": "UPLOADFAILED", "size": 10**5000}],
+            [{"filename": "after", "state": "PUSHED"}],
+        )
+    finally:
+        sys.set_int_max_str_digits(previous)
+
+
+def test_an_integer_python_will_not_read_is_a_bad_line(tmp_path):
+    run_dir = huge_number_run(tmp_path)
+
+    summary = open_run(run_dir).summary()
+
+    assert summary.final_states == {("after", None): "PUSHED"}
+    assert summary.bad_lines == [
+        BadLine(
+            1,
+            "not readable JSON (Exceeds the limit (4300 digits) for integer"
+            " string conversion)",
+        )
+    ]
+
+
 def test_a_torn_last_line_is_reported_as_incomplete(tmp_path):
     whole = line(filename="a", state="PENDING")
     torn = line(filename="a", state="UPLOADFAILED")[:20]
@@ -233,6 +270,60 @@ def test_a_file_cut_anywhere_loses_at_most_its_last_line(tmp_path_factory, data)
         assert bad_lines == []
     else:
         assert [bad.line_number for bad in bad_lines] == [complete + 1]
+
+
+NASTY_LINES = [
+    b"1" * 5000,
+    b'{"filename": "a", "state": "PUSHED", "n": -' + b"9" * 4301 + b"}",
+    b"[" * 100_000,
+    b'{"filename": "\\ud800", "state": "PUSHED"}',
+    b'{"filename": "a", "state": "PUSHED", "dest": NaN}',
+    b'{"filename": "a", "state": "PUSHED", "n": 1e999999}',
+    b"\xef\xbb\xbf{}",
+    b"\x00",
+    b"\r",
+    b"\xff\xfe",
+]
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda children: st.lists(children, max_size=3)
+    | st.dictionaries(
+        st.sampled_from(["filename", "state", "dest", "x"]) | st.text(), children
+    ),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    lines=st.lists(
+        st.binary(max_size=40)
+        | st.sampled_from(NASTY_LINES)
+        | json_values.map(lambda value: json.dumps(value).encode()),
+        max_size=12,
+    ),
+    last_newline=st.booleans(),
+)
+def test_records_accounts_for_every_line_of_any_bytes(
+    tmp_path_factory, lines, last_newline
+):
+    content = b"\n".join(lines) + (b"\n" if last_newline and lines else b"")
+    run_dir = write_run(
+        tmp_path_factory.mktemp("fuzz"), "20261125000000", content, latest=False
+    )
+    bad_lines = []
+
+    # Nothing but OSError may leave records(), and the file is readable.
+    records = list(open_run(run_dir).records(on_bad_line=bad_lines.append))
+
+    # Each line is either a record or a bad line, in file order.
+    line_count = content.count(b"\n") + (not content.endswith(b"\n") and bool(content))
+    assert len(records) + len(bad_lines) == line_count
+    assert [bad.line_number for bad in bad_lines] == sorted(
+        {bad.line_number for bad in bad_lines}
+    )
+    assert all(bad.reason for bad in bad_lines)
 
 
 # Final states and summaries ------------------------------------------------
@@ -342,6 +433,29 @@ def test_pending_passes_only_when_allowed(tmp_path):
     assert summary.unsuccessful() == []
     assert not summary.passed()
     assert summary.passed(allow_pending=True)
+
+
+def test_bad_lines_fail_the_run_unless_allowed(tmp_path):
+    content = line(filename="a", state="PENDING") + b"torn"
+    run_dir = write_run(tmp_path, "20261125000000", content)
+
+    summary = open_run(run_dir).summary()
+
+    assert len(summary.bad_lines) == 1
+    assert not summary.passed()
+    assert not summary.passed(allow_bad_lines=True)
+    assert not summary.passed(allow_pending=True)
+    assert summary.passed(allow_pending=True, allow_bad_lines=True)
+
+
+def test_a_run_of_bad_lines_only_fails_unless_they_are_allowed(tmp_path):
+    run_dir = write_run(tmp_path, "20261125000000", b"{}\n[]\n")
+
+    summary = open_run(run_dir).summary()
+
+    assert summary.final_states == {}
+    assert not summary.passed()
+    assert summary.passed(allow_bad_lines=True)
 
 
 def test_a_run_with_files_but_no_push_items_is_empty_and_passes(tmp_path):
@@ -543,12 +657,52 @@ def test_files_lists_attachments_without_internal_files(tmp_path):
     collector.append_file("logs/b/push.log", "x").result()
     collector.attach_file("logs/a.txt", "a").result()
     run_dir = backend.run_dir
-    # Left by an attach interrupted before its rename.
-    open(os.path.join(run_dir, ".z.txt.tmp-0123abcd"), "w").close()
+    # Left by attaches interrupted before their rename, in the directory of
+    # the file being attached.
+    for directory in ("", "logs/b"):
+        staging = ".pushcollector-tmp-" + "0123456789abcdef" * 2
+        open(os.path.join(run_dir, directory, staging), "w").close()
     os.symlink("/etc", os.path.join(run_dir, "logs", "link"))
 
     # A link to a directory is not walked into, nor listed.
     assert open_run(run_dir).files() == ["logs/a.txt", "logs/b/push.log", "z.txt"]
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        ".notes.tmp-cafe",
+        ".z.txt.tmp-0123abcd",
+        ".pushcollector-tmp-" + "0" * 31,
+        ".pushcollector-tmp-" + "0" * 33,
+        ".pushcollector-tmp-" + "A" * 32,
+        "pushcollector-tmp-" + "0" * 32,
+        ".pushcollector-tmp-" + "0" * 32 + ".txt",
+        "logs/.pushcollector.lock",
+        ".pushcollector.lock",
+        "logs/pushitems.jsonl",
+    ],
+)
+def test_files_lists_whatever_was_attached(tmp_path, name):
+    # Only the writer's staging files, .pushcollector-tmp- and 32 lowercase
+    # hex digits, are not attachments: no user name is ever taken for one.
+    backend = LocalCollector(tmp_path / "artifacts")
+    CollectorFacade(backend).attach_file(name, "x").result()
+
+    assert open_run(backend.run_dir).files() == [name]
+
+
+def test_what_the_writer_keeps_beside_runs_is_not_a_run(tmp_path):
+    run_dir = record(tmp_path, [{"filename": "a", "state": "PUSHED"}])
+    artifacts = tmp_path / "artifacts"
+    # The lock lives beside the runs, never in one.
+    assert (artifacts / ".pushcollector.lock").is_file()
+    (artifacts / ("latest.tmp-" + "0" * 16)).symlink_to(os.path.basename(run_dir))
+    (artifacts / (".pushcollector-tmp-" + "0" * 32)).symlink_to(
+        os.path.basename(run_dir)
+    )
+
+    assert [run.directory for run in list_runs(artifacts)] == [run_dir]
 
 
 def test_files_raises_if_the_run_is_gone(tmp_path):
@@ -556,8 +710,9 @@ def test_files_raises_if_the_run_is_gone(tmp_path):
     run = open_run(run_dir)
     shutil.rmtree(run_dir)
 
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(FileNotFoundError) as error:
         run.files()
+    assert error.value.filename == run_dir
     # The run's push items went with it: nothing to read, nothing to fail.
     assert run.summary().record_count == 0
 
@@ -567,3 +722,190 @@ def test_bad_line_equality_and_repr():
     assert BadLine(3, "x") != BadLine(4, "x")
     assert BadLine(3, "x") != (3, "x")
     assert repr(BadLine(3, "x")) == "BadLine(3, 'x')"
+
+
+# Only regular files are read -------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", REFUSALS)
+def test_an_items_file_that_is_not_a_regular_file_is_refused(tmp_path, no_hang, kind):
+    run_dir = tmp_path / "artifacts" / "20261125000000"
+    run_dir.mkdir(parents=True)
+    (tmp_path / "artifacts" / "latest").symlink_to(run_dir.name)
+    items_file = run_dir / "pushitems.jsonl"
+    make_special(items_file, kind)
+
+    for path in (run_dir, tmp_path / "artifacts"):
+        run = open_run(path)
+        assert run.items_path == str(items_file)
+        for read in (run.summary, lambda: list(run.records())):
+            with pytest.raises(OSError) as error:
+                read()
+            assert (error.value.filename, error.value.strerror) == (
+                str(items_file),
+                REFUSALS[kind],
+            )
+
+
+@pytest.mark.parametrize("kind", REFUSALS)
+def test_a_directory_with_any_items_file_is_a_run(tmp_path, no_hang, kind):
+    # Not named like a run: the items file makes it one, whatever it is, so
+    # that reading says what is wrong with it instead of "not a run".
+    run_dir = tmp_path / "artifacts" / "imported"
+    run_dir.mkdir(parents=True)
+    make_special(run_dir / "pushitems.jsonl", kind)
+
+    assert open_run(run_dir).directory == str(run_dir)
+    assert [run.directory for run in list_runs(tmp_path / "artifacts")] == [
+        str(run_dir)
+    ]
+
+
+def test_an_items_file_named_by_the_caller_is_read_through_links(tmp_path):
+    run_dir = record(tmp_path, [{"filename": "a", "state": "PUSHED"}])
+    saved = tmp_path / "saved.jsonl"
+    saved.write_bytes(line(filename="saved", state="PUSHED"))
+    (tmp_path / "link.jsonl").symlink_to(saved)
+    (tmp_path / "pushitems.jsonl").symlink_to(saved)
+    (tmp_path / "to-run.jsonl").symlink_to(os.path.join(run_dir, "pushitems.jsonl"))
+
+    # The caller chose the link: it leads to a copy, or into a run.
+    for name in ("link.jsonl", "pushitems.jsonl"):
+        run = open_run(tmp_path / name)
+        assert (run.name, run.directory, run.items_path) == (name, None, str(saved))
+        assert [r["filename"] for r in run.records()] == ["saved"]
+    run = open_run(tmp_path / "to-run.jsonl")
+    assert run.directory == run_dir
+    assert [r["filename"] for r in run.records()] == ["a"]
+
+
+def test_a_hard_linked_items_file_is_read(tmp_path):
+    original = record(tmp_path, [{"filename": "a", "state": "PUSHED"}])
+    run_dir = tmp_path / "artifacts" / "imported"
+    run_dir.mkdir()
+    os.link(os.path.join(original, "pushitems.jsonl"), run_dir / "pushitems.jsonl")
+
+    assert open_run(run_dir).summary().final_states == {("a", None): "PUSHED"}
+
+
+def test_latest_at_a_fifo_is_not_a_run(tmp_path, no_hang):
+    base = tmp_path / "artifacts"
+    base.mkdir()
+    os.mkfifo(base / "fifo")
+    (base / "latest").symlink_to("fifo")
+
+    with pytest.raises(NotARunError) as error:
+        open_run(base)
+
+    assert str(error.value) == (
+        "%s: 'latest' points at 'fifo', which is not a directory" % base
+    )
+    assert list_runs(base) == []
+
+
+FILES_OPENED = """
+import json, sys
+from pushcollector import open_run
+
+run = open_run(sys.argv[1])
+opened = []
+sys.addaudithook(lambda event, args: event == "open" and opened.append(args))
+names = run.files()
+print(json.dumps({"names": names, "flags": [flags for _, _, flags in opened]}))
+"""
+
+
+def test_files_lists_only_regular_files_and_opens_only_directories(tmp_path):
+    backend = LocalCollector(tmp_path / "artifacts")
+    collector = CollectorFacade(backend)
+    collector.attach_file("log.txt", "x").result()
+    collector.attach_file("sub/deeper/log.txt", "x").result()
+    run_dir = backend.run_dir
+    for directory in (run_dir, os.path.join(run_dir, "sub", "deeper")):
+        for kind in ("fifo", "socket", "symlink", "symlink to a fifo"):
+            make_special(os.path.join(directory, kind.replace(" ", "-")), kind)
+        os.symlink("/etc", os.path.join(directory, "to-a-directory"))
+        os.symlink("gone", os.path.join(directory, "dangling"))
+
+    # In a process of its own, so that its audit hook ends with it.
+    done = subprocess.run(
+        [sys.executable, "-c", FILES_OPENED, run_dir],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+
+    listed = json.loads(done.stdout)
+    # The link's target is a regular file, listed; the link is not.
+    assert listed["names"] == [
+        "log.txt",
+        "sub/deeper/log.txt",
+        "sub/deeper/symlink.target",
+        "symlink.target",
+    ]
+    assert listed["flags"]
+    assert all(flags & os.O_DIRECTORY for flags in listed["flags"])
+
+
+# Long names and deep trees -----------------------------------------------------
+
+# 5,030 characters in 25 names of at most 206: a path the kernel refuses
+# whole (PATH_MAX is 4,096) but the local backend writes one name at a time.
+LONG_NAME = ("d" * 200 + "/") * 24 + "f" * 206
+# 1,200 directories deep: deeper than Python's recursion limit.
+DEEP_NAME = "a/" * 1200 + "f"
+
+
+def test_files_lists_a_name_longer_than_the_kernel_takes(tmp_path):
+    assert len(LONG_NAME) == 5030
+    backend = LocalCollector(tmp_path / "artifacts")
+    CollectorFacade(backend).attach_file(LONG_NAME, "x").result()
+    assert len(os.path.join(backend.run_dir, LONG_NAME)) > os.pathconf(
+        "/", "PC_PATH_MAX"
+    )
+
+    assert open_run(backend.run_dir).files() == [LONG_NAME]
+
+
+def test_files_lists_a_file_deeper_than_the_recursion_limit(tmp_path):
+    backend = LocalCollector(tmp_path / "artifacts")
+    collector = CollectorFacade(backend)
+    try:
+        collector.attach_file(DEEP_NAME, "x").result()
+        collector.attach_file("a/a/g", "x").result()
+
+        assert open_run(backend.run_dir).files() == [DEEP_NAME, "a/a/g"]
+    finally:
+        remove_deep_tree(backend.run_dir)
+
+
+def test_files_closes_every_descriptor_when_it_fails(tmp_path):
+    backend = LocalCollector(tmp_path / "artifacts")
+    collector = CollectorFacade(backend)
+    # Each level has a directory besides the one leading on: the walk must
+    # keep each level's descriptor open, six of them at the bottom.
+    for depth in range(1, 7):
+        collector.attach_file("d/" * depth + "leaf/f", "x").result()
+    run = open_run(backend.run_dir)
+    assert len(run.files()) == 6
+    before = sorted(os.listdir("/proc/self/fd"))
+    open_fds = {int(fd) for fd in before}
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    # A limit that leaves three descriptors free: too few for the walk.
+    limit = next(
+        limit
+        for limit in range(hard)
+        if len([fd for fd in range(limit) if fd not in open_fds]) == 3
+    )
+
+    resource.setrlimit(resource.RLIMIT_NOFILE, (limit, hard))
+    try:
+        with pytest.raises(OSError) as error:
+            run.files()
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+    assert error.value.errno == errno.EMFILE
+    assert error.value.filename.startswith(os.path.join(backend.run_dir, "d/d/"))
+    assert sorted(os.listdir("/proc/self/fd")) == before

@@ -17,13 +17,25 @@ EXIT_ERROR = 2
 # What a shell reports for a command killed by SIGPIPE.
 EXIT_BROKEN_PIPE = 128 + 13
 
+# The counts of a run that 'runs' shows, None for a run it cannot read.
+_RUN_FIGURES = (
+    "records",
+    "push_items",
+    "files",
+    "unsuccessful",
+    "unfinished",
+    "bad_lines",
+)
+
 # Bad lines warned about one by one; the rest are counted.
 _BAD_LINES_SHOWN = 10
 
 _EXIT_CODES_HELP = """\
 exit status:
-  0  every push item ended in a successful state (or there were none)
-  1  some push item ended unsuccessful, or was left PENDING
+  0  every push item ended in a successful state (or there were none), and
+     every line of the file could be read
+  1  some push item ended unsuccessful or was left PENDING, or a line of the
+     file could not be read, so that some item's state is unknown
   2  the path could not be read or holds no run, or the command was misused
 """
 
@@ -37,10 +49,22 @@ _PATH_HELP = (
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``pushcollector`` command and return its exit status.
 
+    Characters that standard output or standard error cannot encode (with
+    ``PYTHONIOENCODING=ascii``, or in a Latin-1 or C locale) are printed as
+    backslash escapes such as ``\\u65e5``: both streams are reconfigured
+    with ``errors="backslashreplace"``.
+
     Args:
         argv: the arguments, without the program name; by default those the
             process was started with.
     """
+    # Names come from files and the command line and may hold any
+    # character: escaping one is better than failing in the middle of a
+    # summary (usage errors included).
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
     args = _parser().parse_args(argv)
     try:
         status = args.handler(args)
@@ -57,7 +81,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         message = _describe(error)
         if args.path is None:
             message += " (no path given, so the default was used; see --help)"
-        print("pushcollector: error: %s" % message, file=sys.stderr)
+        print("pushcollector: error: %s" % _shown(message), file=sys.stderr)
+        return EXIT_ERROR
+    except Exception as error:
+        # A bug must not read as a run that failed (status 1), nor bury the
+        # job's log under a traceback: one line, and the status of a run
+        # that could not be judged.
+        print(
+            "pushcollector: error: unexpected %s: %s (a bug in pushcollector:"
+            " please report it)" % (type(error).__name__, _shown(str(error))),
+            file=sys.stderr,
+        )
         return EXIT_ERROR
 
 
@@ -78,7 +112,8 @@ def _parser():
         description="Print how many push items ended in each state and list"
         " those that did not end successfully. The last record of each"
         " (filename, dest) pair is its final state. Lines that cannot be read,"
-        " such as a torn last line, are skipped with a warning.",
+        " such as a torn last line, are skipped with a warning, and fail the"
+        " run: the state of some item is unknown.",
         epilog=_EXIT_CODES_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -91,10 +126,17 @@ def _parser():
         action="store_true",
         help="pass even if push items were left PENDING",
     )
-    summary.add_argument(
+    bad_lines = summary.add_mutually_exclusive_group()
+    bad_lines.add_argument(
+        "--allow-bad-lines",
+        action="store_true",
+        help="pass even if lines of the file had to be skipped",
+    )
+    # Kept for the CI scripts written when skipped lines passed by default.
+    bad_lines.add_argument(
         "--strict",
         action="store_true",
-        help="fail (exit status 1) if any line had to be skipped",
+        help="deprecated, no effect: skipped lines fail the run by default",
     )
     summary.set_defaults(handler=_summary)
 
@@ -102,7 +144,10 @@ def _parser():
         "runs",
         help="list the runs in an artifacts directory",
         description="List the runs in an artifacts directory, newest first,"
-        " with their counts and whether they passed. '*' marks the latest.",
+        " with their counts and whether they passed (as 'summary' without"
+        " options judges). '*' marks the latest. A run that cannot be read is"
+        " listed with its error: the exit status is 0 whenever the directory"
+        " could be listed.",
     )
     runs.add_argument(
         "path",
@@ -136,12 +181,10 @@ def _describe(error):
 class _Verdict:
     """A run judged as the gate judges it, each list of items made once."""
 
-    def __init__(self, summary, allow_pending=False, strict=False):
+    def __init__(self, summary, allow_pending=False, allow_bad_lines=False):
         self.unsuccessful = summary.unsuccessful()
         self.unfinished = summary.unfinished()
-        self.passed = summary.passed(allow_pending) and not (
-            strict and summary.bad_lines
-        )
+        self.passed = summary.passed(allow_pending, allow_bad_lines)
         # What made it fail, as phrases for people.
         self.reasons = []
         if self.unsuccessful:
@@ -150,17 +193,15 @@ class _Verdict:
             self.reasons.append(
                 "%s unfinished (PENDING)" % _count(len(self.unfinished))
             )
-        if strict and summary.bad_lines:
-            self.reasons.append(
-                "%s (--strict)" % _plural(len(summary.bad_lines), "skipped line")
-            )
+        if summary.bad_lines and not allow_bad_lines:
+            self.reasons.append(_plural(len(summary.bad_lines), "skipped line"))
 
 
 def _summary(args):
     run = open_run(args.path)
     summary = run.summary()
     _warn_about_bad_lines(run, summary.bad_lines)
-    verdict = _Verdict(summary, args.allow_pending, args.strict)
+    verdict = _Verdict(summary, args.allow_pending, args.allow_bad_lines)
     if args.json:
         _print_json(
             {
@@ -178,7 +219,9 @@ def _summary(args):
                     for bad in summary.bad_lines
                 ],
                 "allow_pending": args.allow_pending,
-                "strict": args.strict,
+                "allow_bad_lines": args.allow_bad_lines,
+                # Deprecated: what --strict used to mean, now the default.
+                "strict": not args.allow_bad_lines,
                 "passed": verdict.passed,
             }
         )
@@ -226,14 +269,20 @@ def _print_summary(run, summary, verdict, allow_pending):
     out.append("")
     if not verdict.passed:
         out.append("FAILED: %s" % ", ".join(verdict.reasons))
-    elif summary.final_states:
-        count = len(summary.final_states)
-        out.append(
-            "PASSED: %s%s ended successfully"
-            % ("all " if count > 1 else "", _plural(count, "push item"))
-        )
     else:
-        out.append("PASSED: no push items were recorded")
+        count = len(summary.final_states)
+        if count:
+            verdict_line = "PASSED: %s%s ended successfully" % (
+                "all " if count > 1 else "",
+                _plural(count, "push item"),
+            )
+        else:
+            verdict_line = "PASSED: no push items were recorded"
+        if summary.bad_lines:
+            verdict_line += " (%s allowed)" % _plural(
+                len(summary.bad_lines), "skipped line"
+            )
+        out.append(verdict_line)
     _print_lines(out)
 
 
@@ -253,9 +302,9 @@ def _runs(args):
         [
             [
                 figures["name"],
-                _count(figures["records"]),
-                _count(figures["push_items"]),
-                _count(figures["files"]),
+                _figure(figures["records"]),
+                _figure(figures["push_items"]),
+                _figure(figures["files"]),
                 result,
             ]
             for figures, result in runs
@@ -268,25 +317,31 @@ def _runs(args):
 
 
 def _run_figures(run):
-    """What ``runs --json`` prints of a run, and its result in words."""
-    summary = run.summary()
+    """What ``runs --json`` prints of a run, and its result in words.
+
+    A run that cannot be read has its error instead of figures, so that it
+    cannot hide the other runs.
+    """
+    figures = {"name": run.name, "directory": run.directory, "latest": run.is_latest}
+    try:
+        summary = run.summary()
+        files = run.files()
+    except OSError as error:
+        message = _describe(error)
+        figures.update(dict.fromkeys(_RUN_FIGURES), passed=False, error=message)
+        return figures, "error: " + message
     verdict = _Verdict(summary)
-    result = ", ".join(verdict.reasons or ["passed"])
-    if summary.bad_lines:
-        result += ", " + _plural(len(summary.bad_lines), "skipped line")
-    figures = {
-        "name": run.name,
-        "directory": run.directory,
-        "latest": run.is_latest,
-        "records": summary.record_count,
-        "push_items": len(summary.final_states),
-        "files": len(run.files()),
-        "unsuccessful": len(verdict.unsuccessful),
-        "unfinished": len(verdict.unfinished),
-        "bad_lines": len(summary.bad_lines),
-        "passed": verdict.passed,
-    }
-    return figures, result
+    figures.update(
+        records=summary.record_count,
+        push_items=len(summary.final_states),
+        files=len(files),
+        unsuccessful=len(verdict.unsuccessful),
+        unfinished=len(verdict.unfinished),
+        bad_lines=len(summary.bad_lines),
+        passed=verdict.passed,
+        error=None,
+    )
+    return figures, ", ".join(verdict.reasons or ["passed"])
 
 
 def _warn_about_bad_lines(run, bad_lines):
@@ -319,14 +374,38 @@ def _table(header, rows, right_aligned=frozenset()):
 
 
 def _shown(text):
-    """Text safe to print on a terminal: control characters escaped."""
-    if text.isprintable():
+    """Text safe to print on a terminal: control characters escaped.
+
+    So are the characters standard output cannot encode, as the stream
+    itself would (``\\u65e5``), but here, where columns are aligned.
+    """
+    encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
+    if text.isprintable() and _can_encode(text, encoding):
         return text
-    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
+    return "".join(
+        (
+            char.encode(encoding, "backslashreplace").decode(encoding)
+            if char.isprintable()
+            else repr(char)[1:-1]
+        )
+        for char in text
+    )
+
+
+def _can_encode(text, encoding):
+    try:
+        text.encode(encoding)
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _count(number):
     return format(number, ",")
+
+
+def _figure(number):
+    return "-" if number is None else _count(number)
 
 
 def _plural(number, noun):

@@ -8,13 +8,16 @@ import json
 import logging
 import os
 import re
+import stat
 import sys
 from collections.abc import Callable, Iterator
 
 from .backends.local import (
+    _DIRECTORY_FLAGS,
     LATEST_LINK,
     PUSH_ITEMS_FILE,
     RUN_NAME_PATTERN,
+    _with_path,
     configured_directory,
 )
 from .schema import SUCCESSFUL_STATES
@@ -23,8 +26,28 @@ LOG = logging.getLogger("pushcollector")
 
 _RUN_NAME = re.compile(RUN_NAME_PATTERN)
 
-# Files the local backend keeps in a run directory that nobody attached.
-_TEMPORARY_FILE = re.compile(r"\..*\.tmp-[0-9a-f]+")
+# The one kind of file the local backend keeps in a run that nobody
+# attached: the staging file of an attach, in the directory of the file
+# attached, left if the process died before renaming it over that file.
+# Its name is fixed apart from 32 random hex digits and holds no part of a
+# name given by the caller, so no attachment is taken for one unless named
+# exactly like one.
+_STAGING_FILE = re.compile(r"\.pushcollector-tmp-[0-9a-f]{32}")
+
+# How readers open a file. O_NONBLOCK, so that a FIFO cannot keep open()
+# waiting for a writer: it is refused once open. O_NOFOLLOW, so that a link
+# planted in its place is not followed. O_NOCTTY, so that a terminal planted
+# there cannot become the controlling terminal of the process.
+_READ_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_NOCTTY | os.O_CLOEXEC
+
+# What readers say of a file they refuse, by its type, with the errno.
+_REFUSALS = {
+    stat.S_IFLNK: (errno.ELOOP, "a symbolic link, which is not followed"),
+    stat.S_IFIFO: (errno.EINVAL, "a FIFO, not a regular file"),
+    stat.S_IFSOCK: (errno.EINVAL, "a socket, not a regular file"),
+    stat.S_IFCHR: (errno.EINVAL, "a device, not a regular file"),
+    stat.S_IFBLK: (errno.EINVAL, "a device, not a regular file"),
+}
 
 # json.loads less its checks of the argument's type and of a BOM, which
 # decoding rejects anyway: a tenth faster over a million lines.
@@ -49,8 +72,9 @@ class NotARunError(ValueError):
 class BadLine:
     """A line of ``pushitems.jsonl`` that holds no push item record.
 
-    Such lines are skipped, never fatal. The usual one is a torn last line,
-    left by a push that was killed while writing it.
+    Such lines are skipped, never fatal, whatever bytes they hold. The usual
+    one is a torn last line, left by a push that was killed while writing
+    it.
 
     Attributes:
         line_number (int): where the line is, counting from 1.
@@ -125,23 +149,24 @@ class Run:
                 a warning naming the file and line is logged on the
                 ``pushcollector`` logger.
 
+        Only a regular file is read: the file, and not a symbolic link to it,
+        since the ``local`` backend writes nothing else. Anything else is
+        refused without waiting, a FIFO included.
+
         Raises:
-            OSError: if the file cannot be read.
+            OSError: if the file cannot be read, or is not a regular file;
+                its ``filename`` is :attr:`items_path`.
         """
         report = on_bad_line or self._log_bad_line
         try:
-            # Undecodable bytes are kept as surrogates rather than ending the
-            # read, so that only the lines holding them are skipped.
-            stream = open(
-                self.items_path,
-                encoding="utf-8",
-                errors="surrogateescape",
-                newline="\n",
-            )
+            fd = _open_regular_file(self.items_path)
         except FileNotFoundError:
             if self.directory is None:
                 raise
             return  # No push items recorded in this run.
+        # Undecodable bytes are kept as surrogates rather than ending the
+        # read, so that only the lines holding them are skipped.
+        stream = open(fd, encoding="utf-8", errors="surrogateescape", newline="\n")
         loads = _decode_json
         with stream:
             for line_number, line in enumerate(stream, 1):
@@ -171,25 +196,24 @@ class Run:
         """The names of the files attached or appended in the run, sorted.
 
         Names are relative to the run directory, with ``/`` between
-        directories. Symbolic links are not followed. A run opened from its
-        push items file alone has none.
+        directories. Only regular files are listed, since the ``local``
+        backend writes nothing else: symbolic links (to anything), FIFOs,
+        sockets and devices are not, and no link is followed. Nothing but
+        directories is opened. The backend's own staging files, named
+        ``.pushcollector-tmp-`` and 32 lowercase hex digits, are left out;
+        every other name is listed. A run opened from its push items file
+        alone has none.
+
+        Names may be longer than the system lets a path be, and the tree
+        any depth: the ``local`` backend can write them.
 
         Raises:
-            OSError: if the run directory cannot be read.
+            OSError: if a directory of the run cannot be read; its
+                ``filename`` is that directory.
         """
         if self.directory is None:
             return []
-        names = []
-        for parent, subdirs, filenames in os.walk(self.directory, onerror=_raise):
-            subdirs.sort()
-            relative = os.path.relpath(parent, self.directory)
-            for filename in filenames:
-                if relative == "." and filename == PUSH_ITEMS_FILE:
-                    continue
-                if _TEMPORARY_FILE.fullmatch(filename):
-                    continue
-                names.append(filename if relative == "." else relative + "/" + filename)
-        return sorted(names)
+        return sorted(_regular_files_under(self.directory))
 
     def summary(self) -> RunSummary:
         """Read the whole run and work out the final state of every push item.
@@ -261,16 +285,30 @@ class RunSummary:
             if wanted(state)
         ]
 
-    def passed(self, allow_pending: bool = False) -> bool:
-        """Whether every push item ended in a successful state.
+    def passed(
+        self, allow_pending: bool = False, allow_bad_lines: bool = False
+    ) -> bool:
+        """Whether every push item is known to have ended successfully.
+
+        This is the verdict of ``pushcollector summary``, whose options
+        ``--allow-pending`` and ``--allow-bad-lines`` are these arguments.
 
         Args:
             allow_pending: whether an item still ``PENDING`` counts as
                 successful. By default it does not: the push did not finish
                 with it.
+            allow_bad_lines: whether the run may pass with lines skipped
+                (see :attr:`bad_lines`). By default it may not: a skipped
+                line may have held the last record of an item, so that
+                item's final state is unknown.
 
-        A run with no push items passes.
+        A run with no push items and no bad lines passes.
+
+        .. versionchanged:: 1.4.1
+            Added ``allow_bad_lines``: bad lines fail the run by default.
         """
+        if self.bad_lines and not allow_bad_lines:
+            return False
         for state in self.final_states.values():
             if state not in SUCCESSFUL_STATES:
                 return False
@@ -295,6 +333,11 @@ def open_run(path: str | os.PathLike | None = None) -> Run:
             use: ``$PUSHCOLLECTOR_ARTIFACTS_DIR`` if set, else ``artifacts``
             in the current working directory.
 
+    A file given as ``path`` is read wherever its symbolic links lead, as
+    the caller chose it; the ``pushitems.jsonl`` found in a run directory
+    is read only if it is a regular file (see :meth:`Run.records`). Nothing
+    is opened here.
+
     Raises:
         FileNotFoundError: if the path does not exist.
         NotARunError: if it exists but is none of the above.
@@ -306,14 +349,17 @@ def open_run(path: str | os.PathLike | None = None) -> Run:
     # A run reached through a symlink, such as "latest", goes by its own name.
     resolved = os.path.realpath(path)
     if os.path.isfile(path):
-        if os.path.basename(path) == PUSH_ITEMS_FILE:
-            return _run_in(os.path.realpath(os.path.dirname(path)))
-        return Run(os.path.basename(path), None, path)
+        # The caller named this file: read it wherever links lead. Only the
+        # items file found in a run directory must not be a link.
+        if os.path.basename(resolved) == PUSH_ITEMS_FILE:
+            return _run_in(os.path.dirname(resolved))
+        return Run(os.path.basename(path), None, resolved)
     if not os.path.isdir(path):
         if not os.path.lexists(path):
             raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), path)
         raise NotARunError("%s: not a run: neither a directory nor a file" % path)
-    if os.path.isfile(os.path.join(path, PUSH_ITEMS_FILE)):
+    # Whatever the items file is: reading it then says what is wrong with it.
+    if os.path.lexists(os.path.join(path, PUSH_ITEMS_FILE)):
         return _run_in(resolved)
     latest = os.path.join(path, LATEST_LINK)
     if os.path.lexists(latest):
@@ -332,7 +378,8 @@ def list_runs(base: str | os.PathLike | None = None) -> list[Run]:
     """The runs in an artifacts directory, newest first.
 
     A run is a subdirectory named like the ``local`` backend names runs, or
-    holding a ``pushitems.jsonl``. Runs are ordered by name, which for the
+    holding anything named ``pushitems.jsonl``. Other entries, such as the
+    backend's lock file and symbolic links, are not runs. Runs are ordered by name, which for the
     backend's names is the order they were created in. ``latest`` itself is
     not listed; see :attr:`Run.is_latest`.
 
@@ -353,7 +400,7 @@ def list_runs(base: str | os.PathLike | None = None) -> list[Run]:
         for entry in entries:
             if not entry.is_dir(follow_symlinks=False):
                 continue
-            if _RUN_NAME.fullmatch(entry.name) or os.path.isfile(
+            if _RUN_NAME.fullmatch(entry.name) or os.path.lexists(
                 os.path.join(entry.path, PUSH_ITEMS_FILE)
             ):
                 runs.append(_run_in(entry.path))
@@ -378,8 +425,108 @@ def _broken_latest_error(base, latest):
     return NotARunError("%s: 'latest' is not a link to a run directory" % base)
 
 
-def _raise(error):
-    raise error
+def _open_regular_file(path):
+    """A descriptor of path open for reading, if it is a regular file.
+
+    Raises:
+        OSError: naming path, if it cannot be opened or is anything else.
+    """
+    try:
+        fd = os.open(path, _READ_FLAGS)
+    except OSError as error:
+        # A link (with O_NOFOLLOW) and a socket cannot be opened at all: say
+        # what they are rather than "Too many levels of symbolic links" or
+        # "No such device or address".
+        refusal = _refusal(path, _lstat_mode(path))
+        if refusal is None:
+            raise
+        raise refusal from error
+    try:
+        refusal = _refusal(path, os.fstat(fd).st_mode)
+        if refusal is not None:
+            raise refusal
+        # Only open() had to return at once; reads of a file never wait.
+        os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _refusal(path, mode):
+    """The error for reading path of this mode; None for a regular file."""
+    if mode is None or stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
+    number, description = _REFUSALS.get(
+        stat.S_IFMT(mode), (errno.EINVAL, "not a regular file")
+    )
+    return OSError(number, description, path)
+
+
+def _lstat_mode(path):
+    """The file mode of path, not following a link; None if it has none."""
+    try:
+        return os.lstat(path).st_mode
+    except OSError:
+        return None
+
+
+def _regular_files_under(directory):
+    """The names of the regular files under directory, relative to it.
+
+    Each directory is opened relative to its parent's descriptor, never by
+    a path: the local backend writes one name at a time too, so a run may
+    hold paths longer than the kernel takes whole. The walk is a loop over a
+    stack, not a recursion, so depth does not meet the recursion limit; and
+    a directory's descriptor is closed as soon as its last subdirectory is
+    open, so a chain of directories holds two at a time, not one per level.
+    """
+    names = []
+    # Directories to read: the descriptor of the parent (None for the top),
+    # the name in it, and the prefix of the names below it.
+    to_read = [(None, directory, "")]
+    # Each open descriptor, with its uses left: its own listing, and opening
+    # each of its subdirectories still to read.
+    uses = {}
+    try:
+        while to_read:
+            parent_fd, name, prefix = to_read.pop()
+            try:
+                fd = os.open(name, _DIRECTORY_FLAGS, dir_fd=parent_fd)
+                uses[fd] = 1
+                if parent_fd is not None:
+                    _release(uses, parent_fd)
+                with os.scandir(fd) as entries:
+                    for entry in entries:
+                        # Types as the directory records them: nothing is
+                        # followed or opened to learn them.
+                        if entry.is_dir(follow_symlinks=False):
+                            to_read.append((fd, entry.name, prefix + entry.name + "/"))
+                            uses[fd] += 1
+                        elif (
+                            entry.is_file(follow_symlinks=False)
+                            and (prefix or entry.name != PUSH_ITEMS_FILE)
+                            and not _STAGING_FILE.fullmatch(entry.name)
+                        ):
+                            names.append(prefix + entry.name)
+            except OSError as error:
+                path = os.path.join(directory, prefix[:-1]) if prefix else directory
+                raise _with_path(error, path) from error
+            _release(uses, fd)
+    finally:
+        for fd in uses:
+            os.close(fd)
+    return names
+
+
+def _release(uses, fd):
+    """One use of fd fewer; close it after its last."""
+    uses[fd] -= 1
+    if not uses[fd]:
+        del uses[fd]
+        os.close(fd)
 
 
 def _is_utf8(line):
@@ -395,8 +542,14 @@ def _decoding_problem(error, line):
         problem = "not valid JSON (nested too deeply)"
     elif not line.strip():
         problem = "empty line"
-    else:
+    elif isinstance(error, json.JSONDecodeError):
         problem = "not valid JSON (%s, column %d)" % (error.msg, error.colno)
+    else:
+        # Valid JSON that the decoder cannot turn into Python: int() refuses
+        # numbers of more digits than sys.get_int_max_str_digits(), a limit
+        # the writing process may have lifted for itself. The message's
+        # advice on lifting it is meant for programmers, not for readers.
+        problem = "not readable JSON (%s)" % str(error).partition(":")[0]
     if not line.endswith("\n"):
         problem += " (the last line is incomplete: was the push interrupted?)"
     return problem
