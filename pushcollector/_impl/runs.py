@@ -17,6 +17,7 @@ from .backends.local import (
     LATEST_LINK,
     PUSH_ITEMS_FILE,
     RUN_NAME_PATTERN,
+    STAGING_NAME_PATTERN,
     _with_path,
     configured_directory,
 )
@@ -32,7 +33,7 @@ _RUN_NAME = re.compile(RUN_NAME_PATTERN)
 # Its name is fixed apart from 32 random hex digits and holds no part of a
 # name given by the caller, so no attachment is taken for one unless named
 # exactly like one.
-_STAGING_FILE = re.compile(r"\.pushcollector-tmp-[0-9a-f]{32}")
+_STAGING_FILE = re.compile(STAGING_NAME_PATTERN)
 
 # How readers open a file. O_NONBLOCK, so that a FIFO cannot keep open()
 # waiting for a writer: it is refused once open. O_NOFOLLOW, so that a link
@@ -304,7 +305,7 @@ class RunSummary:
 
         A run with no push items and no bad lines passes.
 
-        .. versionchanged:: 1.4.1
+        .. versionchanged:: 1.5.0
             Added ``allow_bad_lines``: bad lines fail the run by default.
         """
         if self.bad_lines and not allow_bad_lines:
