@@ -1,6 +1,10 @@
 import array
+import json
+import subprocess
+import sys
 import threading
 from concurrent.futures import Future
+from unittest import mock
 
 import jsonschema
 import pytest
@@ -258,6 +262,100 @@ class TestFutures:
         Collector.register_backend("failing", Failing)
         with pytest.raises(RuntimeError, match="sync failure"):
             call(Collector.get("failing"))
+
+
+def test_a_mock_result_is_not_a_future(recorder):
+    # A MagicMock has every attribute, add_done_callback included, but its
+    # type has none: as in 1.3.0, it is a result, not a future.
+    recorder.result = mock.MagicMock()
+    future = Collector.get("recorder").update_push_items([])
+    assert future.done() and future.result() is None
+    assert recorder.result.add_done_callback.call_count == 0
+
+
+def test_cancelling_the_future_cancels_the_backends(recorder):
+    backend_future = Future()
+    recorder.result = backend_future
+    future = Collector.get("recorder").append_file("log", "line")
+    assert future.cancel()
+    assert backend_future.cancelled() and future.cancelled()
+
+
+def test_a_future_the_backend_cannot_cancel_is_not_cancelled(recorder):
+    backend_future = Future()
+    backend_future.set_running_or_notify_cancel()
+    recorder.result = backend_future
+    future = Collector.get("recorder").append_file("log", "line")
+    assert not future.cancel()
+    backend_future.set_result(None)
+    assert future.result(timeout=10) is None
+
+
+def test_a_future_the_backend_cancels_is_cancelled(recorder):
+    backend_future = Future()
+    recorder.result = backend_future
+    future = Collector.get("recorder").append_file("log", "line")
+    assert backend_future.cancel()
+    assert future.cancelled()
+
+
+# What the first call of a process imports, run in a fresh interpreter.
+FIRST_CALL = """
+import json, sys
+import pushcollector
+collector = pushcollector.Collector.get("local")
+collector.update_push_items([{"filename": "a", "state": "PUSHED"}]).result()
+collector.append_file("log", "line").result()
+print(json.dumps(sorted(sys.modules)))
+"""
+
+
+def test_the_first_call_imports_only_what_it_needs(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-c", FIRST_CALL],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    modules = set(json.loads(done.stdout))
+    for heavy in ("more_executors", "concurrent.futures.thread", "requests"):
+        assert heavy not in modules
+
+
+RECORD_AT_EXIT = """
+import atexit
+import pushcollector
+
+def record():
+    collector = pushcollector.Collector.get("local")
+    collector.update_push_items([{"filename": "a", "state": "PUSHED"}]).result()
+    collector.append_file("log", "at exit").result()
+    try:
+        collector.update_push_items([{"filename": "a", "state": "DONE"}])
+    except Exception as error:
+        print(type(error).__name__)
+
+atexit.register(record)
+"""
+
+
+def test_recording_from_an_atexit_handler(tmp_path):
+    # Importing concurrent.futures.thread once the interpreter is shutting
+    # down raises RuntimeError: the facade must not need it.
+    done = subprocess.run(
+        [sys.executable, "-c", RECORD_AT_EXIT],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout == "ValidationError\n"
+    (run,) = (tmp_path / "artifacts").glob("2*")
+    assert (run / "log").read_text() == "at exit"
+    assert json.loads((run / "pushitems.jsonl").read_text())["filename"] == "a"
 
 
 def test_future_completed_from_another_thread(recorder):

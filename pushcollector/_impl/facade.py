@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable
+from concurrent.futures import Future
 
 from .collector import Collector
 from .schema import push_item_schema
@@ -131,17 +132,52 @@ def content_bytes(content) -> bytes:
         ) from None
 
 
-def as_future(result):
-    """A Future of None for a backend's result, mapping futures it returned."""
-    from more_executors.futures import f_map, f_return
+def as_future(result) -> Future:
+    """A Future of None for a backend's result, following a future it returned.
 
-    if hasattr(result, "add_done_callback"):
-        return f_map(result, _discard)
-    return f_return(None)
+    A result is a future when its type has an ``add_done_callback`` method:
+    asking the instance would take any ``unittest.mock.MagicMock`` returned
+    by a mocked backend for a future that never completes.
+
+    Plain :class:`concurrent.futures.Future` objects keep more_executors and
+    :mod:`concurrent.futures.thread` unimported: the latter registers an exit
+    hook, which fails once the interpreter is shutting down, so recording
+    from an :mod:`atexit` handler would fail.
+    """
+    if callable(getattr(type(result), "add_done_callback", None)):
+        future = _FollowingFuture(result)
+        result.add_done_callback(future.follow)
+        return future
+    future = Future()
+    future.set_result(None)
+    return future
 
 
-def _discard(_result):
-    return None
+class _FollowingFuture(Future):
+    """Resolves to None when a backend's future does, or fails with its error.
+
+    Cancelling it cancels the backend's future, and succeeds only if that
+    does: only the backend knows whether its work can still be stopped.
+    """
+
+    def __init__(self, backend_future):
+        super().__init__()
+        self._backend_future = backend_future
+
+    def cancel(self) -> bool:
+        if not self._backend_future.cancel():
+            return False
+        return super().cancel()
+
+    def follow(self, backend_future) -> None:
+        if backend_future.cancelled():
+            super().cancel()
+            return
+        error = backend_future.exception()
+        if error is None:
+            self.set_result(None)
+        else:
+            self.set_exception(error)
 
 
 class CollectorFacade(Collector):
