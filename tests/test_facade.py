@@ -320,7 +320,13 @@ def test_the_first_call_imports_only_what_it_needs(tmp_path):
         timeout=60,
     )
     modules = set(json.loads(done.stdout))
-    for heavy in ("more_executors", "concurrent.futures.thread", "requests"):
+    for heavy in (
+        "more_executors",
+        "concurrent.futures.thread",
+        "yaml",
+        "jsonschema",
+        "requests",
+    ):
         assert heavy not in modules
 
 

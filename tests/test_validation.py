@@ -1,18 +1,28 @@
 """The fast validator must accept and reject exactly what jsonschema does."""
 
 import copy
+import os
+import subprocess
+import sys
 
 import jsonschema
 import pytest
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pushcollector._impl.facade import push_item_validator
-from pushcollector._impl.schema import push_item_schema
+from pushcollector._impl.schema import SCHEMA_PATH, push_item_schema
 from pushcollector._impl.validation import (
     SchemaValidator,
     UnsupportedSchema,
     compile_schema,
+)
+
+GENERATE_SCHEMA_JSON = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+    "scripts",
+    "generate_schema_json.py",
 )
 
 SCHEMA = push_item_schema()
@@ -138,6 +148,25 @@ def test_valid_items_are_accepted(item):
 )
 def test_edge_cases_agree(item):
     assert IS_VALID(item) == REFERENCE.is_valid(item)
+
+
+def test_the_json_schema_is_the_yaml_schema():
+    # The package loads the JSON copy; the commented YAML file is the source.
+    with open(SCHEMA_PATH, encoding="utf-8") as yaml_file:
+        from_yaml = yaml.safe_load(yaml_file)
+    from_json = dict(SCHEMA)
+    assert from_json.pop("$comment").startswith("Generated from pushitem.yaml")
+    assert from_json == from_yaml
+
+
+def test_the_json_schema_is_as_generated():
+    done = subprocess.run(
+        [sys.executable, GENERATE_SCHEMA_JSON, "--check"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (done.returncode, done.stderr) == (0, "")
 
 
 def test_shipped_schema_is_draft7_and_compiles():
