@@ -149,6 +149,15 @@ def test_mixed_dicts_and_push_items_keep_order(recorder):
             ["checksums", "md5"],
         ),
         (FakePushItem(name="x", md5sum="not-hex"), ["checksums", "md5"]),
+        (FakePushItem(name="x", md5sum=MD5 + "\n"), ["checksums", "md5"]),
+        (
+            {
+                "filename": "x",
+                "state": "PUSHED",
+                "checksums": {"sha256": SHA256 + "\n"},
+            },
+            ["checksums", "sha256"],
+        ),
         (FakePushItem(name=None), ["filename"]),
     ],
 )
