@@ -211,6 +211,14 @@ class Collector:
         Raises:
             jsonschema.ValidationError: if any item does not conform to the
                 schema. Nothing from the call is recorded.
+            PushItemValueError: if any item holds a value that is not JSON
+                that reads back the same, at any depth: a value of another
+                type (``set``, ``bytes``...), NaN or an infinity, a string
+                with a lone surrogate, a ``dict`` key that is not a ``str``,
+                an integer beyond 64 bits, a circular reference or nesting
+                deeper than 100. It is a :class:`TypeError` and a
+                :class:`ValueError`. Nothing from the call is recorded,
+                whatever the backend; see :doc:`/schema`.
             TypeError: if ``items`` is a single ``dict`` or string rather
                 than a collection of push items.
             AttributeError: if an item is neither a ``dict`` nor has the

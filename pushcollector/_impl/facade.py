@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from concurrent.futures import Future
 
 from .collector import Collector
+from .jsonvalues import check_json_values
 from .schema import push_item_schema
 from .validation import SchemaValidator
 
@@ -40,6 +41,8 @@ def push_item_dicts(items: Iterable) -> list[dict]:
         TypeError: if ``items`` is a single dict or string.
         AttributeError: if an item is neither a dict nor PushItem-shaped.
         jsonschema.ValidationError: if any resulting dict breaks the schema.
+        PushItemValueError: if any holds a value that is not JSON that
+            reads back the same (see :mod:`.jsonvalues`).
     """
     if isinstance(items, (dict, str, bytes)):
         raise TypeError(
@@ -47,12 +50,22 @@ def push_item_dicts(items: Iterable) -> list[dict]:
             % type(items).__name__
         )
     dicts = []
+    # The caller's index of each dict, kept once a PushItem is met: it may
+    # make several dicts, one per destination.
+    item_indexes = None
     for index, item in enumerate(items):
         if isinstance(item, dict):
             dicts.append(item)
+            if item_indexes is not None:
+                item_indexes.append(index)
         else:
-            dicts.extend(_dicts_from_push_item(item, index))
+            made = _dicts_from_push_item(item, index)
+            if item_indexes is None:
+                item_indexes = list(range(len(dicts)))
+            item_indexes.extend([index] * len(made))
+            dicts.extend(made)
     push_item_validator().validate_all(dicts)
+    check_json_values(dicts, item_indexes)
     return dicts
 
 

@@ -25,7 +25,9 @@ LOCK_FILE = ".pushcollector.lock"
 # same timestamps, without the suffix.
 RUN_NAME_PATTERN = r"[0-9]{14}(-[0-9]{6})?"
 
-_encode_item = json.JSONEncoder(sort_keys=True).encode
+# Strict, though the facade refused values that are not JSON already: NaN
+# and Infinity would be written as they are, and most parsers refuse them.
+_encode_item = json.JSONEncoder(sort_keys=True, allow_nan=False).encode
 
 # About a megabyte of typical push items per write.
 _LINES_PER_CHUNK = 2048
@@ -101,9 +103,13 @@ class LocalCollector:
     def update_push_items(self, items):
         """Append push items to ``pushitems.jsonl``, one JSON line each.
 
+        Items holding values that are not JSON are refused before this, by
+        the collector :meth:`Collector.get` returns.
+
         Raises:
-            TypeError: if an item holds a value that cannot be encoded as
-                JSON. Nothing from the call is written.
+            TypeError, ValueError: if an item holds a value that cannot be
+                encoded as JSON, NaN or Infinity included, when called
+                directly. Nothing from the call is written.
         """
         # Encode everything before writing anything: an item that cannot be
         # encoded must leave the file untouched.

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-import copy
+import json
 import threading
+
+# Strict, like the other backends' encoders, though the facade refused
+# values that are not JSON already.
+_encode = json.JSONEncoder(ensure_ascii=False, allow_nan=False).encode
+_decode = json.JSONDecoder().decode
 
 
 class MemoryCollector:
@@ -14,8 +19,10 @@ class MemoryCollector:
 
     Attributes:
         items (list[dict]): every push item recorded, in call order. Each is
-            a deep copy taken at call time, so a caller mutating its dict or
-            PushItem afterwards does not change what was recorded.
+            the item as JSON reads it back, made at call time: what the
+            ``local`` and ``http`` backends store (a tuple becomes a list, a
+            ``str`` or ``int`` subclass a plain one), and a caller mutating
+            its dict or PushItem afterwards does not change it.
         files (dict[str, bytes]): the content of every file by name;
             ``attach_file`` replaces it, ``append_file`` extends it.
 
@@ -36,8 +43,8 @@ class MemoryCollector:
         )
 
     def update_push_items(self, items):
-        """Keep deep copies of the push items."""
-        copies = copy.deepcopy(items)
+        """Keep copies of the push items, as JSON reads them back."""
+        copies = _decode(_encode(items))
         with self._lock:
             self.items.extend(copies)
 
