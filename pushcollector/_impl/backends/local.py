@@ -231,10 +231,15 @@ class LocalCollector:
 
 
 def _refuse_reserved(filename):
-    if filename == PUSH_ITEMS_FILE:
+    # In any case: on a case-insensitive filesystem (macOS, Windows)
+    # "PUSHITEMS.JSONL" is the same file; casefold() also maps the long s
+    # (U+017F) to "s". As a directory too: "pushitems.jsonl/x" would make
+    # one, and every later update_push_items() fail.
+    top = filename.split("/", 1)[0]
+    if top.casefold() == PUSH_ITEMS_FILE:
         raise ValueError(
-            "refusing filename %r: reserved for push items, "
-            "use update_push_items()" % filename
+            "refusing filename %r: %r is reserved for push items, "
+            "use update_push_items()" % (filename, top)
         )
 
 
