@@ -10,6 +10,7 @@ import jsonschema
 import pytest
 
 from pushcollector import Collector
+from pushcollector._impl.facade import MAX_COMPONENT_BYTES, MAX_FILENAME_BYTES
 
 from .fakes import FakePushItem
 
@@ -452,6 +453,23 @@ HOSTILE_FILENAMES = [
     "a/b/../../../x",
     ".../../x",
     "a/\0",
+    # Lone surrogates: not Unicode text, no backend can encode them.
+    "a\udc80",
+    "dir/sub/\ud800.log",
+    "\udcff/x",
+    # Control characters forge log lines and rewrite terminals.
+    "a\nb",
+    "log\r",
+    "\tx",
+    "\x1b[31mred",
+    "a\x7f",
+    "a\x85b",
+    "a\x9b2J",
+    # Too long for every backend to store.
+    "x" * (MAX_COMPONENT_BYTES + 1),
+    "é" * (MAX_COMPONENT_BYTES // 2 + 1),
+    "a/" + "x" * (MAX_COMPONENT_BYTES + 1) + "/b",
+    "/".join(["x" * 99] * 11),
     None,
     42,
     b"bytes",
@@ -470,11 +488,54 @@ def test_hostile_filenames_are_refused(recorder, method, filename):
 
 
 @pytest.mark.parametrize(
-    "filename", ["a", ".hidden", "a/b/c.txt", "...", "a b/ü.log", "x..y", "-"]
+    "filename",
+    [
+        "a",
+        ".hidden",
+        "a/b/c.txt",
+        "...",
+        "a b/ü.log",
+        "x..y",
+        "-",
+        "😀 \u00a0\u2028",
+        "x" * MAX_COMPONENT_BYTES,
+        "é" * (MAX_COMPONENT_BYTES // 2),
+        "/".join(["x" * MAX_COMPONENT_BYTES] * 5),
+        "/".join(["x"] * (MAX_FILENAME_BYTES // 2)) + "x",
+    ],
 )
 def test_acceptable_filenames(recorder, filename):
     Collector.get("recorder").attach_file(filename, "x").result()
     assert recorder.calls == [("attach_file", filename, b"x")]
+
+
+@pytest.mark.parametrize(
+    "filename, problem",
+    [
+        ("a\udc80", "must not contain a lone surrogate"),
+        ("a\nb", "must not contain a control character: '\\n' at index 1"),
+        ("x" * 201, "component 'xxx"),
+        ("/".join(["x" * 99] * 11), "must be at most 1024 bytes in UTF-8, not 1099"),
+    ],
+)
+def test_filename_errors_say_what_is_wrong(recorder, filename, problem):
+    with pytest.raises(ValueError) as error:
+        Collector.get("recorder").attach_file(filename, "x")
+    assert str(error.value).startswith("invalid filename %r: %s" % (filename, problem))
+
+
+def test_acceptable_filenames_are_stored_locally(in_tmp_dir):
+    # The longest names the facade lets through, attached (through the
+    # hidden staging file) and appended, in a directory of the longest.
+    collector = Collector.get("local")
+    longest = "é" * (MAX_COMPONENT_BYTES // 2)
+    filenames = ["x" * MAX_COMPONENT_BYTES, longest + "/" + longest]
+    for filename in filenames:
+        collector.attach_file(filename, "attached").result()
+        collector.append_file(filename, "+").result()
+    run = in_tmp_dir / "artifacts" / "latest"
+    for filename in filenames:
+        assert (run / filename).read_text() == "attached+"
 
 
 @pytest.mark.parametrize("filename", HOSTILE_FILENAMES)

@@ -239,6 +239,11 @@ class Collector:
             Future: resolved with ``None`` once the file is stored.
 
         Raises:
+            ValueError: if ``filename`` is not a relative path every backend
+                can store: empty, absolute, with ``.``, ``..`` or empty
+                components, a backslash, a control character or a lone
+                surrogate, or longer than 1024 bytes (200 for a component)
+                in UTF-8; see :ref:`filenames`. Nothing is written.
             TypeError: if ``content`` is neither text nor bytes-like.
         """
         raise NotImplementedError()
@@ -256,6 +261,7 @@ class Collector:
             Future: resolved with ``None`` once the content is appended.
 
         Raises:
+            ValueError: as for :meth:`attach_file`.
             TypeError: if ``content`` is neither text nor bytes-like.
         """
         raise NotImplementedError()

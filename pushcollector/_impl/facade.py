@@ -7,6 +7,7 @@ or anything else; the facade turns every outcome into a Future of None.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Iterable
 from concurrent.futures import Future
 
@@ -103,8 +104,22 @@ def _dicts_from_push_item(item, index: int) -> list[dict]:
     return [for_dest(dest) for dest in dests or [None]]
 
 
+#: The most bytes, in UTF-8, of one ``/``-separated component of a filename.
+#: Most filesystems allow 255, and the local backend writes an attached file
+#: first as ``.<name>.tmp-<16 hex digits>``, 22 bytes longer.
+MAX_COMPONENT_BYTES = 200
+
+#: The most bytes, in UTF-8, of a whole filename.
+MAX_FILENAME_BYTES = 1024
+
+# C0 and C1 control characters, and DEL: newlines and escape sequences in
+# names forge log lines and rewrite terminals. Lone surrogates: not Unicode
+# text, so no backend can encode the name.
+_UNSAFE_CHARACTER = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
 def checked_filename(filename) -> str:
-    """The filename, if it is a safe relative POSIX path.
+    """The filename, if it is a safe relative POSIX path every backend stores.
 
     Raises:
         ValueError: naming the filename and what is wrong with it.
@@ -120,14 +135,40 @@ def _filename_problem(filename):
         return "must be a str, not %s" % type(filename).__name__
     if not filename:
         return "must not be empty"
-    if "\0" in filename:
-        return "must not contain NUL"
+    unsafe = _UNSAFE_CHARACTER.search(filename)
+    if unsafe:
+        kind = (
+            "a lone surrogate, which is not Unicode text"
+            if "\ud800" <= unsafe[0] <= "\udfff"
+            else "a control character"
+        )
+        return "must not contain %s: %r at index %d" % (
+            kind,
+            unsafe[0],
+            unsafe.start(),
+        )
     if "\\" in filename:
         return "must not contain a backslash"
     if filename.startswith("/"):
         return "must be a relative path"
-    if any(part in ("", ".", "..") for part in filename.split("/")):
+    components = filename.split("/")
+    if any(part in ("", ".", "..") for part in components):
         return "must not have empty, '.' or '..' components"
+    size = len(filename) if filename.isascii() else len(filename.encode("utf-8"))
+    if size > MAX_FILENAME_BYTES:
+        return "must be at most %d bytes in UTF-8, not %d" % (
+            MAX_FILENAME_BYTES,
+            size,
+        )
+    if size > MAX_COMPONENT_BYTES:
+        for part in components:
+            part_size = len(part.encode("utf-8"))
+            if part_size > MAX_COMPONENT_BYTES:
+                return "component %r is %d bytes in UTF-8, more than %d" % (
+                    part,
+                    part_size,
+                    MAX_COMPONENT_BYTES,
+                )
     return None
 
 
