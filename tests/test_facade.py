@@ -3,6 +3,7 @@ import json
 import subprocess
 import sys
 import threading
+import unicodedata
 from concurrent.futures import Future
 from unittest import mock
 
@@ -10,7 +11,11 @@ import jsonschema
 import pytest
 
 from pushcollector import Collector
-from pushcollector._impl.facade import MAX_COMPONENT_BYTES, MAX_FILENAME_BYTES
+from pushcollector._impl.facade import (
+    MAX_COMPONENT_BYTES,
+    MAX_FILENAME_BYTES,
+    checked_filename,
+)
 
 from .fakes import FakePushItem
 
@@ -522,6 +527,23 @@ def test_filename_errors_say_what_is_wrong(recorder, filename, problem):
     with pytest.raises(ValueError) as error:
         Collector.get("recorder").attach_file(filename, "x")
     assert str(error.value).startswith("invalid filename %r: %s" % (filename, problem))
+
+
+def test_exactly_control_characters_and_lone_surrogates_are_refused():
+    # Each character of the BMP in a name: those of the categories Cc and
+    # Cs are refused, and the backslash; every other one is accepted.
+    refused = set()
+    for code_point in range(0x10000):
+        try:
+            checked_filename("a%cb" % code_point)
+        except ValueError:
+            refused.add(chr(code_point))
+    unsafe = {
+        chr(code_point)
+        for code_point in range(0x10000)
+        if unicodedata.category(chr(code_point)) in ("Cc", "Cs")
+    }
+    assert refused == unsafe | {"\\"}
 
 
 def test_acceptable_filenames_are_stored_locally(in_tmp_dir):

@@ -7,7 +7,6 @@ or anything else; the facade turns every outcome into a Future of None.
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Iterable
 from concurrent.futures import Future
 
@@ -112,11 +111,6 @@ MAX_COMPONENT_BYTES = 200
 #: The most bytes, in UTF-8, of a whole filename.
 MAX_FILENAME_BYTES = 1024
 
-# C0 and C1 control characters, and DEL: newlines and escape sequences in
-# names forge log lines and rewrite terminals. Lone surrogates: not Unicode
-# text, so no backend can encode the name.
-_UNSAFE_CHARACTER = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
-
 
 def checked_filename(filename) -> str:
     """The filename, if it is a safe relative POSIX path every backend stores.
@@ -135,18 +129,10 @@ def _filename_problem(filename):
         return "must be a str, not %s" % type(filename).__name__
     if not filename:
         return "must not be empty"
-    unsafe = _UNSAFE_CHARACTER.search(filename)
-    if unsafe:
-        kind = (
-            "a lone surrogate, which is not Unicode text"
-            if "\ud800" <= unsafe[0] <= "\udfff"
-            else "a control character"
-        )
-        return "must not contain %s: %r at index %d" % (
-            kind,
-            unsafe[0],
-            unsafe.start(),
-        )
+    unsafe = None if filename.isprintable() else _unsafe_character(filename)
+    if unsafe is not None:
+        index, kind = unsafe
+        return "must not contain %s: %r at index %d" % (kind, filename[index], index)
     if "\\" in filename:
         return "must not contain a backslash"
     if filename.startswith("/"):
@@ -169,6 +155,22 @@ def _filename_problem(filename):
                     part_size,
                     MAX_COMPONENT_BYTES,
                 )
+    return None
+
+
+def _unsafe_character(filename: str):
+    """The index of the first unsafe character and what it is, or None.
+
+    C0 and C1 control characters and DEL: newlines and escape sequences in
+    names forge log lines and rewrite terminals. Lone surrogates: they are
+    not Unicode text, so no backend can encode the name. Neither kind is
+    printable, so most names never come here.
+    """
+    for index, char in enumerate(filename):
+        if char < " " or "\x7f" <= char <= "\x9f":
+            return index, "a control character"
+        if "\ud800" <= char <= "\udfff":
+            return index, "a lone surrogate, which is not Unicode text"
     return None
 
 
