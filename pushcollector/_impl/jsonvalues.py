@@ -13,6 +13,7 @@ quick one rejected, and where.
 from __future__ import annotations
 
 import math
+from itertools import repeat
 
 #: How deeply containers may nest in a push item, the item itself counting
 #: as one. Well within what common JSON parsers accept (Ruby's default is
@@ -74,10 +75,10 @@ def check_json_values(dicts: list, item_indexes: list | None = None) -> None:
         item_indexes: the caller's index of each dict, when they differ from
             the dicts' positions (a PushItem makes one dict per destination).
     """
+    if all(map(_plainly_json, dicts, repeat(1))):
+        return
     for position, item in enumerate(dicts):
-        if _plainly_json(item, 1):
-            continue
-        problem = json_problem(item)
+        problem = None if _plainly_json(item, 1) else json_problem(item)
         if problem is not None:
             index = position if item_indexes is None else item_indexes[position]
             raise PushItemValueError(index, *problem)
