@@ -21,6 +21,7 @@ from pushcollector._impl.jsonvalues import (
     _plainly_json,
     json_problem,
 )
+from pushcollector.testing import MemoryCollector
 
 from .fakes import FakePushItem
 
@@ -300,20 +301,21 @@ def http_service(requests_mock, monkeypatch):
     return requests_mock
 
 
-@pytest.mark.parametrize("bad, path, problem", REFUSED[:16], ids=REFUSED_IDS[:16])
+@pytest.mark.parametrize("bad, path, problem", REFUSED, ids=REFUSED_IDS)
 def test_every_backend_refuses_alike_and_records_nothing(
     in_tmp_dir, http_service, bad, path, problem
 ):
+    memory = MemoryCollector()
+    Collector.register_backend("memory", lambda: memory)
     batch = [item(extra="fine"), bad]
     for name in ("local", "memory", "http", "dummy"):
         with Collector.get(name) as collector:
             with pytest.raises(PushItemValueError) as error:
                 collector.update_push_items(batch)
             assert (error.value.index, error.value.path) == (1, path)
-            if name == "memory":
-                assert collector._backend.items == []
     assert list(in_tmp_dir.iterdir()) == []
     assert http_service.request_history == []
+    assert memory.items == []
 
 
 def test_memory_stores_what_local_stores(in_tmp_dir):
@@ -328,17 +330,16 @@ def test_memory_stores_what_local_stores(in_tmp_dir):
             unicode="é😀",
         )
     ]
-    memory = Collector.get("memory")
-    memory.update_push_items(batch).result()
-    local = Collector.get("local")
-    local.update_push_items(batch).result()
+    memory = MemoryCollector()
+    Collector.register_backend("memory", lambda: memory)
+    Collector.get("memory").update_push_items(batch).result()
+    Collector.get("local").update_push_items(batch).result()
 
-    with open("%s/pushitems.jsonl" % local._backend.run_dir, encoding="utf-8") as lines:
-        written = [json.loads(line) for line in lines]
-    stored = memory._backend.items
-    assert stored == written
-    assert stored[0]["tags"] == ["a", "b"]
-    assert [type(stored[0][key]) for key in ("color", "tag", "text")] == [
+    pushitems = in_tmp_dir / "artifacts" / "latest" / "pushitems.jsonl"
+    written = [json.loads(line) for line in pushitems.read_text().splitlines()]
+    assert memory.items == written
+    assert memory.items[0]["tags"] == ["a", "b"]
+    assert [type(memory.items[0][key]) for key in ("color", "tag", "text")] == [
         int,
         str,
         str,
