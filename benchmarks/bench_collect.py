@@ -14,6 +14,10 @@ In one run, on the same generated push items, this measures:
   the lines joined with newlines and written to a file;
 * ``import pushcollector`` in fresh processes, less the startup of a bare
   interpreter, for this project and for 1.3.0;
+* the first call of a process: a fresh interpreter that imports
+  pushcollector, gets a ``local`` collector and records one item, against
+  one that only imports pushcollector (whole process wall times). What a
+  first call needs beyond the import (the schema, futures...) must be cheap;
 * the peak memory, beyond the items themselves, of recording the 100k batch,
   traced with :mod:`tracemalloc` in a separate, untimed run.
 
@@ -26,6 +30,7 @@ Examples::
 
     python benchmarks/bench_collect.py
     python benchmarks/bench_collect.py --no-reference --scale 0.1 --json
+    python benchmarks/bench_collect.py --first-call-only
 
 ``--scale`` multiplies every item and call count (keeping at least one of
 each); the cases keep their nominal names ("10k", "100k").
@@ -96,6 +101,15 @@ TARGET_SPEEDUP_VS_REFERENCE = 100.0
 TARGET_TIME_VS_RAW = 1.5
 TARGET_IMPORT_VS_REFERENCE = 0.2
 TARGET_MEMORY_VS_BATCH = 1.0
+TARGET_FIRST_CALL_VS_IMPORT = 1.5
+
+# What a push tool's first record costs, in a fresh process.
+IMPORT_CODE = "import pushcollector"
+FIRST_CALL_CODE = (
+    "import pushcollector; "
+    "collector = pushcollector.Collector.get('local'); "
+    "collector.update_push_items([{'filename': 'f', 'state': 'PUSHED'}]).result()"
+)
 
 NOTES = ("retried after a timeout", "republished on request", "")
 
@@ -353,6 +367,50 @@ def net_import_milliseconds(command, cwd, runs):
     return 1000 * (statistics.median(importing) - statistics.median(bare))
 
 
+def first_call_milliseconds(runs):
+    """Median wall times, in ms, of a fresh process importing pushcollector
+    and of one also making its first call (a local collector, one item).
+
+    Each process starts in a new temporary directory, where the first call
+    writes its run; the two kinds alternate, so that drift affects both.
+    Bytecode caches are written, and each kind runs once untimed first: an
+    installed package has its caches (pip writes them), and a process
+    compiling every module from source would measure the compiler.
+    """
+    env = dict(os.environ)
+    for variable in (
+        "PUSHCOLLECTOR_ARTIFACTS_DIR",
+        "PUSHCOLLECTOR_BACKEND",
+        "PYTHONDONTWRITEBYTECODE",
+    ):
+        env.pop(variable, None)
+
+    def wall_time(code):
+        with tempfile.TemporaryDirectory(prefix="bench-collect-first-") as cwd:
+            start = time.perf_counter()
+            subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env, check=True)
+            return time.perf_counter() - start
+
+    wall_time(IMPORT_CODE)
+    wall_time(FIRST_CALL_CODE)
+    importing, first_call = [], []
+    for _ in range(runs):
+        importing.append(wall_time(IMPORT_CODE))
+        first_call.append(wall_time(FIRST_CALL_CODE))
+    return {
+        "runs": runs,
+        "import_ms": 1000 * statistics.median(importing),
+        "first_call_ms": 1000 * statistics.median(first_call),
+    }
+
+
+def first_call_check(first_call):
+    return check(
+        first_call["first_call_ms"] / first_call["import_ms"],
+        TARGET_FIRST_CALL_VS_IMPORT,
+    )
+
+
 def measure_peak_memory(count, seed):
     """Peak memory that recording a batch needs beyond the batch itself."""
     gc.collect()
@@ -375,7 +433,7 @@ def measure_peak_memory(count, seed):
     }
 
 
-def ratios(measurements, imports, memory):
+def ratios(measurements, imports, memory, first_call):
     reference_10k = measurements["reference_dicts_10k"]
     speedup = single_call_time_ratio = import_ratio = None
     if reference_10k is not None:
@@ -403,6 +461,7 @@ def ratios(measurements, imports, memory):
         "memory_extra_peak_vs_batch_100k": check(
             memory["extra_peak_vs_batch"], TARGET_MEMORY_VS_BATCH
         ),
+        "first_call_vs_import_time": first_call_check(first_call),
     }
 
 
@@ -474,6 +533,9 @@ def run_benchmark(args):
                 [reference_python(), "-I"], cwd, args.import_runs
             )
 
+    progress("timing the first call of a process")
+    first_call = first_call_milliseconds(args.import_runs)
+
     progress("tracing memory of recording %d items" % large)
     memory = measure_peak_memory(large, args.seed)
 
@@ -490,8 +552,9 @@ def run_benchmark(args):
         },
         "measurements": measurements,
         "import_ms": imports,
+        "first_call": first_call,
         "memory": memory,
-        "ratios": ratios(measurements, imports, memory),
+        "ratios": ratios(measurements, imports, memory, first_call),
     }
 
 
@@ -559,6 +622,8 @@ def print_report(results):
             "(target: not slower) %s" % (project_us, reference_us, verdict(single))
         )
 
+    print_first_call(results["first_call"], checks["first_call_vs_import_time"])
+
     memory = results["memory"]
     memory_check = checks["memory_extra_peak_vs_batch_100k"]
     print(
@@ -571,6 +636,37 @@ def print_report(results):
             TARGET_MEMORY_VS_BATCH,
             verdict(memory_check),
         )
+    )
+
+
+def print_first_call(first_call, first_call_check):
+    print(
+        "first call: import %.1f ms, import + first local call %.1f ms = %.2fx "
+        "(target <= %gx) %s"
+        % (
+            first_call["import_ms"],
+            first_call["first_call_ms"],
+            first_call_check["value"],
+            TARGET_FIRST_CALL_VS_IMPORT,
+            verdict(first_call_check),
+        )
+    )
+
+
+def run_first_call_only(args):
+    require_project_pushcollector()
+    progress("timing the first call of a process")
+    first_call = first_call_milliseconds(args.import_runs)
+    return {
+        "settings": {"import_runs": args.import_runs},
+        "first_call": first_call,
+        "ratios": {"first_call_vs_import_time": first_call_check(first_call)},
+    }
+
+
+def print_first_call_report(results):
+    print_first_call(
+        results["first_call"], results["ratios"]["first_call_vs_import_time"]
     )
 
 
@@ -592,13 +688,18 @@ def parse_args(argv):
         "--import-runs",
         type=positive_int,
         default=15,
-        help="fresh processes per import timing (default: 15)",
+        help="fresh processes per import and first-call timing (default: 15)",
     )
     add_seed_option(parser, "items")
     parser.add_argument(
         "--no-reference",
         action="store_true",
         help="skip pushcollector %s (and creating its venv)" % REFERENCE_VERSION,
+    )
+    parser.add_argument(
+        "--first-call-only",
+        action="store_true",
+        help="measure only the first call of a process against the import",
     )
     add_json_option(parser)
     parser.add_argument("--worker", metavar="JOB_JSON", help=argparse.SUPPRESS)
@@ -609,6 +710,9 @@ def main(argv=None):
     args = parse_args(argv)
     if args.worker:
         run_worker(args.worker)
+        return
+    if args.first_call_only:
+        print_results(run_first_call_only(args), args.json, print_first_call_report)
         return
     print_results(run_benchmark(args), args.json, print_report)
 

@@ -72,6 +72,7 @@ def test_scaled_down_benchmark_reports_every_figure(tmp_path):
         "import_project_vs_reference",
         "single_item_call_project_vs_reference_time",
         "memory_extra_peak_vs_batch_100k",
+        "first_call_vs_import_time",
     }
     for name in (
         "local_vs_reference_10k_items_per_second",
@@ -80,9 +81,31 @@ def test_scaled_down_benchmark_reports_every_figure(tmp_path):
     ):
         assert ratios[name]["value"] is None
         assert ratios[name]["pass"] is None
-    for name in ("local_vs_raw_100k_time", "memory_extra_peak_vs_batch_100k"):
+    for name in (
+        "local_vs_raw_100k_time",
+        "memory_extra_peak_vs_batch_100k",
+        "first_call_vs_import_time",
+    ):
         assert ratios[name]["value"] > 0
         assert isinstance(ratios[name]["pass"], bool)
+    assert results["first_call"]["runs"] == 2
+
+
+def test_first_call_benchmark_reports_both_timings(tmp_path):
+    results = benchmark_results(
+        BENCHMARK, "--first-call-only", "--import-runs", "2", cwd=tmp_path
+    )
+
+    first_call = results["first_call"]
+    assert first_call["runs"] == 2
+    assert first_call["import_ms"] > 0
+    assert first_call["first_call_ms"] > 0
+    ratio = results["ratios"]["first_call_vs_import_time"]
+    assert ratio["value"] == first_call["first_call_ms"] / first_call["import_ms"]
+    assert ratio["target"] == "<= 1.5"
+    assert isinstance(ratio["pass"], bool)
+    # Each process ran in a temporary directory of its own.
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_scaled_down_http_benchmark_reports_both_cases(tmp_path):

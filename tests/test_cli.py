@@ -21,7 +21,7 @@ from pushcollector._impl import cli
 from pushcollector._impl.facade import CollectorFacade
 
 from .special_files import REFUSALS, make_special
-from .trees import remove_deep_tree
+from .trees import remove_deep_tree, write_file
 
 SCRIPT = os.path.join(os.path.dirname(sys.executable), "pushcollector")
 TIMEOUT = 120
@@ -281,18 +281,16 @@ def test_allowed_bad_lines_in_a_run_without_records(pushcollector, tmp_path):
 
 
 def huge_number_run(base):
-    """A run whose first record holds a 5,001-digit integer, as a process that
-    lifted Python's limit on converting such integers records it."""
-    previous = sys.get_int_max_str_digits()
-    sys.set_int_max_str_digits(0)
-    try:
-        return record(
-            base,
-            items(("big", "UPLOADFAILED")) + [{"filename": "n", "state": "PUSHED"}],
-            [{"filename": "big", "state": "PUSHED", "size": 10**5000}],
+    """A run whose last record holds a 5,001-digit integer, as 1.4.0 wrote it
+    in a process that lifted Python's limit on converting such integers."""
+    name = record(
+        base, items(("big", "UPLOADFAILED")) + [{"filename": "n", "state": "PUSHED"}]
+    )
+    with open(base / "artifacts" / name / "pushitems.jsonl", "a") as items_file:
+        items_file.write(
+            '{"filename": "big", "size": 1%s, "state": "PUSHED"}\n' % ("0" * 5000)
         )
-    finally:
-        sys.set_int_max_str_digits(previous)
+    return name
 
 
 @pytest.mark.parametrize("command", [["summary"], ["summary", "--json"], ["runs"]])
@@ -788,7 +786,9 @@ def test_runs_lists_runs_with_names_longer_than_the_kernel_takes(
     # a time, but the kernel refuses the whole path (PATH_MAX is 4,096).
     long_name = ("d" * 200 + "/") * 24 + "f" * 206
     first = record(tmp_path, items(("a", "PUSHED")))
-    second = record(tmp_path, items(("a", "PUSHED")), files=[long_name, "log"])
+    second = record(tmp_path, items(("a", "PUSHED")), files=["log"])
+    # Longer than this version's writer accepts, as older writers wrote.
+    write_file(tmp_path / "artifacts" / second, long_name, b"x")
 
     result = pushcollector("runs", "--json", tmp_path / "artifacts")
 
@@ -802,8 +802,10 @@ def test_runs_lists_runs_with_names_longer_than_the_kernel_takes(
 def test_runs_reads_deep_trees_with_few_descriptors(tmp_path):
     # 1,200 directories deep, deeper than Python's recursion limit, read by
     # a process allowed 40 open files: one per level would not do.
-    name = record(tmp_path, files=["a/" * 1200 + "f", "a/a/g"])
+    name = record(tmp_path, [])
     try:
+        for deep in ("a/" * 1200 + "f", "a/a/g"):
+            write_file(tmp_path / "artifacts" / name, deep, b"x")
         done = subprocess.run(
             [SCRIPT, "runs", "--json", tmp_path / "artifacts"],
             preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (40, 40)),

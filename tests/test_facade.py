@@ -1,11 +1,21 @@
 import array
+import json
+import subprocess
+import sys
 import threading
+import unicodedata
 from concurrent.futures import Future
+from unittest import mock
 
 import jsonschema
 import pytest
 
 from pushcollector import Collector
+from pushcollector._impl.facade import (
+    MAX_COMPONENT_BYTES,
+    MAX_FILENAME_BYTES,
+    checked_filename,
+)
 
 from .fakes import FakePushItem
 
@@ -145,6 +155,15 @@ def test_mixed_dicts_and_push_items_keep_order(recorder):
             ["checksums", "md5"],
         ),
         (FakePushItem(name="x", md5sum="not-hex"), ["checksums", "md5"]),
+        (FakePushItem(name="x", md5sum=MD5 + "\n"), ["checksums", "md5"]),
+        (
+            {
+                "filename": "x",
+                "state": "PUSHED",
+                "checksums": {"sha256": SHA256 + "\n"},
+            },
+            ["checksums", "sha256"],
+        ),
         (FakePushItem(name=None), ["filename"]),
     ],
 )
@@ -260,6 +279,106 @@ class TestFutures:
             call(Collector.get("failing"))
 
 
+def test_a_mock_result_is_not_a_future(recorder):
+    # A MagicMock has every attribute, add_done_callback included, but its
+    # type has none: as in 1.3.0, it is a result, not a future.
+    recorder.result = mock.MagicMock()
+    future = Collector.get("recorder").update_push_items([])
+    assert future.done() and future.result() is None
+    assert recorder.result.add_done_callback.call_count == 0
+
+
+def test_cancelling_the_future_cancels_the_backends(recorder):
+    backend_future = Future()
+    recorder.result = backend_future
+    future = Collector.get("recorder").append_file("log", "line")
+    assert future.cancel()
+    assert backend_future.cancelled() and future.cancelled()
+
+
+def test_a_future_the_backend_cannot_cancel_is_not_cancelled(recorder):
+    backend_future = Future()
+    backend_future.set_running_or_notify_cancel()
+    recorder.result = backend_future
+    future = Collector.get("recorder").append_file("log", "line")
+    assert not future.cancel()
+    backend_future.set_result(None)
+    assert future.result(timeout=10) is None
+
+
+def test_a_future_the_backend_cancels_is_cancelled(recorder):
+    backend_future = Future()
+    recorder.result = backend_future
+    future = Collector.get("recorder").append_file("log", "line")
+    assert backend_future.cancel()
+    assert future.cancelled()
+
+
+# What the first call of a process imports, run in a fresh interpreter.
+FIRST_CALL = """
+import json, sys
+import pushcollector
+collector = pushcollector.Collector.get("local")
+collector.update_push_items([{"filename": "a", "state": "PUSHED"}]).result()
+collector.append_file("log", "line").result()
+print(json.dumps(sorted(sys.modules)))
+"""
+
+
+def test_the_first_call_imports_only_what_it_needs(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-c", FIRST_CALL],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    modules = set(json.loads(done.stdout))
+    for heavy in (
+        "more_executors",
+        "concurrent.futures.thread",
+        "yaml",
+        "jsonschema",
+        "requests",
+    ):
+        assert heavy not in modules
+
+
+RECORD_AT_EXIT = """
+import atexit
+import pushcollector
+
+def record():
+    collector = pushcollector.Collector.get("local")
+    collector.update_push_items([{"filename": "a", "state": "PUSHED"}]).result()
+    collector.append_file("log", "at exit").result()
+    try:
+        collector.update_push_items([{"filename": "a", "state": "DONE"}])
+    except Exception as error:
+        print(type(error).__name__)
+
+atexit.register(record)
+"""
+
+
+def test_recording_from_an_atexit_handler(tmp_path):
+    # Importing concurrent.futures.thread once the interpreter is shutting
+    # down raises RuntimeError: the facade must not need it.
+    done = subprocess.run(
+        [sys.executable, "-c", RECORD_AT_EXIT],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout == "ValidationError\n"
+    (run,) = (tmp_path / "artifacts").glob("2*")
+    assert (run / "log").read_text() == "at exit"
+    assert json.loads((run / "pushitems.jsonl").read_text())["filename"] == "a"
+
+
 def test_future_completed_from_another_thread(recorder):
     backend_future = Future()
     recorder.result = backend_future
@@ -339,6 +458,23 @@ HOSTILE_FILENAMES = [
     "a/b/../../../x",
     ".../../x",
     "a/\0",
+    # Lone surrogates: not Unicode text, no backend can encode them.
+    "a\udc80",
+    "dir/sub/\ud800.log",
+    "\udcff/x",
+    # Control characters forge log lines and rewrite terminals.
+    "a\nb",
+    "log\r",
+    "\tx",
+    "\x1b[31mred",
+    "a\x7f",
+    "a\x85b",
+    "a\x9b2J",
+    # Too long for every backend to store.
+    "x" * (MAX_COMPONENT_BYTES + 1),
+    "é" * (MAX_COMPONENT_BYTES // 2 + 1),
+    "a/" + "x" * (MAX_COMPONENT_BYTES + 1) + "/b",
+    "/".join(["x" * 99] * 11),
     None,
     42,
     b"bytes",
@@ -357,11 +493,71 @@ def test_hostile_filenames_are_refused(recorder, method, filename):
 
 
 @pytest.mark.parametrize(
-    "filename", ["a", ".hidden", "a/b/c.txt", "...", "a b/ü.log", "x..y", "-"]
+    "filename",
+    [
+        "a",
+        ".hidden",
+        "a/b/c.txt",
+        "...",
+        "a b/ü.log",
+        "x..y",
+        "-",
+        "😀 \u00a0\u2028",
+        "x" * MAX_COMPONENT_BYTES,
+        "é" * (MAX_COMPONENT_BYTES // 2),
+        "/".join(["x" * MAX_COMPONENT_BYTES] * 4),
+        "/".join(["x"] * (MAX_FILENAME_BYTES // 2)) + "x",
+    ],
 )
 def test_acceptable_filenames(recorder, filename):
     Collector.get("recorder").attach_file(filename, "x").result()
     assert recorder.calls == [("attach_file", filename, b"x")]
+
+
+@pytest.mark.parametrize(
+    "filename, problem",
+    [
+        ("a\udc80", "must not contain a lone surrogate"),
+        ("a\nb", "must not contain a control character: '\\n' at index 1"),
+        ("x" * 256, "component 'xxx"),
+        ("/".join(["x" * 99] * 11), "must be at most 1024 bytes in UTF-8, not 1099"),
+    ],
+)
+def test_filename_errors_say_what_is_wrong(recorder, filename, problem):
+    with pytest.raises(ValueError) as error:
+        Collector.get("recorder").attach_file(filename, "x")
+    assert str(error.value).startswith("invalid filename %r: %s" % (filename, problem))
+
+
+def test_exactly_control_characters_and_lone_surrogates_are_refused():
+    # Each character of the BMP in a name: those of the categories Cc and
+    # Cs are refused, and the backslash; every other one is accepted.
+    refused = set()
+    for code_point in range(0x10000):
+        try:
+            checked_filename("a%cb" % code_point)
+        except ValueError:
+            refused.add(chr(code_point))
+    unsafe = {
+        chr(code_point)
+        for code_point in range(0x10000)
+        if unicodedata.category(chr(code_point)) in ("Cc", "Cs")
+    }
+    assert refused == unsafe | {"\\"}
+
+
+def test_acceptable_filenames_are_stored_locally(in_tmp_dir):
+    # The longest names the facade lets through, attached (through the
+    # hidden staging file) and appended, in a directory of the longest.
+    collector = Collector.get("local")
+    longest = "é" * (MAX_COMPONENT_BYTES // 2)
+    filenames = ["x" * MAX_COMPONENT_BYTES, longest + "/" + longest]
+    for filename in filenames:
+        collector.attach_file(filename, "attached").result()
+        collector.append_file(filename, "+").result()
+    run = in_tmp_dir / "artifacts" / "latest"
+    for filename in filenames:
+        assert (run / filename).read_text() == "attached+"
 
 
 @pytest.mark.parametrize("filename", HOSTILE_FILENAMES)

@@ -25,7 +25,7 @@ from pushcollector._impl.facade import CollectorFacade
 from pushcollector._impl.schema import SCHEMA_PATH, push_item_schema
 
 from .special_files import REFUSALS, make_special
-from .trees import remove_deep_tree
+from .trees import remove_deep_tree, write_file
 
 
 def record(tmp_path, *batches):
@@ -155,18 +155,12 @@ def test_a_bad_line_is_reported_with_its_number_and_skipped(tmp_path, bad, reaso
 
 
 def huge_number_run(tmp_path):
-    """A run whose first record holds a 5,001-digit integer, recorded as by a
-    process that lifted Python's limit on converting such integers."""
-    previous = sys.get_int_max_str_digits()
-    sys.set_int_max_str_digits(0)
-    try:
-        return record(
-            tmp_path,
-            [{"filename": "big", "state": "UPLOADFAILED", "size": 10**5000}],
-            [{"filename": "after", "state": "PUSHED"}],
-        )
-    finally:
-        sys.set_int_max_str_digits(previous)
+    """A run whose first record holds a 5,001-digit integer, as 1.4.0 wrote it
+    in a process that lifted Python's limit on converting such integers."""
+    big = b'{"filename": "big", "size": 1%s, "state": "UPLOADFAILED"}\n' % (b"0" * 5000)
+    return write_run(
+        tmp_path, "20261125000000", big + line(filename="after", state="PUSHED")
+    )
 
 
 def test_an_integer_python_will_not_read_is_a_bad_line(tmp_path):
@@ -858,26 +852,24 @@ DEEP_NAME = "a/" * 1200 + "f"
 
 
 def test_files_lists_a_name_longer_than_the_kernel_takes(tmp_path):
+    # Longer than this version's writer accepts, as older writers wrote.
     assert len(LONG_NAME) == 5030
-    backend = LocalCollector(tmp_path / "artifacts")
-    CollectorFacade(backend).attach_file(LONG_NAME, "x").result()
-    assert len(os.path.join(backend.run_dir, LONG_NAME)) > os.pathconf(
-        "/", "PC_PATH_MAX"
-    )
+    run_dir = record(tmp_path, [])
+    write_file(run_dir, LONG_NAME, b"x")
+    assert len(os.path.join(run_dir, LONG_NAME)) > os.pathconf("/", "PC_PATH_MAX")
 
-    assert open_run(backend.run_dir).files() == [LONG_NAME]
+    assert open_run(run_dir).files() == [LONG_NAME]
 
 
 def test_files_lists_a_file_deeper_than_the_recursion_limit(tmp_path):
-    backend = LocalCollector(tmp_path / "artifacts")
-    collector = CollectorFacade(backend)
+    run_dir = record(tmp_path, [])
     try:
-        collector.attach_file(DEEP_NAME, "x").result()
-        collector.attach_file("a/a/g", "x").result()
+        write_file(run_dir, DEEP_NAME, b"x")
+        write_file(run_dir, "a/a/g", b"x")
 
-        assert open_run(backend.run_dir).files() == [DEEP_NAME, "a/a/g"]
+        assert open_run(run_dir).files() == [DEEP_NAME, "a/a/g"]
     finally:
-        remove_deep_tree(backend.run_dir)
+        remove_deep_tree(run_dir)
 
 
 def test_files_closes_every_descriptor_when_it_fails(tmp_path):

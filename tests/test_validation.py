@@ -1,22 +1,38 @@
 """The fast validator must accept and reject exactly what jsonschema does."""
 
 import copy
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
 
 import jsonschema
 import pytest
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pushcollector._impl.facade import push_item_validator
-from pushcollector._impl.schema import push_item_schema
+from pushcollector._impl.schema import SCHEMA_PATH, push_item_schema
 from pushcollector._impl.validation import (
     SchemaValidator,
     UnsupportedSchema,
     compile_schema,
+    detailed_validator,
+    ecma_regex,
+)
+
+GENERATE_SCHEMA_JSON = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+    "scripts",
+    "generate_schema_json.py",
 )
 
 SCHEMA = push_item_schema()
-REFERENCE = jsonschema.Draft7Validator(SCHEMA)
+# jsonschema, with the patterns of JSON Schema (ECMA-262) rather than Python's.
+REFERENCE = detailed_validator(SCHEMA)
 IS_VALID = push_item_validator().is_valid
 STATES = SCHEMA["properties"]["state"]["enum"]
 
@@ -37,11 +53,27 @@ any_json = st.recursive(
     max_leaves=6,
 )
 hex_digits = "0123456789abcdef"
+# Near misses Python's re would take for hex: a final newline, digits of
+# other scripts ("٣", "３").
 hexish = st.one_of(
-    st.sampled_from([MD5, SHA256, MD5 + "\n", SHA256 + "\n", MD5.upper(), MD5[:-1]]),
+    st.sampled_from(
+        [
+            MD5,
+            SHA256,
+            MD5 + "\n",
+            SHA256 + "\n",
+            MD5.upper(),
+            MD5[:-1],
+            MD5[:-1] + "\n",
+            MD5[:-1] + "٣",
+            "٣" * 32,
+            "３" * 64,
+        ]
+    ),
     st.text(hex_digits, min_size=31, max_size=33),
     st.text(hex_digits, min_size=63, max_size=65),
-    st.text(hex_digits + "ABCDEFxyz\n", min_size=30, max_size=66),
+    st.text(hex_digits + "ABCDEFxyz\n\r٣３\u2028", min_size=30, max_size=66),
+    st.builds(lambda digest, end: digest + end, st.just(MD5), st.text(max_size=2)),
 )
 nullable_string = st.none() | st.text() | st.just("x" * 100_000) | any_json
 checksums = (
@@ -123,6 +155,28 @@ def test_valid_items_are_accepted(item):
 
 
 @pytest.mark.parametrize(
+    "checksums, python_takes_it",
+    [
+        ({"md5": MD5 + "\n"}, True),
+        ({"sha256": SHA256 + "\n"}, True),
+        ({"md5": "\n" + MD5}, False),
+        ({"md5": MD5[:-1] + "٣"}, False),
+    ],
+)
+def test_checksums_python_would_take_are_refused(checksums, python_takes_it):
+    # The schema's "^[0-9a-f]{32}$" with Python's re.search (as jsonschema
+    # applies it) takes a final newline; ECMA-262, JSON Schema's dialect,
+    # does not, and neither must the fast path or the detailed error.
+    item = {"filename": "f", "state": "PUSHED", "checksums": checksums}
+    assert jsonschema.Draft7Validator(SCHEMA).is_valid(item) == python_takes_it
+    assert not IS_VALID(item)
+    with pytest.raises(jsonschema.ValidationError) as error:
+        push_item_validator().validate_all([item])
+    assert error.value.validator == "pattern"
+    assert list(error.value.absolute_path) == ["checksums", *checksums]
+
+
+@pytest.mark.parametrize(
     "item",
     [
         {"filename": "f", "state": "PUSHED", "checksums": {"md5": MD5 + "\n"}},
@@ -138,6 +192,25 @@ def test_valid_items_are_accepted(item):
 )
 def test_edge_cases_agree(item):
     assert IS_VALID(item) == REFERENCE.is_valid(item)
+
+
+def test_the_json_schema_is_the_yaml_schema():
+    # The package loads the JSON copy; the commented YAML file is the source.
+    with open(SCHEMA_PATH, encoding="utf-8") as yaml_file:
+        from_yaml = yaml.safe_load(yaml_file)
+    from_json = dict(SCHEMA)
+    assert from_json.pop("$comment").startswith("Generated from pushitem.yaml")
+    assert from_json == from_yaml
+
+
+def test_the_json_schema_is_as_generated():
+    done = subprocess.run(
+        [sys.executable, GENERATE_SCHEMA_JSON, "--check"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (done.returncode, done.stderr) == (0, "")
 
 
 def test_shipped_schema_is_draft7_and_compiles():
@@ -194,6 +267,10 @@ def test_unsupported_schemas_are_refused(schema):
             ["ab", []],
             ["ba", None],
         ),
+        ({"pattern": "^\\d+$"}, ["123", 1], ["12\n", "١٢٣", "１２", "1a"]),
+        ({"pattern": "^\\w$"}, ["a", "_"], ["é", "ß", "\n"]),
+        ({"pattern": "^\\s$"}, [" ", "\u00a0", "\ufeff", "\u2028"], ["\x1c", "a"]),
+        ({"pattern": "^a.c$"}, ["abc", "a😀c"], ["a\nc", "a\rc", "a\u2028c"]),
         (
             {
                 "type": "object",
@@ -208,7 +285,7 @@ def test_unsupported_schemas_are_refused(schema):
 )
 def test_compiled_schemas(schema, accepted, rejected):
     is_valid = compile_schema(schema)
-    reference = jsonschema.Draft7Validator(schema)
+    reference = detailed_validator(schema)
     for instance in accepted:
         assert reference.is_valid(instance) and is_valid(instance)
     for instance in rejected:
@@ -228,3 +305,166 @@ def test_jsonschema_has_the_last_word():
     validator = SchemaValidator({"type": "string"})
     validator.is_valid = lambda instance: False
     validator.validate_all(["fine"])
+
+
+# ECMA-262 patterns -----------------------------------------------------------
+
+# (pattern, string, whether ECMA-262's RegExp(pattern, "u").test(string)):
+# each checked against node when it is installed (see below).
+ECMA_CASES = [
+    ("^[0-9a-f]{32}$", MD5, True),
+    ("^[0-9a-f]{32}$", MD5 + "\n", False),
+    ("^a$", "a\n", False),
+    ("a$", "a\nb", False),
+    ("^a", "b\na", False),
+    ("^\\d$", "7", True),
+    ("^\\d$", "٣", False),
+    ("^\\d$", "３", False),
+    ("^\\D$", "٣", True),
+    ("^\\w+$", "abc_09", True),
+    ("^\\w$", "é", False),
+    ("^\\W$", "é", True),
+    ("\\bx", "éx", True),
+    ("\\Bx", "éx", False),
+    ("^\\s$", "\u00a0", True),
+    ("^\\s$", "\ufeff", True),
+    ("^\\s$", "\u2029", True),
+    ("^\\s$", "\x1c", False),
+    ("^\\S$", "\x1c", True),
+    ("^[\\s]$", "\u3000", True),
+    ("^[\\d]$", "٣", False),
+    ("^[\\w-]+$", "a-b", True),
+    ("^.$", "\n", False),
+    ("^.$", "\r", False),
+    ("^.$", "\u2028", False),
+    ("^.$", "😀", True),
+    ("^[\\s\\S]$", "\n", True),
+    ("^[\\S]$", "\n", False),
+    ("^[a\\D]$", "5", False),
+    ("^[a\\D]$", "b", True),
+    ("^[^]$", "\n", True),
+    ("[]", "a", False),
+    ("^\\cJ$", "\n", True),
+    ("^\\x41\\u0042\\u{43}$", "ABC", True),
+    ("^\\u{1F600}$", "😀", True),
+    ("^\\ud83d\\ude00$", "😀", True),
+    ("^\\0$", "\0", True),
+    ("^[\\b]$", "\b", True),
+    ("^\\/$", "/", True),
+    ("^[a\\-z]$", "-", True),
+    ("^[a\\-z]$", "m", False),
+    ("^(?<y>ab)+$", "abab", True),
+    ("(?<=a)b", "ab", True),
+    ("(?<!a)b", "ab", False),
+    ("^a{2}$", "aa", True),
+    ("^a{2,}?$", "aaa", True),
+    ("^[&&]$", "&", True),
+    ("^[|~[]+$", "|~[", True),
+    ("^\\f\\n\\r\\t\\v$", "\f\n\r\t\v", True),
+]
+
+
+@pytest.mark.parametrize("pattern, string, matches", ECMA_CASES)
+def test_patterns_search_as_ecma_262(pattern, string, matches):
+    assert (ecma_regex(pattern).search(string) is not None) == matches
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs node")
+def test_ecma_cases_are_what_node_says():
+    assert run_in_node([(pattern, string) for pattern, string, _ in ECMA_CASES]) == [
+        matches for _, _, matches in ECMA_CASES
+    ]
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs node")
+def test_patterns_agree_with_node_on_many_strings():
+    patterns = sorted({pattern for pattern, _, _ in ECMA_CASES})
+    rng = random.Random(13)
+    alphabet = "aAbxz09_-/]{},.&|~ \n\r\t\v\f\x00\x08\x1c\u00a0\u2028\ufeff٣３éß😀"
+    strings = ["", MD5, MD5 + "\n"] + [
+        "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 4)))
+        for _ in range(300)
+    ]
+    cases = [(pattern, string) for pattern in patterns for string in strings]
+    expected = run_in_node(cases)
+    actual = [
+        ecma_regex(pattern).search(string) is not None for pattern, string in cases
+    ]
+    disagreements = [
+        case for case, ours, node in zip(cases, actual, expected) if ours != node
+    ]
+    assert disagreements == []
+
+
+def run_in_node(cases):
+    """Whether RegExp(pattern, "u").test(string), for each case, from node."""
+    script = (
+        "const cases = JSON.parse(require('fs').readFileSync(0, 'utf8'));"
+        "console.log(JSON.stringify(cases.map(([p, s]) => new RegExp(p, 'u').test(s))));"
+    )
+    done = subprocess.run(
+        ["node", "-e", script],
+        input=json.dumps(cases),
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    return json.loads(done.stdout)
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        "(a)\\1",
+        "(?<a>x)\\k<a>",
+        "\\p{L}",
+        "\\P{L}",
+        "(?i)a",
+        "(?P<a>x)",
+        "(?#comment)",
+        "(?>a)",
+        "a*+",
+        "a++",
+        "a?+",
+        "a{2}+",
+        "\\A",
+        "\\Z",
+        "\\z",
+        "\\a",
+        "\\e",
+        "\\-",
+        "[^\\D]",
+        "[^a\\S]",
+        "[\\B]",
+        "\\u{110000}",
+        "\\u12",
+        "\\x4",
+        "\\c1",
+        "\\01",
+        "[a",
+        "a\\",
+        "(?<=a+)b",
+        "*",
+        "^[]]$",
+        "x{,3}",
+        "a}",
+        "a{",
+        1,
+    ],
+)
+def test_patterns_python_cannot_run_alike_are_refused(pattern):
+    with pytest.raises(UnsupportedSchema, match="pattern"):
+        ecma_regex(pattern)
+    with pytest.raises(UnsupportedSchema):
+        compile_schema({"pattern": pattern})
+
+
+def test_detailed_errors_use_ecma_262_patterns():
+    validator = SchemaValidator({"type": "string", "pattern": "^\\d$"})
+    validator.validate_all(["1"])
+    with pytest.raises(jsonschema.ValidationError) as error:
+        validator.validate_all(["1", "1\n"])
+    assert error.value.message == "'1\\n' does not match '^\\\\d$'"
+    # Instances that are not strings are not the pattern's business.
+    assert detailed_validator({"pattern": "^a$"}).is_valid(1)

@@ -242,6 +242,14 @@ class Collector:
         Raises:
             jsonschema.ValidationError: if any item does not conform to the
                 schema. Nothing from the call is recorded.
+            PushItemValueError: if any item holds a value that is not JSON
+                that reads back the same, at any depth: a value of another
+                type (``set``, ``bytes``...), NaN or an infinity, a string
+                with a lone surrogate, a ``dict`` key that is not a ``str``,
+                an integer beyond 64 bits, a circular reference or nesting
+                deeper than 100. It is a :class:`TypeError` and a
+                :class:`ValueError`. Nothing from the call is recorded,
+                whatever the backend; see :doc:`/schema`.
             TypeError: if ``items`` is a single ``dict`` or string rather
                 than a collection of push items.
             AttributeError: if an item is neither a ``dict`` nor has the
@@ -262,6 +270,11 @@ class Collector:
             Future: resolved with ``None`` once the file is stored.
 
         Raises:
+            ValueError: if ``filename`` is not a relative path every backend
+                can store: empty, absolute, with ``.``, ``..`` or empty
+                components, a backslash, a control character or a lone
+                surrogate, or longer than 1024 bytes (200 for a component)
+                in UTF-8; see :ref:`filenames`. Nothing is written.
             TypeError: if ``content`` is neither text nor bytes-like.
         """
         raise NotImplementedError()
@@ -279,6 +292,7 @@ class Collector:
             Future: resolved with ``None`` once the content is appended.
 
         Raises:
+            ValueError: as for :meth:`attach_file`.
             TypeError: if ``content`` is neither text nor bytes-like.
         """
         raise NotImplementedError()

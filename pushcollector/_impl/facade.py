@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable
+from concurrent.futures import Future
 
 from .backends.memory import MemoryCollector
 from .collector import Collector
+from .jsonvalues import check_json_values
 from .schema import push_item_schema
 from .validation import SchemaValidator
 
@@ -40,6 +42,8 @@ def push_item_dicts(items: Iterable) -> list[dict]:
         TypeError: if ``items`` is a single dict or string.
         AttributeError: if an item is neither a dict nor PushItem-shaped.
         jsonschema.ValidationError: if any resulting dict breaks the schema.
+        PushItemValueError: if any holds a value that is not JSON that
+            reads back the same (see :mod:`.jsonvalues`).
     """
     if isinstance(items, (dict, str, bytes)):
         raise TypeError(
@@ -47,12 +51,22 @@ def push_item_dicts(items: Iterable) -> list[dict]:
             % type(items).__name__
         )
     dicts = []
+    # The caller's index of each dict, kept once a PushItem is met: it may
+    # make several dicts, one per destination.
+    item_indexes = None
     for index, item in enumerate(items):
         if isinstance(item, dict):
             dicts.append(item)
+            if item_indexes is not None:
+                item_indexes.append(index)
         else:
-            dicts.extend(_dicts_from_push_item(item, index))
+            made = _dicts_from_push_item(item, index)
+            if item_indexes is None:
+                item_indexes = list(range(len(dicts)))
+            item_indexes.extend([index] * len(made))
+            dicts.extend(made)
     push_item_validator().validate_all(dicts)
+    check_json_values(dicts, item_indexes)
     return dicts
 
 
@@ -90,8 +104,16 @@ def _dicts_from_push_item(item, index: int) -> list[dict]:
     return [for_dest(dest) for dest in dests or [None]]
 
 
+#: The most bytes, in UTF-8, of one ``/``-separated component of a filename:
+#: what common filesystems allow for one name.
+MAX_COMPONENT_BYTES = 255
+
+#: The most bytes, in UTF-8, of a whole filename.
+MAX_FILENAME_BYTES = 1024
+
+
 def checked_filename(filename) -> str:
-    """The filename, if it is a safe relative POSIX path.
+    """The filename, if it is a safe relative POSIX path every backend stores.
 
     Raises:
         ValueError: naming the filename and what is wrong with it.
@@ -107,14 +129,48 @@ def _filename_problem(filename):
         return "must be a str, not %s" % type(filename).__name__
     if not filename:
         return "must not be empty"
-    if "\0" in filename:
-        return "must not contain NUL"
+    unsafe = None if filename.isprintable() else _unsafe_character(filename)
+    if unsafe is not None:
+        index, kind = unsafe
+        return "must not contain %s: %r at index %d" % (kind, filename[index], index)
     if "\\" in filename:
         return "must not contain a backslash"
     if filename.startswith("/"):
         return "must be a relative path"
-    if any(part in ("", ".", "..") for part in filename.split("/")):
+    components = filename.split("/")
+    if any(part in ("", ".", "..") for part in components):
         return "must not have empty, '.' or '..' components"
+    size = len(filename) if filename.isascii() else len(filename.encode("utf-8"))
+    if size > MAX_FILENAME_BYTES:
+        return "must be at most %d bytes in UTF-8, not %d" % (
+            MAX_FILENAME_BYTES,
+            size,
+        )
+    if size > MAX_COMPONENT_BYTES:
+        for part in components:
+            part_size = len(part.encode("utf-8"))
+            if part_size > MAX_COMPONENT_BYTES:
+                return "component %r is %d bytes in UTF-8, more than %d" % (
+                    part,
+                    part_size,
+                    MAX_COMPONENT_BYTES,
+                )
+    return None
+
+
+def _unsafe_character(filename: str):
+    """The index of the first unsafe character and what it is, or None.
+
+    C0 and C1 control characters and DEL: newlines and escape sequences in
+    names forge log lines and rewrite terminals. Lone surrogates: they are
+    not Unicode text, so no backend can encode the name. Neither kind is
+    printable, so most names never come here.
+    """
+    for index, char in enumerate(filename):
+        if char < " " or "\x7f" <= char <= "\x9f":
+            return index, "a control character"
+        if "\ud800" <= char <= "\udfff":
+            return index, "a lone surrogate, which is not Unicode text"
     return None
 
 
@@ -132,17 +188,52 @@ def content_bytes(content) -> bytes:
         ) from None
 
 
-def as_future(result):
-    """A Future of None for a backend's result, mapping futures it returned."""
-    from more_executors.futures import f_map, f_return
+def as_future(result) -> Future:
+    """A Future of None for a backend's result, following a future it returned.
 
-    if hasattr(result, "add_done_callback"):
-        return f_map(result, _discard)
-    return f_return(None)
+    A result is a future when its type has an ``add_done_callback`` method:
+    asking the instance would take any ``unittest.mock.MagicMock`` returned
+    by a mocked backend for a future that never completes.
+
+    Plain :class:`concurrent.futures.Future` objects keep more_executors and
+    :mod:`concurrent.futures.thread` unimported: the latter registers an exit
+    hook, which fails once the interpreter is shutting down, so recording
+    from an :mod:`atexit` handler would fail.
+    """
+    if callable(getattr(type(result), "add_done_callback", None)):
+        future = _FollowingFuture(result)
+        result.add_done_callback(future.follow)
+        return future
+    future = Future()
+    future.set_result(None)
+    return future
 
 
-def _discard(_result):
-    return None
+class _FollowingFuture(Future):
+    """Resolves to None when a backend's future does, or fails with its error.
+
+    Cancelling it cancels the backend's future, and succeeds only if that
+    does: only the backend knows whether its work can still be stopped.
+    """
+
+    def __init__(self, backend_future):
+        super().__init__()
+        self._backend_future = backend_future
+
+    def cancel(self) -> bool:
+        if not self._backend_future.cancel():
+            return False
+        return super().cancel()
+
+    def follow(self, backend_future) -> None:
+        if backend_future.cancelled():
+            super().cancel()
+            return
+        error = backend_future.exception()
+        if error is None:
+            self.set_result(None)
+        else:
+            self.set_exception(error)
 
 
 class CollectorFacade(Collector):

@@ -147,13 +147,37 @@ def test_logs_each_new_file_once(in_tmp_dir, caplog):
     assert all(r.name == "pushcollector" for r in caplog.records)
 
 
+@pytest.mark.parametrize(
+    "filename",
+    [
+        "pushitems.jsonl",
+        # The same file on a case-insensitive filesystem.
+        "PUSHITEMS.JSONL",
+        "PushItems.jsonl",
+        "pu\u017fhitems.jsonl",
+        # A directory of that name would stop every later update_push_items.
+        "pushitems.jsonl/x",
+        "PUSHITEMS.JSONL/sub/x",
+    ],
+)
 @pytest.mark.parametrize("method", ["attach_file", "append_file"])
-def test_push_items_file_is_reserved(in_tmp_dir, method):
+def test_push_items_file_is_reserved(in_tmp_dir, method, filename):
     collector = Collector.get("local")
     collector.update_push_items([item("x")]).result()
-    with pytest.raises(ValueError, match="reserved for push items"):
-        getattr(collector, method)("pushitems.jsonl", "oops")
-    assert json.loads((latest(in_tmp_dir) / "pushitems.jsonl").read_text())
+    with pytest.raises(ValueError, match="reserved for push items") as error:
+        getattr(collector, method)(filename, "oops")
+    assert repr(filename) in str(error.value)
+    assert os.listdir(latest(in_tmp_dir)) == ["pushitems.jsonl"]
+    collector.update_push_items([item("y")]).result()
+    lines = (latest(in_tmp_dir) / "pushitems.jsonl").read_text().splitlines()
+    assert [json.loads(line)["filename"] for line in lines] == ["x", "y"]
+
+
+@pytest.mark.parametrize(
+    "filename", ["pushitems.json", "pushitems.jsonl.bak", "sub/pushitems.jsonl"]
+)
+def test_names_like_the_push_items_file_are_not_reserved(in_tmp_dir, filename):
+    Collector.get("local").attach_file(filename, "fine").result()
 
 
 def test_latest_moves_to_the_newest_run(in_tmp_dir):

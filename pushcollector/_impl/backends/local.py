@@ -36,7 +36,9 @@ STAGING_PREFIX = ".pushcollector-tmp-"
 STAGING_NAME_PATTERN = re.escape(STAGING_PREFIX) + r"[0-9a-f]{32}"
 _STAGING_NAME = re.compile(STAGING_NAME_PATTERN)
 
-_encode_item = json.JSONEncoder(sort_keys=True).encode
+# Strict, though the facade refused values that are not JSON already: NaN
+# and Infinity would be written as they are, and most parsers refuse them.
+_encode_item = json.JSONEncoder(sort_keys=True, allow_nan=False).encode
 
 # About a megabyte of typical push items per write.
 _LINES_PER_CHUNK = 2048
@@ -153,9 +155,13 @@ class LocalCollector:
     def update_push_items(self, items):
         """Append push items to ``pushitems.jsonl``, one JSON line each.
 
+        Items holding values that are not JSON are refused before this, by
+        the collector :meth:`Collector.get` returns.
+
         Raises:
-            TypeError: if an item holds a value that cannot be encoded as
-                JSON. Nothing from the call is written.
+            TypeError, ValueError: if an item holds a value that cannot be
+                encoded as JSON, NaN or Infinity included, when called
+                directly. Nothing from the call is written.
         """
         # Encode everything before writing anything: an item that cannot be
         # encoded must leave the file untouched.
@@ -316,12 +322,15 @@ class LocalCollector:
 
 
 def _refuse_reserved(filename):
-    # casefold: on a case-insensitive filesystem PUSHITEMS.JSONL is the same
-    # file.
-    if filename.casefold() == PUSH_ITEMS_FILE:
+    # In any case: on a case-insensitive filesystem (macOS, Windows)
+    # "PUSHITEMS.JSONL" is the same file; casefold() also maps the long s
+    # (U+017F) to "s". As a directory too: "pushitems.jsonl/x" would make
+    # one, and every later update_push_items() fail.
+    top = filename.split("/", 1)[0]
+    if top.casefold() == PUSH_ITEMS_FILE:
         raise ValueError(
-            "refusing filename %r: reserved for push items, "
-            "use update_push_items()" % filename
+            "refusing filename %r: %r is reserved for push items, "
+            "use update_push_items()" % (filename, top)
         )
     if _STAGING_NAME.fullmatch(filename.rpartition("/")[2]):
         raise ValueError(

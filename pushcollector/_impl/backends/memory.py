@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import collections
-import copy
+import json
 import threading
 
 # A named tuple without typing, which costs every import of pushcollector.
@@ -24,6 +24,11 @@ time; otherwise ``None``."""
 RecordedCall.content.__doc__ = """For the file methods, the content as bytes
 (``str`` encoded as UTF-8); otherwise ``None``."""
 
+# Strict, like the other backends' encoders, though the facade refused
+# values that are not JSON already.
+_encode = json.JSONEncoder(ensure_ascii=False, allow_nan=False).encode
+_decode = json.JSONDecoder().decode
+
 
 class MemoryCollector:
     """A backend that keeps everything it is given, for tests to inspect.
@@ -33,8 +38,10 @@ class MemoryCollector:
 
     Attributes:
         items (list[dict]): every push item recorded, in call order. Each is
-            a deep copy taken at call time, so a caller mutating its dict or
-            PushItem afterwards does not change what was recorded.
+            the item as JSON reads it back, made at call time: what the
+            ``local`` and ``http`` backends store (a tuple becomes a list, a
+            ``str`` or ``int`` subclass a plain one), and a caller mutating
+            its dict or PushItem afterwards does not change it.
         calls (list[RecordedCall]): every call made through
             :meth:`Collector.get() <pushcollector.Collector.get>`, in order,
             with the arguments exactly as the code under test passed them
@@ -104,8 +111,8 @@ class MemoryCollector:
             return [call for call in self.calls if call.method == method]
 
     def update_push_items(self, items):
-        """Keep deep copies of the push items."""
-        copies = copy.deepcopy(items)
+        """Keep copies of the push items, as JSON reads them back."""
+        copies = _decode(_encode(items))
         with self._lock:
             self.items.extend(copies)
 
@@ -131,7 +138,7 @@ class MemoryCollector:
                 that the facade passed to the method.
         """
         if method == "update_push_items":
-            call = RecordedCall(method, args, copy.deepcopy(converted), None)
+            call = RecordedCall(method, args, _decode(_encode(converted)), None)
         else:
             call = RecordedCall(method, args, None, converted)
         with self._lock:
