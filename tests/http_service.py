@@ -154,3 +154,106 @@ def _handler_for(service):
                 self.wfile.write(body)
 
     return Handler
+
+
+class ScriptedService:
+    """A loopback server whose every answer a test writes itself, byte by byte.
+
+    ``respond(exchange)`` is called for each request once its body is read;
+    it writes the raw answer (status line, headers, body: anything at all)
+    with ``exchange.write``. Answers that trickle or never end should go on
+    only ``while not exchange.stopping``, which turns true when the service
+    stops, so that no thread of it outlives the test.
+
+    Attributes:
+        requests: every request received, as ``Received`` tuples.
+        disconnects: how many times a client closed the connection while an
+            answer was being written.
+    """
+
+    def __init__(self, respond):
+        self.respond = respond
+        self.requests = []
+        self.disconnects = 0
+        self.disconnected = threading.Event()
+        self.stopped = threading.Event()
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _scripted_handler(self))
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}
+        )
+
+    @property
+    def url(self):
+        host, port = self._server.server_address[:2]
+        return "http://%s:%d/api" % (host, port)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info):
+        self.stopped.set()
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=30)
+
+
+class Received:
+    """One request as a ScriptedService received it."""
+
+    def __init__(self, method, path, headers, body):
+        self.method = method
+        self.path = path
+        # Values decoded as latin-1: .encode("latin-1") gives the bytes sent.
+        self.headers = headers
+        self.body = body
+
+
+class _Exchange:
+    def __init__(self, service, handler, request):
+        self.service = service
+        self.request = request
+        self._handler = handler
+
+    @property
+    def stopping(self):
+        return self.service.stopped.is_set()
+
+    def write(self, data):
+        self._handler.wfile.write(data)
+        self._handler.wfile.flush()
+
+    def pause(self, seconds):
+        """Wait between two bytes of a trickle; cut short when the service stops."""
+        self.service.stopped.wait(seconds)
+
+
+def _scripted_handler(service):
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args):
+            pass
+
+        def do_POST(self):
+            self._handle()
+
+        def do_PUT(self):
+            self._handle()
+
+        def _handle(self):
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            request = Received(self.command, self.path, self.headers, body)
+            with service._lock:
+                service.requests.append(request)
+            try:
+                service.respond(_Exchange(service, self, request))
+            except (BrokenPipeError, ConnectionResetError):
+                with service._lock:
+                    service.disconnects += 1
+                service.disconnected.set()
+                self.close_connection = True
+
+    return Handler

@@ -230,9 +230,9 @@ class HttpCollector:
 
     Every call returns at once with a future; requests are sent from a
     background thread, one at a time and in call order, each retried on
-    connection errors, timeouts, 429 and 5xx responses (after the delay of
-    a ``Retry-After`` header, or an exponential backoff with jitter) up to
-    ``max_attempts`` times. Once a request has failed for good, its call's
+    connection errors, timeouts, 429 and 500-599 responses (after the delay
+    of a ``Retry-After`` header, or an exponential backoff with jitter) up
+    to ``max_attempts`` times. Once a request has failed for good, its call's
     future fails with :class:`HttpCollectorError`, and so does the future of
     every later call, without sending anything: a later record never
     reaches the service when an earlier one did not.
@@ -600,7 +600,9 @@ class HttpCollector:
             status,
             "HTTP %d %s: %r" % (status, response.reason, body),
         )
-        failure._retryable = status == 429 or status >= 500
+        # Exactly what the protocol names: 429 and the 5xx class, not any
+        # three digits a service makes up above it.
+        failure._retryable = status == 429 or 500 <= status <= 599
         failure._retry_after = retry_after_seconds(response.headers.get("Retry-After"))
         raise failure
 
