@@ -12,6 +12,7 @@ import json
 import logging
 import math
 import os
+import re
 import threading
 import time
 import weakref
@@ -24,6 +25,9 @@ BYTES_TYPE = "application/octet-stream"
 
 # How much of an error response's body an exception quotes.
 _BODY_EXCERPT_CHARS = 200
+
+# A header name as RFC 9110 defines it (a "token").
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
 # Compact, and strict: NaN and Infinity are not JSON, and a service would
 # reject them only after earlier batches were sent.
@@ -255,7 +259,9 @@ class HttpCollector:
             Credentials in it (``https://user:password@host/``) are taken
             out of it and sent as HTTP basic authentication, unless
             ``token`` is given; they never appear in errors, logs or reprs.
-        token: sent as ``Authorization: Bearer <token>`` with every request.
+            Percent-decoded, they must be latin-1 text.
+        token: sent as ``Authorization: Bearer <token>`` with every request:
+            latin-1 text without spaces or control characters.
         session: a ``requests.Session`` to send with, for example one with
             a client certificate or proxies configured. It is not closed
             by the collector. By default the collector makes its own.
@@ -269,7 +275,9 @@ class HttpCollector:
             setting, which verifies for a session the collector made.
         headers: extra headers sent with every request. The headers of the
             protocol (``Content-Type``, ``Idempotency-Key``) and the token's
-            ``Authorization`` take precedence.
+            ``Authorization`` take precedence. Names must be HTTP tokens,
+            values latin-1 text without control characters or surrounding
+            spaces.
         backoff: seconds before the second attempt when the response named
             no delay; each later delay is up to twice the one before, and
             jittered down by up to half.
@@ -284,7 +292,8 @@ class HttpCollector:
 
     Raises:
         ValueError: if an argument is out of range, naming it; for example
-            a URL that is not ``http`` or ``https``.
+            a URL that is not ``http`` or ``https``, or a token that HTTP
+            cannot carry. A credential or header value is never quoted.
         TypeError: if an argument is of the wrong type, naming it.
 
     .. versionadded:: 1.4.0
@@ -649,6 +658,11 @@ def _checked_url(url):
     if userinfo:
         user, _, password = userinfo.partition(":")
         credentials = (urllib.parse.unquote(user), urllib.parse.unquote(password))
+        if not all(map(_is_latin1, credentials)):
+            raise ValueError(
+                "url credentials must be latin-1 text, which is all that HTTP "
+                "basic authentication can send"
+            )
     bare = urllib.parse.urlunsplit(
         (parts.scheme, netloc, parts.path.rstrip("/"), "", "")
     )
@@ -659,9 +673,13 @@ def _basic_credentials(user, password):
     """The base64 part of the Basic Authorization header requests sends."""
     import base64
 
-    return base64.b64encode(
-        ("%s:%s" % (user, password)).encode("latin-1", "replace")
-    ).decode()
+    return base64.b64encode(("%s:%s" % (user, password)).encode("latin-1")).decode()
+
+
+def _is_latin1(text):
+    # Checked without encoding: a UnicodeEncodeError would hold the text,
+    # and the text may be a secret.
+    return all(ord(char) < 256 for char in text)
 
 
 def _check_token(token):
@@ -671,6 +689,10 @@ def _check_token(token):
     if not token or not token.isprintable() or " " in token:
         raise ValueError(
             "token must be non-empty, without spaces or control characters"
+        )
+    if not _is_latin1(token):
+        raise ValueError(
+            "token must be latin-1 text, which is all that an HTTP header can carry"
         )
 
 
@@ -703,4 +725,19 @@ def _checked_headers(headers):
     for name, value in headers.items():
         if not isinstance(name, str) or not isinstance(value, str):
             raise TypeError("headers must map str to str; got a value for %r" % name)
+        if not _HEADER_NAME.fullmatch(name):
+            raise ValueError(
+                "invalid header name %r: it must be letters, digits and "
+                "!#$%%&'*+-.^_`|~" % name
+            )
+        # The value is never quoted: it may be a credential.
+        if (
+            not _is_latin1(value)
+            or value != value.strip(" \t")
+            or any(char < " " and char != "\t" or char == "\x7f" for char in value)
+        ):
+            raise ValueError(
+                "the value of header %r must be latin-1 text without control "
+                "characters or surrounding spaces" % name
+            )
     return dict(headers)
