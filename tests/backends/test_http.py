@@ -7,6 +7,7 @@ import random
 import re
 import threading
 import time
+import weakref
 from concurrent.futures import Future
 
 import pytest
@@ -278,10 +279,27 @@ def test_idempotency_keys_differ_between_requests(make, service):
     other = make()
     other.append_file("a", b"").result(WAIT)
     keys = [r.headers["Idempotency-Key"] for r in service.request_history]
-    assert len(keys) == 6
-    assert len(set(keys)) == 6
-    for key in keys[:5]:
-        assert key.startswith(collector.run_id + ".")
+    sender = keys[0].rsplit(".", 1)[0]
+    assert re.fullmatch(re.escape(collector.run_id) + r"\.[0-9a-f]{16}", sender)
+    assert keys[:5] == ["%s.%d" % (sender, n) for n in range(1, 6)]
+    # Another collector is another sender, whatever its run.
+    assert re.fullmatch(re.escape(other.run_id) + r"\.[0-9a-f]{16}\.1", keys[5])
+    assert not keys[5].startswith(sender)
+
+
+def test_after_fork_a_collector_is_a_new_sender_of_the_same_run(
+    make, service, monkeypatch
+):
+    collector = make()
+    collector.append_file("a", b"").result(WAIT)
+    # What os.fork() runs in the child, here for this collector only.
+    monkeypatch.setattr(http, "_collectors", weakref.WeakSet([collector]))
+    http._after_fork_in_child()
+    collector.append_file("a", b"").result(WAIT)
+    before, after = [r.headers["Idempotency-Key"] for r in service.request_history]
+    assert before.rsplit(".", 1)[0] != after.rsplit(".", 1)[0]
+    assert before.split(".")[:2] == after.split(".")[:2] == collector.run_id.split(".")
+    assert after.endswith(".1")
 
 
 def test_idempotency_key_is_kept_across_retries(make, requests_mock):

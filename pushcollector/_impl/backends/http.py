@@ -38,6 +38,17 @@ _encode_json = json.JSONEncoder(
 _run_id_lock = threading.Lock()
 _last_run_micros = 0
 
+# Every collector, for what a forked child must change in each.
+_collectors = weakref.WeakSet()
+
+
+def _after_fork_in_child():
+    for collector in list(_collectors):
+        collector._after_fork()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
 # Collectors that have started sending and are not closed. Each is closed
 # when the interpreter exits, so that what a caller recorded is delivered
 # even if it neither waited for its futures nor closed the collector.
@@ -339,7 +350,8 @@ class HttpCollector:
         self._owns_session = session is None
         self._policy_args = (max_attempts, backoff, max_backoff)
         self._executor = None
-        self._keys = 0
+        self._new_sender()
+        _collectors.add(self)
 
         self._lock = threading.Lock()
         # Notified when the last queued request is done.
@@ -348,6 +360,19 @@ class HttpCollector:
         self._sending = False
         self._failure = None
         self._closed = False
+
+    def _new_sender(self):
+        """Start counting Idempotency-Keys as a sender of its own.
+
+        Forked children record in the same run as their parent; without a
+        sender id of their own they would repeat its keys, and each other's,
+        and a service applying each key once would drop their records.
+        """
+        self._sender_id = os.urandom(8).hex()
+        self._keys = 0
+
+    def _after_fork(self):
+        self._new_sender()
 
     def __repr__(self):
         return "HttpCollector(url=%r, run_id=%r%s)" % (
@@ -448,7 +473,11 @@ class HttpCollector:
                 self._keys += 1
                 headers = dict(self._headers)
                 headers["Content-Type"] = content_type
-                headers["Idempotency-Key"] = "%s.%d" % (self.run_id, self._keys)
+                headers["Idempotency-Key"] = "%s.%s.%d" % (
+                    self.run_id,
+                    self._sender_id,
+                    self._keys,
+                )
                 requests.append(_Request(method, path, body, headers, call))
             requests[0].first = requests[-1].last = True
 
