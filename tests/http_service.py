@@ -39,6 +39,7 @@ class FakeService:
         self.files = {}
         self.faults = Counter()
         self.keys = []
+        self.holds = {}
         self._applied = set()
         self._faults_by_key = Counter()
         self._random = random.Random(seed)
@@ -62,6 +63,15 @@ class FakeService:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=30)
+
+    def hold(self, filename):
+        """Hold every request for a file until the test says so.
+
+        Returns a Hold whose ``arrived`` is set when such a request has come
+        in, and which is answered (and applied) once ``release`` is set.
+        """
+        hold = self.holds[filename] = Hold()
+        return hold
 
     def choose_fault(self, key):
         """The fault to inject for a request, or None; at most a few per key."""
@@ -88,6 +98,12 @@ class FakeService:
                 self.files[run_id, resource] = bytearray(body)
             else:
                 self.files.setdefault((run_id, resource), bytearray()).extend(body)
+
+
+class Hold:
+    def __init__(self):
+        self.arrived = threading.Event()
+        self.release = threading.Event()
 
 
 def _handler_for(service):
@@ -120,6 +136,10 @@ def _handler_for(service):
             if not key:
                 self._answer(400, b"Idempotency-Key missing")
                 return
+            hold = service.holds.get(target[1])
+            if hold is not None:
+                hold.arrived.set()
+                hold.release.wait(60)
             if service.token and self.headers.get("Authorization") != (
                 "Bearer " + service.token
             ):

@@ -1,17 +1,22 @@
 """The ``http`` backend: records sent to a web service, in order, with retries.
 
-The wire protocol is specified in ``docs/http.rst``. requests and
-more_executors are imported when first needed, never at package import.
+The wire protocol is specified in ``docs/http.rst``. requests is imported
+when first needed, never at package import.
+
+Nothing here registers an exit hook or imports a module that does (such as
+concurrent.futures.thread): once the interpreter has begun to exit, that
+raises, and a collector may well be made or first used then, in an atexit
+handler or in a thread that outlives the main one.
 """
 
 from __future__ import annotations
 
 import collections
-import functools
 import json
 import logging
 import math
 import os
+import random
 import re
 import threading
 import time
@@ -49,29 +54,16 @@ def _after_fork_in_child():
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
 
-# Collectors that have started sending and are not closed. Each is closed
-# when the interpreter exits, so that what a caller recorded is delivered
-# even if it neither waited for its futures nor closed the collector.
-_unclosed = weakref.WeakSet()
-_exit_hook_lock = threading.Lock()
-_exit_hook_registered = False
 
+def _exiting():
+    """Whether this is the main thread after it has finished: at exit.
 
-def _close_unclosed_collectors():
-    for collector in list(_unclosed):
-        collector.close()
-
-
-def _register_exit_hook():
-    # threading's exit hooks run before the atexit module's, in the reverse
-    # order of registration. concurrent.futures registers one that stops its
-    # executors taking work; this one, registered after it was imported,
-    # runs first and can still send.
-    global _exit_hook_registered
-    with _exit_hook_lock:
-        if not _exit_hook_registered:
-            threading._register_atexit(_close_unclosed_collectors)
-            _exit_hook_registered = True
+    atexit handlers run there. A thread started now would not be waited
+    for (and Python 3.12 refuses to start one), so what is recorded now is
+    sent by the recording thread itself.
+    """
+    main = threading.main_thread()
+    return threading.current_thread() is main and not main.is_alive()
 
 
 def new_run_id() -> str:
@@ -173,34 +165,28 @@ class _Request:
         self.attempts = 0
 
 
-def _retry_policy(max_attempts, backoff, max_backoff):
-    """A more_executors RetryPolicy for the errors ``_attempt`` raises."""
-    # Defined here so that more_executors is imported only when needed.
-    from more_executors import RetryPolicy
+class _RetryPolicy:
+    """Retries what is marked retryable, after Retry-After or a backoff."""
 
-    class HttpRetryPolicy(RetryPolicy):
-        """Retries what is marked retryable, after Retry-After or a backoff."""
+    __slots__ = ("max_attempts", "backoff", "max_backoff")
 
-        def should_retry(self, attempt, future):
-            error = future.exception()
-            return attempt < max_attempts and getattr(error, "_retryable", False)
+    def __init__(self, max_attempts, backoff, max_backoff):
+        self.max_attempts = max_attempts
+        self.backoff = backoff
+        self.max_backoff = max_backoff
 
-        def sleep_time(self, attempt, future):
-            import random
+    def should_retry(self, attempt, error):
+        return attempt < self.max_attempts and error._retryable
 
-            error = future.exception()
-            delay = error._retry_after
-            if delay is None:
-                # The exponent is bounded so that a huge max_attempts
-                # cannot overflow a float.
-                ceiling = backoff * 2.0 ** min(attempt - 1, 64)
-                # Equal jitter: collectors failing together retry apart.
-                delay = random.uniform(ceiling / 2, ceiling)
-            delay = min(delay, max_backoff)
-            LOG.warning("%s; retrying in %.2f s", error, delay)
-            return delay
-
-    return HttpRetryPolicy()
+    def sleep_time(self, attempt, error):
+        delay = error._retry_after
+        if delay is None:
+            # The exponent is bounded so that a huge max_attempts cannot
+            # overflow a float.
+            ceiling = self.backoff * 2.0 ** min(attempt - 1, 64)
+            # Equal jitter: collectors failing together retry apart.
+            delay = random.uniform(ceiling / 2, ceiling)
+        return min(delay, self.max_backoff)
 
 
 def retry_after_seconds(value: str | None) -> float | None:
@@ -256,8 +242,16 @@ class HttpCollector:
     call with no push items sends nothing and its future is already
     resolved.
 
+    The background thread runs while there is something to send. It is not
+    a daemon: the interpreter waits for it at exit, so what was recorded is
+    delivered even if nobody waits for the futures or closes the collector.
+    In an :mod:`atexit` handler, where no thread would be waited for, calls
+    send before they return. A collector inherited by a forked child sends
+    from the child as a sender of its own, in the same run, leaving what the
+    parent had queued to the parent.
+
     :meth:`close`, or leaving a ``with`` block, waits for every request and
-    then stops the background thread and closes the session if the
+    then for the background thread to end, and closes the session if the
     collector created it. A closed collector cannot be used again.
 
     Record through :meth:`Collector.get` (registering the collector under
@@ -348,31 +342,46 @@ class HttpCollector:
         self.run_id = new_run_id()
         self._session = session
         self._owns_session = session is None
-        self._policy_args = (max_attempts, backoff, max_backoff)
-        self._executor = None
+        # Set in a forked child: the session's pool holds the parent's
+        # connections.
+        self._session_inherited = False
+        self._policy = _RetryPolicy(max_attempts, backoff, max_backoff)
+        self._closed = False
         self._new_sender()
         _collectors.add(self)
 
-        self._lock = threading.Lock()
-        # Notified when the last queued request is done.
-        self._idle = threading.Condition(self._lock)
-        self._queue = collections.deque()
-        self._sending = False
-        self._failure = None
-        self._closed = False
-
     def _new_sender(self):
-        """Start counting Idempotency-Keys as a sender of its own.
+        """Start as a sender of its own: new keys, nothing queued, no thread.
 
-        Forked children record in the same run as their parent; without a
-        sender id of their own they would repeat its keys, and each other's,
-        and a service applying each key once would drop their records.
+        Run when the collector is made, and again in a forked child, where
+        the parent's threads do not exist and its lock may be held for ever.
+        Forked children record in the parent's run; with a sender id of
+        their own they repeat neither its Idempotency-Keys nor each other's,
+        which a service applying each key once would drop. What the parent
+        had queued or in flight is the parent's to send.
         """
         self._sender_id = os.urandom(8).hex()
         self._keys = 0
+        self._lock = threading.Lock()
+        # Notified when the sender has sent everything queued.
+        self._idle = threading.Condition(self._lock)
+        self._queue = collections.deque()
+        # Whether a thread is sending what is queued; the thread that does
+        # (or did last); and the last thread started for it, which close()
+        # waits for.
+        self._sending = False
+        self._sender = None
+        self._thread = None
+        self._failure = None
 
     def _after_fork(self):
         self._new_sender()
+        if self._owns_session:
+            # Made again when the child first sends; the parent's is left
+            # alone, its sockets still in use there.
+            self._session = None
+        else:
+            self._session_inherited = True
 
     def __repr__(self):
         return "HttpCollector(url=%r, run_id=%r%s)" % (
@@ -396,18 +405,27 @@ class HttpCollector:
         """Wait for every request, then release the thread and session.
 
         Failed requests are not raised here: their calls' futures hold the
-        errors. Closing again does nothing. Do not call it from a callback
-        of one of the collector's futures, which would wait for itself.
+        errors. Closing again does nothing.
+
+        Raises:
+            RuntimeError: if called from a callback of one of the
+                collector's futures, which would wait for itself.
         """
+        current = threading.current_thread()
         with self._lock:
+            if self._sending and self._sender is current:
+                raise RuntimeError(
+                    "HttpCollector.close() called from a callback of one of its "
+                    "futures would wait for itself"
+                )
             self._closed = True
             while self._sending:
                 self._idle.wait()
-            executor, self._executor = self._executor, None
+            thread = self._thread
             session = self._session if self._owns_session else None
-        _unclosed.discard(self)
-        if executor is not None:
-            executor.shutdown(wait=True)
+        # It has sent everything and is ending.
+        if thread is not None and thread is not current:
+            thread.join()
         if session is not None:
             session.close()
 
@@ -465,7 +483,7 @@ class HttpCollector:
         from concurrent.futures import Future
 
         call = Future()
-        to_send = None
+        start = False
         with self._lock:
             self._raise_if_closed()
             requests = []
@@ -484,13 +502,73 @@ class HttpCollector:
             failure = self._failure
             if failure is None:
                 self._queue.extend(requests)
-                if not self._sending:
-                    to_send = self._next_request()
+                start = not self._sending
+                self._sending = True
         if failure is not None:
             call.set_exception(self._not_sent_error(requests[0], failure))
-        elif to_send is not None:
-            self._dispatch(to_send)
+        elif start:
+            self._start_sending()
         return call
+
+    def _start_sending(self):
+        """Send what is queued from a new thread, or from this one at exit.
+
+        The thread is not a daemon, so the interpreter waits for it when it
+        exits: what was recorded is delivered even if nobody waited for the
+        futures or closed the collector. It ends when nothing is left to
+        send, so an idle collector keeps no thread and never holds up exit.
+        """
+        if not _exiting():
+            thread = threading.Thread(
+                target=self._send_queued, args=(True,), name="pushcollector-http"
+            )
+            try:
+                thread.start()
+                return
+            except RuntimeError:
+                # No new thread once the interpreter is finalizing.
+                pass
+        self._send_queued(False)
+
+    def _send_queued(self, own_thread):
+        """Send the queued requests one at a time, in order, until none is left.
+
+        A request is only sent once the one before it is done, retries
+        included, which is what keeps the order.
+
+        Args:
+            own_thread: whether this runs in a thread started for it.
+        """
+        with self._lock:
+            # Before anything is sent, so before close() can stop waiting.
+            self._sender = threading.current_thread()
+            if own_thread:
+                self._thread = self._sender
+        while True:
+            with self._lock:
+                request = self._next_request()
+            if request is None:
+                return
+            error = self._deliver(request)
+            settled = []
+            with self._lock:
+                if error is None:
+                    if request.last:
+                        settled.append((request.call, None))
+                else:
+                    self._failure = error
+                    settled.append((request.call, error))
+                    settled.extend(self._fail_queue(error))
+            if error is not None:
+                LOG.error(
+                    "%s; later calls of this collector fail without sending", error
+                )
+            # Outside the lock: callbacks of the futures may call the collector.
+            for call, call_error in settled:
+                if call_error is None:
+                    call.set_result(None)
+                else:
+                    call.set_exception(call_error)
 
     def _next_request(self):
         """Pop the next request to send, or None and become idle.
@@ -501,9 +579,6 @@ class HttpCollector:
         while self._queue:
             request = self._queue.popleft()
             if not request.first or request.call.set_running_or_notify_cancel():
-                self._sending = True
-                if self._executor is None:
-                    self._start()
                 return request
             while not request.last:
                 request = self._queue.popleft()
@@ -511,49 +586,33 @@ class HttpCollector:
         self._idle.notify_all()
         return None
 
-    def _start(self):
-        """Make the session, if needed, and the executor sending requests."""
-        import requests
-        from more_executors import Executors
+    def _deliver(self, request):
+        """Send a request until it succeeds or the policy gives up.
 
+        Returns:
+            None, or the HttpCollectorError of the last attempt.
+        """
+        policy = self._policy
+        while True:
+            failure = self._attempt(request)
+            if failure is None or not policy.should_retry(request.attempts, failure):
+                return failure
+            delay = policy.sleep_time(request.attempts, failure)
+            LOG.warning("%s; retrying in %.2f s", failure, delay)
+            time.sleep(delay)
+
+    def _session_to_send_with(self):
+        """The session, made if needed; run by the sending thread only."""
         if self._session is None:
+            import requests
+
             self._session = requests.Session()
-        # One worker is enough: a request is only submitted once the one
-        # before it is done, retries included, which is what keeps the order.
-        self._executor = Executors.thread_pool(
-            max_workers=1, name="pushcollector-http"
-        ).with_retry(_retry_policy(*self._policy_args), name="pushcollector-http")
-        _register_exit_hook()
-        _unclosed.add(self)
-
-    def _dispatch(self, request):
-        future = self._executor.submit(self._attempt, request)
-        future.add_done_callback(functools.partial(self._finished, request))
-
-    def _finished(self, request, future):
-        """Settle futures after a request is done, and send the next one."""
-        error = future.exception()
-        settled = []
-        with self._lock:
-            if error is None:
-                if request.last:
-                    settled.append((request.call, None))
-                to_send = self._next_request()
-            else:
-                self._failure = error
-                settled.append((request.call, error))
-                settled.extend(self._fail_queue(error))
-                to_send = self._next_request()
-        if error is not None:
-            LOG.error("%s; later calls of this collector fail without sending", error)
-        # Outside the lock: callbacks of the futures may call the collector.
-        for call, call_error in settled:
-            if call_error is None:
-                call.set_result(None)
-            else:
-                call.set_exception(call_error)
-        if to_send is not None:
-            self._dispatch(to_send)
+        elif self._session_inherited:
+            # Drop the pooled connections of the parent process, still in
+            # use there; the session makes new ones.
+            self._session_inherited = False
+            self._session.close()
+        return self._session
 
     def _fail_queue(self, failure):
         """Empty the queue; each call in it with its not-sent error."""
@@ -578,16 +637,13 @@ class HttpCollector:
         return error
 
     def _attempt(self, request):
-        """Send a request once; raise HttpCollectorError if it failed.
-
-        Runs in the worker thread, once per attempt.
-        """
+        """Send a request once: None if it succeeded, else its HttpCollectorError."""
         import requests
 
         request.attempts += 1
         url = self._url + request.path
         try:
-            response = self._session.request(
+            response = self._session_to_send_with().request(
                 request.method,
                 url,
                 data=request.body,
@@ -616,7 +672,13 @@ class HttpCollector:
                     requests.exceptions.ChunkedEncodingError,
                 ),
             ) and not isinstance(error, requests.exceptions.SSLError)
-            raise failure from None
+            return failure
+        except Exception as error:
+            # Whatever a session's adapter may raise fails the request
+            # rather than the thread sending it.
+            return self._error(
+                request, url, None, "%s: %s" % (type(error).__name__, error)
+            )
 
         status = response.status_code
         if 200 <= status < 300:
@@ -642,14 +704,14 @@ class HttpCollector:
         # three digits a service makes up above it.
         failure._retryable = status == 429 or 500 <= status <= 599
         failure._retry_after = retry_after_seconds(response.headers.get("Retry-After"))
-        raise failure
+        return failure
 
     def _error(self, request, url, status, detail):
         message = "%s %s failed (attempt %d of %d): %s" % (
             request.method,
             url,
             request.attempts,
-            self._policy_args[0],
+            self._policy.max_attempts,
             detail,
         )
         # A service may echo a request's headers, or a library an URL.
