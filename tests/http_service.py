@@ -189,6 +189,7 @@ class ScriptedService:
         requests: every request received, as ``Received`` tuples.
         disconnects: how many times a client closed the connection while an
             answer was being written.
+        ended: how many connections have ended, closed by either side.
     """
 
     def __init__(self, respond):
@@ -196,6 +197,8 @@ class ScriptedService:
         self.requests = []
         self.disconnects = 0
         self.disconnected = threading.Event()
+        self.ended = 0
+        self.connection_ended = threading.Condition()
         self.stopped = threading.Event()
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _scripted_handler(self))
@@ -218,6 +221,11 @@ class ScriptedService:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=30)
+
+    def wait_for_ended(self, count, timeout):
+        """Wait until count connections have ended; whether they have."""
+        with self.connection_ended:
+            return self.connection_ended.wait_for(lambda: self.ended >= count, timeout)
 
 
 class Received:
@@ -249,6 +257,10 @@ class _Exchange:
         """Wait between two bytes of a trickle; cut short when the service stops."""
         self.service.stopped.wait(seconds)
 
+    def close(self):
+        """Close the connection once the answer written so far is sent."""
+        self._handler.close_connection = True
+
 
 def _scripted_handler(service):
     class Handler(BaseHTTPRequestHandler):
@@ -262,6 +274,12 @@ def _scripted_handler(service):
 
         def do_PUT(self):
             self._handle()
+
+        def finish(self):
+            super().finish()
+            with service.connection_ended:
+                service.ended += 1
+                service.connection_ended.notify_all()
 
         def _handle(self):
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))

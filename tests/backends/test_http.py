@@ -699,6 +699,26 @@ def test_an_unexpected_error_of_the_session_fails_the_call(make, requests_mock):
     collector.close()
 
 
+def test_a_session_that_cannot_be_made_fails_the_call(make, monkeypatch):
+    def broken():
+        raise OSError("no CA bundle")
+
+    monkeypatch.setattr(requests, "Session", broken)
+    error = make().append_file("f", b"x").exception(WAIT)
+    assert str(error).endswith("(attempt 1 of 5): OSError: no CA bundle")
+
+
+def test_an_attempt_that_finished_cannot_be_given_up_on():
+    # The race of a timeout with the answer's last byte: what came first
+    # wins, and a finished attempt's connection is never shut down.
+    finished = http._Exchange()
+    finished.finish()
+    assert not finished.give_up()
+    given_up = http._Exchange()
+    assert given_up.give_up()
+    assert not given_up.answered(requests.Response())
+
+
 def test_final_failure_is_logged_once(make, requests_mock, caplog):
     requests_mock.post(requests_mock_module.ANY, status_code=404)
     collector = make()
@@ -764,6 +784,16 @@ def http_threads():
     return [t for t in threading.enumerate() if "pushcollector-http" in t.name]
 
 
+def new_sender(before):
+    """The collector's sending thread, not there before."""
+    [sender] = [
+        thread
+        for thread in http_threads()
+        if thread not in before and thread.name == "pushcollector-http"
+    ]
+    return sender
+
+
 def test_close_waits_for_pending_requests(make, requests_mock):
     gate = Gate()
     requests_mock.post(requests_mock_module.ANY, text=gate)
@@ -786,7 +816,7 @@ def test_one_non_daemon_thread_sends_and_close_ends_it(make, requests_mock):
     collector = make()
     future = collector.update_push_items(items(1))
     assert gate.arrived.wait(WAIT)
-    [sender] = [thread for thread in http_threads() if thread not in before]
+    sender = new_sender(before)
     # The interpreter waits for it at exit, so what was recorded is sent.
     assert not sender.daemon
     gate.opened.set()
@@ -847,7 +877,7 @@ def test_the_thread_of_a_collector_never_closed_ends_when_all_is_sent(
     collector = HttpCollector(BASE)
     future = collector.append_file("f", b"x")
     assert gate.arrived.wait(WAIT)
-    [sender] = [thread for thread in http_threads() if thread not in before]
+    sender = new_sender(before)
     gate.opened.set()
     future.result(WAIT)
     # A thread kept by an idle collector would hold up the interpreter's exit.

@@ -12,15 +12,20 @@ handler or in a thread that outlives the main one.
 from __future__ import annotations
 
 import collections
+import contextlib
+import functools
 import json
 import logging
 import math
 import os
+import queue
 import random
 import re
+import socket
 import threading
 import time
 import weakref
+import zlib
 from collections.abc import Mapping
 
 LOG = logging.getLogger("pushcollector")
@@ -30,6 +35,15 @@ BYTES_TYPE = "application/octet-stream"
 
 # How much of an error response's body an exception quotes.
 _BODY_EXCERPT_CHARS = 200
+# The most of an error response's body read, as sent, and the most it is
+# decompressed to: enough for the excerpt, whatever a service sends.
+_ERROR_BODY_BYTES = 4096
+# The most of a success response's body read: a short one is read to its
+# end so that the connection can be used again; a longer one is not, and
+# its connection is closed.
+_DRAIN_BYTES = 4096
+# How much of a response's reason phrase an exception quotes.
+_REASON_CHARS = 100
 
 # A header name as RFC 9110 defines it (a "token").
 _HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
@@ -137,6 +151,158 @@ class _BearerAuth:
 
     def __repr__(self):
         return "<bearer token>"
+
+
+class _AttemptRunner:
+    """Runs attempts in a thread of its own, one at a time.
+
+    One thread serves a sending thread's attempts until one of them is
+    given up on; that one may never end, so the next gets a new thread.
+    """
+
+    __slots__ = ("_thread", "_jobs")
+
+    def __init__(self):
+        self._thread = None
+        self._jobs = None
+
+    def run(self, job):
+        """Start job in the thread; False if no thread can be started."""
+        if self._thread is None:
+            jobs = queue.SimpleQueue()
+            thread = threading.Thread(
+                target=_run_jobs,
+                args=(jobs,),
+                name="pushcollector-http-attempt",
+                # Given up on, it must not hold up the interpreter's exit.
+                daemon=True,
+            )
+            try:
+                thread.start()
+            except RuntimeError:
+                # No new thread once the interpreter is finalizing.
+                return False
+            self._thread, self._jobs = thread, jobs
+        self._jobs.put(job)
+        return True
+
+    def abandon(self):
+        """Leave the thread to its job, and to end once that ends."""
+        self._jobs.put(None)
+        self._thread = self._jobs = None
+
+    def stop(self):
+        """End the thread; its job, if any, is done."""
+        if self._thread is not None:
+            self._jobs.put(None)
+            self._thread.join()
+            self._thread = self._jobs = None
+
+
+def _run_jobs(jobs):
+    for job in iter(jobs.get, None):
+        job()
+
+
+class _Exchange:
+    """One attempt at a request, in a thread that can be given up on.
+
+    The sending thread waits for the attempt up to the timeout, then gives
+    up on it. If the answer has begun to arrive, its connection is shut
+    down, which ends the attempt's thread at once; otherwise the thread is
+    left to end by itself, and closes the connection as soon as the answer
+    comes, if it ever does.
+    """
+
+    __slots__ = ("done", "outcome", "succeeded", "_lock", "_response", "_state")
+
+    def __init__(self):
+        self.done = threading.Event()
+        self.outcome = None
+        # Whether the answer's status was a success.
+        self.succeeded = False
+        self._lock = threading.Lock()
+        self._response = None
+        self._state = "sending"
+
+    def run(self, exchange, *args):
+        try:
+            self.outcome = exchange(self, *args)
+        finally:
+            self.done.set()
+
+    def answered(self, response):
+        """Note the answer; False if the attempt was given up on already."""
+        with self._lock:
+            if self._state == "given up":
+                return False
+            self._response = response
+            self.succeeded = 200 <= response.status_code < 300
+            return True
+
+    def finish(self):
+        """Keep give_up() off the connection, about to be released."""
+        with self._lock:
+            if self._state != "given up":
+                self._state = "finished"
+
+    def give_up(self):
+        """Abandon the attempt; False if it finished in the meantime."""
+        with self._lock:
+            if self._state == "finished":
+                return False
+            self._state = "given up"
+            if self._response is not None:
+                _shut_down(self._response)
+        return True
+
+
+def _shut_down(response):
+    """Shut a response's connection down, waking the thread reading it.
+
+    Shut down, not closed: a socket closed under a thread using it may be
+    reused for another connection before that thread notices.
+    """
+    # urllib3's responses name their connection, when they have one.
+    connection = getattr(response.raw, "connection", None)
+    sock = getattr(connection, "sock", None)
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            # socket's own shutdown, which an ssl.SSLSocket overrides to
+            # also unwrap its session, and that takes the reading thread's
+            # locks.
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+
+def _read_at_most(response, limit):
+    """Up to limit bytes of a body as sent (not decompressed); b"" if unreadable."""
+    try:
+        return response.raw.read(limit, decode_content=False)
+    except Exception:
+        # A body that cannot be read, or was shut down, changes nothing
+        # about the answer's status, which is what counts.
+        return b""
+
+
+def _body_excerpt(response):
+    """The start of an error response's body, quoted, read and decoded bounded."""
+    data = _read_at_most(response, _ERROR_BODY_BYTES + 1)
+    more = len(data) > _ERROR_BODY_BYTES
+    encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
+    if encoding in ("gzip", "x-gzip", "deflate"):
+        try:
+            # 47: a gzip or zlib header, told apart by the decompressor.
+            decompressor = zlib.decompressobj(47)
+            data = decompressor.decompress(data, _ERROR_BODY_BYTES)
+        except zlib.error:
+            return "[a body that is not the %s data it claims to be]" % encoding
+        more = more or bool(decompressor.unconsumed_tail)
+    elif encoding != "identity":
+        return "[a body in a content coding not shown]"
+    text = data.decode("utf-8", "replace")
+    if more or len(text) > _BODY_EXCERPT_CHARS:
+        text = text[:_BODY_EXCERPT_CHARS] + "..."
+    return repr(text)
 
 
 class _Request:
@@ -271,8 +437,10 @@ class HttpCollector:
             a client certificate or proxies configured. It is not closed
             by the collector. By default the collector makes its own.
         batch_size: the most push items in one request.
-        timeout: seconds to wait for a connection, and for each read of the
-            response, before the attempt fails (and is retried).
+        timeout: seconds an attempt may take in all, from connecting to the
+            last byte read of the answer (the request's upload included);
+            an attempt not answered by then fails, and is retried. Raise it
+            to send large files over slow links.
         max_attempts: attempts per request, the first included.
         verify: TLS verification: ``True`` to verify against the default CA
             bundle, the path of a CA bundle, or ``False`` to not verify (not
@@ -491,6 +659,9 @@ class HttpCollector:
                 self._keys += 1
                 headers = dict(self._headers)
                 headers["Content-Type"] = content_type
+                # Error bodies are read only in part, success bodies not at
+                # all: compressing them is of no use.
+                headers["Accept-Encoding"] = "identity"
                 headers["Idempotency-Key"] = "%s.%s.%d" % (
                     self.run_id,
                     self._sender_id,
@@ -544,12 +715,20 @@ class HttpCollector:
             self._sender = threading.current_thread()
             if own_thread:
                 self._thread = self._sender
+        runner = _AttemptRunner()
+        try:
+            self._send_each(runner)
+        finally:
+            # Before close() returns, which waits for this thread.
+            runner.stop()
+
+    def _send_each(self, runner):
         while True:
             with self._lock:
                 request = self._next_request()
             if request is None:
                 return
-            error = self._deliver(request)
+            error = self._deliver(request, runner)
             settled = []
             with self._lock:
                 if error is None:
@@ -586,7 +765,7 @@ class HttpCollector:
         self._idle.notify_all()
         return None
 
-    def _deliver(self, request):
+    def _deliver(self, request, runner):
         """Send a request until it succeeds or the policy gives up.
 
         Returns:
@@ -594,7 +773,7 @@ class HttpCollector:
         """
         policy = self._policy
         while True:
-            failure = self._attempt(request)
+            failure = self._attempt(request, runner)
             if failure is None or not policy.should_retry(request.attempts, failure):
                 return failure
             delay = policy.sleep_time(request.attempts, failure)
@@ -636,14 +815,55 @@ class HttpCollector:
         error.__cause__ = failure
         return error
 
-    def _attempt(self, request):
-        """Send a request once: None if it succeeded, else its HttpCollectorError."""
-        import requests
+    def _attempt(self, request, runner):
+        """Send a request once: None if it succeeded, else its HttpCollectorError.
 
+        The attempt runs in a thread of its own, which is given up on once
+        it has taken ``timeout`` seconds in all: a socket timeout bounds each
+        read, not a service that answers a byte at a time.
+        """
         request.attempts += 1
         url = self._url + request.path
         try:
-            response = self._session_to_send_with().request(
+            session = self._session_to_send_with()
+        except Exception as error:
+            return self._unexpected(request, url, error)
+        exchange = _Exchange()
+        job = functools.partial(exchange.run, self._exchange, session, request, url)
+        if not runner.run(job):
+            # This thread makes the attempt, each read bounded by the socket
+            # timeout alone.
+            job()
+        if exchange.done.wait(self._timeout) or not exchange.give_up():
+            exchange.done.wait()
+            return exchange.outcome
+        runner.abandon()
+        if exchange.succeeded:
+            # The service said success; only the rest of its body was late.
+            return None
+        failure = self._error(
+            request,
+            url,
+            None,
+            "timed out: no complete answer within the timeout of %g s" % self._timeout,
+        )
+        failure._retryable = True
+        return failure
+
+    def _exchange(self, exchange, session, request, url):
+        """Make one attempt, in the attempt's thread; its outcome."""
+        try:
+            return self._send_once(exchange, session, request, url)
+        except Exception as error:
+            # Whatever a session or its adapter may raise fails the request;
+            # and a failure is never mistaken for a success.
+            return self._unexpected(request, url, error)
+
+    def _send_once(self, exchange, session, request, url):
+        import requests
+
+        try:
+            response = session.request(
                 request.method,
                 url,
                 data=request.body,
@@ -654,6 +874,8 @@ class HttpCollector:
                 # A redirected POST would be resent as a GET without its
                 # body; the service must be configured at its final URL.
                 allow_redirects=False,
+                # Bodies are read only as far as needed, if at all.
+                stream=True,
             )
         except requests.RequestException as error:
             # Not chained: requests' exceptions hold the prepared request,
@@ -673,38 +895,50 @@ class HttpCollector:
                 ),
             ) and not isinstance(error, requests.exceptions.SSLError)
             return failure
-        except Exception as error:
-            # Whatever a session's adapter may raise fails the request
-            # rather than the thread sending it.
-            return self._error(
-                request, url, None, "%s: %s" % (type(error).__name__, error)
-            )
 
-        status = response.status_code
-        if 200 <= status < 300:
-            LOG.debug(
-                "%s %s: HTTP %d (%d bytes, attempt %d)",
-                request.method,
+        try:
+            if not exchange.answered(response):
+                return None
+            status = response.status_code
+            if 200 <= status < 300:
+                # Read only so that the connection can be used again.
+                _read_at_most(response, _DRAIN_BYTES)
+                LOG.debug(
+                    "%s %s: HTTP %d (%d bytes, attempt %d)",
+                    request.method,
+                    url,
+                    status,
+                    len(request.body),
+                    request.attempts,
+                )
+                return None
+            failure = self._error(
+                request,
                 url,
                 status,
-                len(request.body),
-                request.attempts,
+                "HTTP %d %s: %s"
+                % (
+                    status,
+                    str(response.reason)[:_REASON_CHARS],
+                    _body_excerpt(response),
+                ),
             )
-            return None
-        body = response.content.decode("utf-8", "replace")
-        if len(body) > _BODY_EXCERPT_CHARS:
-            body = body[:_BODY_EXCERPT_CHARS] + "..."
-        failure = self._error(
-            request,
-            url,
-            status,
-            "HTTP %d %s: %r" % (status, response.reason, body),
-        )
-        # Exactly what the protocol names: 429 and the 5xx class, not any
-        # three digits a service makes up above it.
-        failure._retryable = status == 429 or 500 <= status <= 599
-        failure._retry_after = retry_after_seconds(response.headers.get("Retry-After"))
-        return failure
+            # Exactly what the protocol names: 429 and the 5xx class, not
+            # any three digits a service makes up above it.
+            failure._retryable = status == 429 or 500 <= status <= 599
+            failure._retry_after = retry_after_seconds(
+                response.headers.get("Retry-After")
+            )
+            return failure
+        finally:
+            # Before the connection goes back to the pool (or is closed),
+            # so that a late give_up() cannot shut it down under the next
+            # request.
+            exchange.finish()
+            response.close()
+
+    def _unexpected(self, request, url, error):
+        return self._error(request, url, None, "%s: %s" % (type(error).__name__, error))
 
     def _error(self, request, url, status, detail):
         message = "%s %s failed (attempt %d of %d): %s" % (
