@@ -979,7 +979,7 @@ def test_password_never_shown(make, requests_mock, caplog):
         collector = make("https://alice:hunter2-pw@collect.example.com/api")
         error = collector.append_file("f", b"x").exception(WAIT)
         collector.close()
-    shown = [repr(collector), str(error), error.url]
+    shown = [repr(collector), repr(collector._auth), str(error), error.url]
     shown += [record.getMessage() for record in caplog.records]
     assert "you sent: Basic ***" in str(error)
     basic = requests.auth._basic_auth_str("alice", "hunter2-pw").split()[1]
@@ -987,6 +987,18 @@ def test_password_never_shown(make, requests_mock, caplog):
         assert "hunter2-pw" not in text
         assert basic not in text
         assert "alice" not in text
+
+
+def test_secrets_are_blanked_out_whatever_surrounds_them():
+    redact = http._Redactor(["tok-3f9a-Secret", "pw"])
+    assert redact("nothing to hide") == "nothing to hide"
+    # Pieces of 8 characters, in any case, next to anything; short secrets
+    # whole; characters whose lower case is longer do not shift the rest.
+    assert (
+        redact("İ: TOK-3F9A-SECRET, tok-3f9a-S, cret|pw|p") == "İ: ***, ***, cret|***|p"
+    )
+    assert redact("=\\x74ok-3f9a-Secret") == "=\\x74***"
+    assert http._Redactor([])("tok-3f9a-Secret") == "tok-3f9a-Secret"
 
 
 def test_repr():

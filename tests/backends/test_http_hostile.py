@@ -5,12 +5,20 @@ answers, so they can be anything a broken or hostile service might send.
 """
 
 import base64
+import binascii
 import gzip
+import html
+import json
 import logging
+import re
 import threading
+import urllib.parse
+import warnings
 import zlib
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from pushcollector import HttpCollector, HttpCollectorError
 
@@ -304,3 +312,185 @@ def test_error_bodies_are_decoded_when_they_can_be(coding, body, shown):
         with HttpCollector(service.url) as collector:
             error = collector.append_file("log", b"x").exception(WAIT)
     assert str(error).split("HTTP 422 Status 422: ")[1].startswith(shown)
+
+
+# Secrets
+
+
+def header_value_echoes(value):
+    """What a service might echo of a header value (str, decoded latin-1)."""
+    raw = value.encode("latin-1")
+    texts = [
+        value,
+        repr(value),
+        ascii(value),
+        repr(raw),
+        json.dumps(value),
+        json.dumps(value, ensure_ascii=False),
+        json.dumps(value).replace("/", "\\/"),
+        urllib.parse.quote(value),
+        urllib.parse.quote(value, safe="", encoding="latin-1"),
+        urllib.parse.quote_plus(value),
+        html.escape(value),
+        base64.b64encode(raw).decode(),
+        base64.urlsafe_b64encode(value.encode()).decode(),
+        raw.hex(),
+        value.upper(),
+    ]
+    # Text goes out as UTF-8; the raw header bytes as they came, latin-1.
+    return [text.encode("utf-8") for text in texts] + [raw]
+
+
+def echoes_of(request, part):
+    """The echoes of an Authorization header's value, or of a part of it."""
+    value = request.headers["Authorization"]
+    scheme, _, credentials = value.partition(" ")
+    if part == "header":
+        return header_value_echoes(value)
+    if part == "credentials":
+        return header_value_echoes(credentials)
+    # The token, or the password of basic credentials, alone.
+    if scheme == "Basic":
+        credentials = base64.b64decode(credentials).decode("latin-1")
+        credentials = credentials.partition(":")[2]
+    return header_value_echoes(credentials)
+
+
+class Echo:
+    """A service echoing the Authorization header back, as set per example."""
+
+    def __init__(self):
+        self.status = 401
+        self.part = "header"
+        self.echo = 0
+        self.padding = 0
+        self.where = "body"
+
+    def __call__(self, exchange):
+        echo = echoes_of(exchange.request, self.part)[self.echo]
+        reason = b"Denied"
+        body = b"x" * self.padding + b"you sent: " + echo + b" (rejected)"
+        if self.where == "reason":
+            reason, body = (
+                b"Denied " + echo.replace(b"\r", b"").replace(b"\n", b""),
+                b"",
+            )
+        exchange.write(
+            b"HTTP/1.1 %d %s\r\nContent-Length: %d\r\n\r\n%s"
+            % (self.status, reason, len(body), body)
+        )
+
+
+def decoded_views(text):
+    """The text, and every way of decoding it a reader might try."""
+    views = [text, html.unescape(text)]
+    for unquote in (urllib.parse.unquote, urllib.parse.unquote_plus):
+        views.append(unquote(text))
+        views.append(unquote(text, encoding="latin-1"))
+    with warnings.catch_warnings():
+        # Backslashes that escape nothing are kept, with a warning.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        # Python's escapes, and JSON's (\uXXXX, \", \/).
+        views.append(
+            text.encode("latin-1", "backslashreplace").decode(
+                "unicode_escape", "replace"
+            )
+        )
+    for run in re.findall(r"[A-Za-z0-9+/_=-]{8,}", text):
+        for start in range(4):
+            chunk = run[start:]
+            chunk = chunk[: len(chunk) // 4 * 4]
+            for decode in (base64.b64decode, base64.urlsafe_b64decode):
+                try:
+                    views.append(decode(chunk).decode("latin-1"))
+                except (binascii.Error, ValueError):
+                    pass
+    for run in re.findall(r"[0-9a-fA-F]{16,}", text):
+        for start in range(2):
+            chunk = run[start:]
+            chunk = chunk[: len(chunk) // 2 * 2]
+            views.append(bytes.fromhex(chunk).decode("latin-1"))
+    return views
+
+
+def pieces(secret, size=8):
+    return {secret[start : start + size] for start in range(len(secret) - size + 1)}
+
+
+def assert_no_piece_shown(secrets, shown):
+    for text in shown:
+        for view in decoded_views(text):
+            folded = view.casefold()
+            for secret in secrets:
+                for piece in pieces(secret.casefold()):
+                    assert piece not in folded, (piece, view)
+
+
+class Records(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.messages = []
+
+    def emit(self, record):
+        self.messages.append(record.getMessage())
+
+
+@pytest.fixture(scope="module")
+def echo_service():
+    echo = Echo()
+    with ScriptedService(echo) as service:
+        yield echo, service
+
+
+# Printable latin-1 without spaces, with the characters that escaped the old
+# blanking out (backslash, quotes, non-ASCII) drawn often.
+CREDENTIAL_CHARS = st.one_of(
+    st.sampled_from("\\'\"é/+%&<"),
+    st.characters(min_codepoint=0x21, max_codepoint=0x7E),
+    st.characters(min_codepoint=0xA1, max_codepoint=0xFF).filter(str.isprintable),
+)
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    secret=st.text(CREDENTIAL_CHARS, min_size=8, max_size=40),
+    kind=st.sampled_from(["token", "password"]),
+    part=st.sampled_from(["header", "credentials", "secret"]),
+    echo=st.integers(0, len(header_value_echoes("x")) - 1),
+    padding=st.integers(0, 240),
+    where=st.sampled_from(["body", "reason"]),
+    status=st.sampled_from([401, 503]),
+)
+def test_no_piece_of_a_secret_is_shown_whatever_the_service_echoes(
+    echo_service, secret, kind, part, echo, padding, where, status
+):
+    echo_settings, service = echo_service
+    echo_settings.status, echo_settings.part, echo_settings.echo = status, part, echo
+    echo_settings.padding, echo_settings.where = padding, where
+    if kind == "token":
+        url, kwargs = service.url, {"token": secret}
+        secrets = [secret]
+    else:
+        quoted = urllib.parse.quote(secret, safe="")
+        url = service.url.replace("http://", "http://alice:%s@" % quoted)
+        kwargs = {}
+        basic = base64.b64encode(b"alice:" + secret.encode("latin-1")).decode()
+        secrets = [secret, basic]
+    logger = logging.getLogger("pushcollector")
+    records = Records()
+    logger.addHandler(records)
+    try:
+        collector = HttpCollector(url, max_attempts=2, backoff=0, **kwargs)
+        error = collector.append_file("log", b"x").exception(WAIT)
+        collector.close()
+    finally:
+        logger.removeHandler(records)
+    assert isinstance(error, HttpCollectorError)
+    assert error.status == status
+    shown = [str(error), repr(error), error.url, repr(collector)] + records.messages
+    assert records.messages
+    assert_no_piece_shown(secrets, shown)

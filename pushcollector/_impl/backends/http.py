@@ -103,8 +103,9 @@ class HttpCollectorError(OSError):
     """A request of an :class:`HttpCollector` failed, or was never sent.
 
     The message names the method and URL (without any credentials), the
-    HTTP status if there was a response and the start of its body, with the
-    token blanked out. When a request was not sent because an earlier one
+    HTTP status if there was a response and the start of its body. Every
+    piece of the collector's token or password that a service echoes back,
+    however encoded, is blanked out. When a request was not sent because an earlier one
     failed, the message says so and ``__cause__`` is the earlier failure.
 
     Attributes:
@@ -133,24 +134,25 @@ class HttpCollectorError(OSError):
         self._retry_after = None
 
 
-class _BearerAuth:
-    """Sets ``Authorization: Bearer``; its repr never shows the token.
+class _Authorization:
+    """Sets the Authorization header; its repr never shows the credentials.
 
     Given to requests as ``auth`` rather than as a header, so a ``.netrc``
     found by the session cannot replace the header.
     """
 
-    __slots__ = ("_value",)
+    __slots__ = ("_scheme", "_value")
 
-    def __init__(self, token):
-        self._value = "Bearer " + token
+    def __init__(self, scheme, credentials):
+        self._scheme = scheme
+        self._value = "%s %s" % (scheme, credentials)
 
     def __call__(self, request):
         request.headers["Authorization"] = self._value
         return request
 
     def __repr__(self):
-        return "<bearer token>"
+        return "<%s credentials>" % self._scheme.lower()
 
 
 class _AttemptRunner:
@@ -284,8 +286,12 @@ def _read_at_most(response, limit):
         return b""
 
 
-def _body_excerpt(response):
-    """The start of an error response's body, quoted, read and decoded bounded."""
+def _body_excerpt(response, redact):
+    """The start of an error response's body, quoted, read and decoded bounded.
+
+    Secrets are blanked out of all that was decoded, before it is cut to the
+    excerpt: one straddling the cut must not show its first characters.
+    """
     data = _read_at_most(response, _ERROR_BODY_BYTES + 1)
     more = len(data) > _ERROR_BODY_BYTES
     encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
@@ -299,10 +305,148 @@ def _body_excerpt(response):
         more = more or bool(decompressor.unconsumed_tail)
     elif encoding != "identity":
         return "[a body in a content coding not shown]"
-    text = data.decode("utf-8", "replace")
+    text = redact(data.decode("utf-8", "replace"))
     if more or len(text) > _BODY_EXCERPT_CHARS:
         text = text[:_BODY_EXCERPT_CHARS] + "..."
     return repr(text)
+
+
+# A secret is recognised by its pieces of this many characters, whatever
+# surrounds them: no piece of a secret this long is ever shown. A secret
+# shorter than this is recognised whole.
+_SECRET_PIECE = 8
+
+
+class _Redactor:
+    """Blanks out every piece of some secrets in text, however encoded.
+
+    What a service answers, and what a library says of a failure, may quote
+    a request's credentials in any way: raw or escaped by Python, JSON or
+    HTML, percent-encoded, in base64 or hex, as UTF-8 bytes read as latin-1
+    or the reverse, in upper or lower case, cut anywhere. Any run of text
+    that matches a piece of a secret in one of those forms, ignoring case,
+    becomes ``***``.
+    """
+
+    __slots__ = ("_pieces", "_secrets")
+
+    def __init__(self, secrets):
+        self._secrets = secrets
+        # Made when first needed: most collectors never fail.
+        self._pieces = None
+
+    def __call__(self, text):
+        if not self._secrets:
+            return text
+        if self._pieces is None:
+            self._pieces = _pieces_of(self._secrets)
+        folded = _casefold_in_place(text)
+        hidden = bytearray(len(text))
+        for size, pieces in self._pieces:
+            for start in range(len(folded) - size + 1):
+                if folded[start : start + size] in pieces:
+                    hidden[start : start + size] = b"\x01" * size
+        if not any(hidden):
+            return text
+        shown = []
+        for start, char in enumerate(text):
+            if not hidden[start]:
+                shown.append(char)
+            elif not start or not hidden[start - 1]:
+                shown.append("***")
+        return "".join(shown)
+
+
+def _pieces_of(secrets):
+    """[(size, {piece})]: the pieces of every form of the secrets, by size."""
+    by_size = collections.defaultdict(set)
+    for secret in secrets:
+        for form in _forms_of(secret):
+            form = _casefold_in_place(form)
+            size = min(_SECRET_PIECE, len(form))
+            by_size[size].update(
+                form[start : start + size] for start in range(len(form) - size + 1)
+            )
+    by_size.pop(0, None)
+    return sorted(by_size.items(), reverse=True)
+
+
+def _forms_of(secret):
+    """The ways a secret may come back from a service, or out of a library."""
+    import html
+    import urllib.parse
+
+    forms = set()
+    # As the service may have decoded it (its header bytes are latin-1),
+    # and as the collector decodes answers (UTF-8).
+    texts = {
+        secret,
+        secret.encode("latin-1").decode("utf-8", "replace"),
+        secret.encode("utf-8").decode("latin-1"),
+    }
+    for text in texts:
+        escaped = {
+            text,
+            repr(text)[1:-1],
+            ascii(text)[1:-1],
+            text.encode("unicode_escape").decode("ascii"),
+            json.dumps(text)[1:-1],
+            json.dumps(text, ensure_ascii=False)[1:-1],
+        }
+        for form in escaped:
+            forms.update(
+                (
+                    form,
+                    form.replace("'", "\\'"),
+                    form.replace('"', '\\"'),
+                    form.replace("/", "\\/"),
+                )
+            )
+        forms.add(html.escape(text, quote=False))
+        for quote in ("&#x27;", "&#39;"):
+            for double in ("&quot;", "&#34;"):
+                forms.add(
+                    html.escape(text).replace("&#x27;", quote).replace("&quot;", double)
+                )
+        for encoding in ("utf-8", "latin-1"):
+            try:
+                data = text.encode(encoding)
+            except UnicodeEncodeError:
+                continue
+            forms.add(repr(data)[2:-1])
+            forms.add(data.hex())
+            for safe in ("", "/", "!'()*~", "!#$&'()*+,/:;=?@[]~"):
+                forms.add(urllib.parse.quote(data, safe=safe))
+            forms.add(urllib.parse.quote_plus(data, safe=""))
+            forms.update(_base64_forms(data))
+    return forms
+
+
+def _base64_forms(data):
+    """data in base64, alone or at any offset within longer data."""
+    import base64
+
+    forms = set()
+    for encode in (base64.b64encode, base64.urlsafe_b64encode):
+        forms.add(encode(data).decode("ascii"))
+        for offset in range(3):
+            encoded = encode(bytes(offset) + data).decode("ascii")
+            # The first group holds bytes before data, the last (unless
+            # data ends on a group boundary) bytes after it.
+            first = 4 if offset else 0
+            last = len(encoded) - (4 if (offset + len(data)) % 3 else 0)
+            if last - first >= _SECRET_PIECE:
+                forms.add(encoded[first:last])
+    return forms
+
+
+def _casefold_in_place(text):
+    """text in lower case, each character where it was."""
+    folded = text.lower()
+    if len(folded) == len(text):
+        return folded
+    # A few characters lower into two: those are left as they are.
+    return "".join(char if len(char.lower()) != 1 else char.lower() for char in text)
 
 
 class _Request:
@@ -429,7 +573,8 @@ class HttpCollector:
         url: the base URL of the service, ``http://`` or ``https://``.
             Credentials in it (``https://user:password@host/``) are taken
             out of it and sent as HTTP basic authentication, unless
-            ``token`` is given; they never appear in errors, logs or reprs.
+            ``token`` is given; no piece of them appears in errors, logs or
+            reprs.
             Percent-decoded, they must be latin-1 text.
         token: sent as ``Authorization: Bearer <token>`` with every request:
             latin-1 text without spaces or control characters.
@@ -501,11 +646,17 @@ class HttpCollector:
             )
         self._verify = verify
         self._headers = _checked_headers(headers)
-        self._auth = credentials if token is None else _BearerAuth(token)
         # Blanked out of error messages, should a service echo them.
-        self._secrets = [token] if token else []
-        if credentials is not None and credentials[1]:
-            self._secrets += [credentials[1], _basic_credentials(*credentials)]
+        secrets = []
+        self._auth = None
+        if token is not None:
+            self._auth = _Authorization("Bearer", token)
+            secrets.append(token)
+        elif credentials is not None:
+            basic = _basic_credentials(*credentials)
+            self._auth = _Authorization("Basic", basic)
+            secrets += [credentials[1], basic] if credentials[1] else [basic]
+        self._redact = _Redactor(secrets)
 
         self.run_id = new_run_id()
         self._session = session
@@ -919,8 +1070,8 @@ class HttpCollector:
                 "HTTP %d %s: %s"
                 % (
                     status,
-                    str(response.reason)[:_REASON_CHARS],
-                    _body_excerpt(response),
+                    self._redact(str(response.reason))[:_REASON_CHARS],
+                    _body_excerpt(response, self._redact),
                 ),
             )
             # Exactly what the protocol names: 429 and the 5xx class, not
@@ -948,9 +1099,9 @@ class HttpCollector:
             self._policy.max_attempts,
             detail,
         )
-        # A service may echo a request's headers, or a library an URL.
-        for secret in self._secrets:
-            message = message.replace(secret, "***")
+        # Last, on the whole: quoting with repr() may have made a piece of a
+        # secret out of text that was not one.
+        message = self._redact(message)
         return HttpCollectorError(
             message, method=request.method, url=url, status=status
         )
