@@ -105,8 +105,9 @@ class HttpCollectorError(OSError):
     The message names the method and URL (without any credentials), the
     HTTP status if there was a response and the start of its body. Every
     piece of the collector's token or password that a service echoes back,
-    however encoded, is blanked out. When a request was not sent because an earlier one
-    failed, the message says so and ``__cause__`` is the earlier failure.
+    however encoded, is blanked out. When a request was not sent because an
+    earlier one failed, the message says so and ``__cause__`` is the
+    earlier failure.
 
     Attributes:
         method (str): the HTTP method of the request, such as ``"POST"``.
@@ -265,14 +266,15 @@ def _shut_down(response):
     Shut down, not closed: a socket closed under a thread using it may be
     reused for another connection before that thread notices.
     """
-    # urllib3's responses name their connection, when they have one.
-    connection = getattr(response.raw, "connection", None)
-    sock = getattr(connection, "sock", None)
-    if sock is not None:
+    # urllib3's responses name their connection, when they have one; it
+    # wraps a TLS connection through a TLS proxy in an object whose socket
+    # is its "socket".
+    sock = getattr(getattr(response.raw, "connection", None), "sock", None)
+    sock = getattr(sock, "socket", sock)
+    if isinstance(sock, socket.socket):
         with contextlib.suppress(OSError):
-            # socket's own shutdown, which an ssl.SSLSocket overrides to
-            # also unwrap its session, and that takes the reading thread's
-            # locks.
+            # The plain socket's shutdown: ssl.SSLSocket's would also drop
+            # its TLS state from under the thread reading with it.
             socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
 
@@ -471,7 +473,7 @@ class _Request:
         self.call = call
         # Whether this is the first or last request of its call.
         self.first = self.last = False
-        # Counted by the worker thread, the only one sending it.
+        # Counted by the sending thread, the only one sending it.
         self.attempts = 0
 
 
@@ -574,8 +576,7 @@ class HttpCollector:
             Credentials in it (``https://user:password@host/``) are taken
             out of it and sent as HTTP basic authentication, unless
             ``token`` is given; no piece of them appears in errors, logs or
-            reprs.
-            Percent-decoded, they must be latin-1 text.
+            reprs. Percent-decoded, they must be latin-1 text.
         token: sent as ``Authorization: Bearer <token>`` with every request:
             latin-1 text without spaces or control characters.
         session: a ``requests.Session`` to send with, for example one with
@@ -592,8 +593,9 @@ class HttpCollector:
             recommended). ``None`` (the default) keeps the session's
             setting, which verifies for a session the collector made.
         headers: extra headers sent with every request. The headers of the
-            protocol (``Content-Type``, ``Idempotency-Key``) and the token's
-            ``Authorization`` take precedence. Names must be HTTP tokens,
+            protocol (``Content-Type``, ``Idempotency-Key``,
+            ``Accept-Encoding``) and the token's ``Authorization`` take
+            precedence. Names must be HTTP tokens,
             values latin-1 text without control characters or surrounding
             spaces.
         backoff: seconds before the second attempt when the response named
@@ -646,16 +648,18 @@ class HttpCollector:
             )
         self._verify = verify
         self._headers = _checked_headers(headers)
-        # Blanked out of error messages, should a service echo them.
-        secrets = []
-        self._auth = None
+        # Secrets are blanked out of errors and logs, should a service echo
+        # them back.
         if token is not None:
             self._auth = _Authorization("Bearer", token)
-            secrets.append(token)
+            secrets = [token]
         elif credentials is not None:
             basic = _basic_credentials(*credentials)
             self._auth = _Authorization("Basic", basic)
-            secrets += [credentials[1], basic] if credentials[1] else [basic]
+            secrets = [credentials[1], basic] if credentials[1] else []
+        else:
+            self._auth = None
+            secrets = []
         self._redact = _Redactor(secrets)
 
         self.run_id = new_run_id()
@@ -1011,6 +1015,7 @@ class HttpCollector:
             return self._unexpected(request, url, error)
 
     def _send_once(self, exchange, session, request, url):
+        """The attempt proper: the request, and as much of the answer as needed."""
         import requests
 
         try:
