@@ -11,12 +11,21 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from pushcollector import HttpCollector
 
 from ..http_service import FakeService
 
 WAIT = 60
 FORK = multiprocessing.get_context("fork")
+
+# Forking a process that has threads is what these tests do on purpose;
+# Python 3.12 and later warn about it.
+FORK_WITH_THREADS = "This process .* is multi-threaded"
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:%s:DeprecationWarning" % FORK_WITH_THREADS
+)
 
 
 def record_in_child(collector, child):
@@ -118,8 +127,10 @@ def run_script(script, service, **env):
 
 
 FORKED_CHILD_EXITS_WITHOUT_WAITING = """
-import os, sys
+import os, sys, warnings
 from pushcollector import HttpCollector
+
+warnings.filterwarnings("ignore", "%s", DeprecationWarning)
 
 collector = HttpCollector(os.environ["PUSHCOLLECTOR_HTTP_URL"], backoff=0)
 collector.append_file("parent.log", b"before fork\\n").result(30)
@@ -131,7 +142,7 @@ if pid == 0:
 collector.append_file("parent.log", b"after fork\\n").result(30)
 _, status = os.waitpid(pid, 0)
 sys.exit(os.waitstatus_to_exitcode(status))
-"""
+""" % (FORK_WITH_THREADS)
 
 
 def test_a_forked_child_records_then_exits_without_hanging():
