@@ -1,11 +1,15 @@
-"""A loopback service speaking the protocol of the http backend, for tests.
+"""Loopback services for the tests of the http backend.
 
-It keeps what it is sent in memory and, like a real service, applies each
-Idempotency-Key once. It can be made unreliable: with ``fault_rate`` it
-drops connections before reading a request, answers 503, or applies a
-request and then closes the connection without answering (the ``kinds``
-of fault, chosen at random with a seed), at most ``max_faults_per_key``
-times for the same request.
+FakeService speaks the protocol of the http backend. It keeps what it is
+sent in memory and, like a real service, applies each Idempotency-Key once.
+It can be made unreliable: with ``fault_rate`` it drops connections before
+reading a request, answers 503, or applies a request and then closes the
+connection without answering (the ``kinds`` of fault, chosen at random with
+a seed), at most ``max_faults_per_key`` times for the same request; and it
+can hold the requests for a file until the test releases them.
+
+ScriptedService answers whatever the test writes, byte by byte: answers
+that trickle, never end, explode when decompressed or echo credentials.
 """
 
 import json
