@@ -1,5 +1,4 @@
 import email.utils
-import gc
 import json
 import logging
 import math
@@ -7,7 +6,7 @@ import random
 import re
 import threading
 import time
-from concurrent.futures import Future
+import weakref
 
 import pytest
 import requests
@@ -278,10 +277,61 @@ def test_idempotency_keys_differ_between_requests(make, service):
     other = make()
     other.append_file("a", b"").result(WAIT)
     keys = [r.headers["Idempotency-Key"] for r in service.request_history]
-    assert len(keys) == 6
-    assert len(set(keys)) == 6
-    for key in keys[:5]:
-        assert key.startswith(collector.run_id + ".")
+    sender = keys[0].rsplit(".", 1)[0]
+    assert re.fullmatch(re.escape(collector.run_id) + r"\.[0-9a-f]{16}", sender)
+    assert keys[:5] == ["%s.%d" % (sender, n) for n in range(1, 6)]
+    # Another collector is another sender, whatever its run.
+    assert re.fullmatch(re.escape(other.run_id) + r"\.[0-9a-f]{16}\.1", keys[5])
+    assert not keys[5].startswith(sender)
+
+
+def test_after_fork_a_collector_is_a_new_sender_of_the_same_run(
+    make, service, monkeypatch
+):
+    collector = make()
+    collector.append_file("a", b"").result(WAIT)
+    # What os.fork() runs in the child, here for this collector only.
+    monkeypatch.setattr(http, "_collectors", weakref.WeakSet([collector]))
+    http._after_fork_in_child()
+    collector.append_file("a", b"").result(WAIT)
+    before, after = [r.headers["Idempotency-Key"] for r in service.request_history]
+    assert before.rsplit(".", 1)[0] != after.rsplit(".", 1)[0]
+    assert before.split(".")[:2] == after.split(".")[:2] == collector.run_id.split(".")
+    assert after.endswith(".1")
+
+
+def test_after_fork_a_collector_makes_its_own_session(make, service, monkeypatch):
+    collector = make()
+    collector.append_file("a", b"").result(WAIT)
+    parents = collector._session
+    monkeypatch.setattr(http, "_collectors", weakref.WeakSet([collector]))
+    http._after_fork_in_child()
+    collector.append_file("a", b"").result(WAIT)
+    assert collector._session is not parents
+
+
+def test_after_fork_a_given_session_drops_the_parents_connections(
+    make, service, monkeypatch
+):
+    class Session(requests.Session):
+        closed = 0
+
+        def close(self):
+            Session.closed += 1
+            super().close()
+
+    session = Session()
+    collector = make(session=session)
+    collector.append_file("a", b"").result(WAIT)
+    monkeypatch.setattr(http, "_collectors", weakref.WeakSet([collector]))
+    http._after_fork_in_child()
+    # Nothing is done in the fork itself, where any lock may be held.
+    assert Session.closed == 0
+    collector.append_file("a", b"").result(WAIT)
+    collector.append_file("a", b"").result(WAIT)
+    assert Session.closed == 1
+    assert collector._session is session
+    session.close()
 
 
 def test_idempotency_key_is_kept_across_retries(make, requests_mock):
@@ -354,7 +404,7 @@ def test_connection_failure_after_max_attempts(make, requests_mock):
     assert error.status is None
     assert "failed (attempt 2 of 2): ConnectionError: refused" in str(error)
     # requests' exception holds the request, Authorization header and all.
-    assert error.__cause__ is None and error.__suppress_context__
+    assert error.__cause__ is None and error.__context__ is None
 
 
 @pytest.mark.parametrize("status", [300, 302, 400, 401, 403, 404, 409, 413, 422])
@@ -416,43 +466,36 @@ def test_retry_after_is_honoured(make, requests_mock, caplog):
     assert caplog.records[0].getMessage().endswith("; retrying in 0.01 s")
 
 
-def failed_future(retry_after=None):
+def retryable(retry_after=None):
     error = HttpCollectorError("failed")
     error._retryable = True
     error._retry_after = retry_after
-    future = Future()
-    future.set_exception(error)
-    return future
+    return error
 
 
 def test_policy_uses_retry_after_within_the_cap():
-    policy = http._retry_policy(5, backoff=100, max_backoff=60)
-    assert policy.sleep_time(1, failed_future(retry_after=7)) == 7
-    assert policy.sleep_time(3, failed_future(retry_after=0)) == 0
-    assert policy.sleep_time(1, failed_future(retry_after=3600)) == 60
+    policy = http._RetryPolicy(5, backoff=100, max_backoff=60)
+    assert policy.sleep_time(1, retryable(retry_after=7)) == 7
+    assert policy.sleep_time(3, retryable(retry_after=0)) == 0
+    assert policy.sleep_time(1, retryable(retry_after=3600)) == 60
 
 
 def test_policy_backs_off_exponentially_with_jitter():
-    policy = http._retry_policy(100, backoff=1, max_backoff=1000)
+    policy = http._RetryPolicy(100, backoff=1, max_backoff=1000)
     random.seed(1)
     for attempt, ceiling in [(1, 1), (2, 2), (3, 4), (4, 8), (9, 256)]:
-        delays = {policy.sleep_time(attempt, failed_future()) for _ in range(20)}
+        delays = {policy.sleep_time(attempt, retryable()) for _ in range(20)}
         assert len(delays) > 1
         assert all(ceiling / 2 <= delay <= ceiling for delay in delays)
-    assert policy.sleep_time(10_000, failed_future()) == 1000
+    assert policy.sleep_time(10_000, retryable()) == 1000
 
 
 def test_policy_retries_only_retryable_errors_up_to_max_attempts():
-    policy = http._retry_policy(3, backoff=0, max_backoff=0)
-    assert policy.should_retry(1, failed_future())
-    assert policy.should_retry(2, failed_future())
-    assert not policy.should_retry(3, failed_future())
-    not_retryable = Future()
-    not_retryable.set_exception(HttpCollectorError("4xx"))
-    assert not policy.should_retry(1, not_retryable)
-    other = Future()
-    other.set_exception(ValueError("bug"))
-    assert not policy.should_retry(1, other)
+    policy = http._RetryPolicy(3, backoff=0, max_backoff=0)
+    assert policy.should_retry(1, retryable())
+    assert policy.should_retry(2, retryable())
+    assert not policy.should_retry(3, retryable())
+    assert not policy.should_retry(1, HttpCollectorError("4xx"))
 
 
 def test_retry_after_seconds():
@@ -645,6 +688,37 @@ def test_a_failed_batch_stops_the_rest_of_its_call(make, requests_mock):
     assert requests_mock.call_count == 2
 
 
+def test_an_unexpected_error_of_the_session_fails_the_call(make, requests_mock):
+    requests_mock.post(requests_mock_module.ANY, exc=UnicodeError("not encodable"))
+    collector = make()
+    error = collector.append_file("f", b"x").exception(WAIT)
+    assert isinstance(error, HttpCollectorError)
+    assert str(error).endswith("(attempt 1 of 5): UnicodeError: not encodable")
+    assert requests_mock.call_count == 1
+    # The collector is not stuck: closing it does not wait for ever.
+    collector.close()
+
+
+def test_a_session_that_cannot_be_made_fails_the_call(make, monkeypatch):
+    def broken():
+        raise OSError("no CA bundle")
+
+    monkeypatch.setattr(requests, "Session", broken)
+    error = make().append_file("f", b"x").exception(WAIT)
+    assert str(error).endswith("(attempt 1 of 5): OSError: no CA bundle")
+
+
+def test_an_attempt_that_finished_cannot_be_given_up_on():
+    # The race of a timeout with the answer's last byte: what came first
+    # wins, and a finished attempt's connection is never shut down.
+    finished = http._Exchange()
+    finished.finish()
+    assert not finished.give_up()
+    given_up = http._Exchange()
+    assert given_up.give_up()
+    assert not given_up.answered(requests.Response())
+
+
 def test_final_failure_is_logged_once(make, requests_mock, caplog):
     requests_mock.post(requests_mock_module.ANY, status_code=404)
     collector = make()
@@ -710,6 +784,16 @@ def http_threads():
     return [t for t in threading.enumerate() if "pushcollector-http" in t.name]
 
 
+def new_sender(before):
+    """The collector's sending thread, not there before."""
+    [sender] = [
+        thread
+        for thread in http_threads()
+        if thread not in before and thread.name == "pushcollector-http"
+    ]
+    return sender
+
+
 def test_close_waits_for_pending_requests(make, requests_mock):
     gate = Gate()
     requests_mock.post(requests_mock_module.ANY, text=gate)
@@ -725,13 +809,21 @@ def test_close_waits_for_pending_requests(make, requests_mock):
     assert requests_mock.call_count == 3
 
 
-def test_close_releases_the_threads(make, service):
-    before = len(http_threads())
+def test_one_non_daemon_thread_sends_and_close_ends_it(make, requests_mock):
+    gate = Gate()
+    requests_mock.post(requests_mock_module.ANY, text=gate)
+    before = http_threads()
     collector = make()
-    collector.update_push_items(items(1)).result(WAIT)
-    assert len(http_threads()) == before + 2
+    future = collector.update_push_items(items(1))
+    assert gate.arrived.wait(WAIT)
+    sender = new_sender(before)
+    # The interpreter waits for it at exit, so what was recorded is sent.
+    assert not sender.daemon
+    gate.opened.set()
+    assert future.result(WAIT) is None
     collector.close()
-    assert len(http_threads()) == before
+    assert not sender.is_alive()
+    assert http_threads() == before
 
 
 def test_closed_collector_refuses_calls(make, service):
@@ -776,17 +868,74 @@ def test_close_without_any_request(make):
     assert http_threads() == before
 
 
-def test_threads_of_a_collector_never_closed_end_with_it(service):
+def test_the_thread_of_a_collector_never_closed_ends_when_all_is_sent(
+    requests_mock,
+):
+    gate = Gate()
+    requests_mock.post(requests_mock_module.ANY, text=gate)
     before = http_threads()
     collector = HttpCollector(BASE)
-    collector.append_file("f", b"x").result(WAIT)
-    threads = [thread for thread in http_threads() if thread not in before]
-    assert len(threads) == 2
-    del collector
-    gc.collect()
-    for thread in threads:
-        thread.join(WAIT)
-        assert not thread.is_alive()
+    future = collector.append_file("f", b"x")
+    assert gate.arrived.wait(WAIT)
+    sender = new_sender(before)
+    gate.opened.set()
+    future.result(WAIT)
+    # A thread kept by an idle collector would hold up the interpreter's exit.
+    sender.join(WAIT)
+    assert not sender.is_alive()
+
+
+def test_close_from_a_callback_raises_instead_of_waiting_for_itself(
+    make, requests_mock
+):
+    gate = Gate()
+    requests_mock.post(requests_mock_module.ANY, text=gate)
+    collector = make()
+    raised = []
+    called = threading.Event()
+
+    def close_it(_future):
+        try:
+            collector.close()
+        except RuntimeError as error:
+            raised.append(error)
+        called.set()
+
+    future = collector.append_file("f", b"x")
+    assert gate.arrived.wait(WAIT)
+    future.add_done_callback(close_it)
+    gate.opened.set()
+    assert called.wait(WAIT)
+    assert "would wait for itself" in str(raised[0])
+    # Not closed by the failed attempt: it still takes calls.
+    gate.arrived.clear()
+    assert collector.append_file("f", b"y").result(WAIT) is None
+
+
+def test_at_exit_calls_send_before_returning(make, service, monkeypatch):
+    # What _exiting() says in an atexit handler, where no thread started
+    # would be waited for.
+    monkeypatch.setattr(http, "_exiting", lambda: True)
+    before = http_threads()
+    collector = make()
+    future = collector.update_push_items(items(3))
+    assert future.done() and future.result() is None
+    assert http_threads() == before
+    assert len(service.request_history) == 1
+
+
+def test_calls_send_before_returning_when_no_thread_can_start(
+    make, service, monkeypatch
+):
+    def refuse(thread):
+        raise RuntimeError("can't create new thread at interpreter shutdown")
+
+    monkeypatch.setattr(threading.Thread, "start", refuse)
+    collector = make()
+    future = collector.append_file("f", b"x")
+    assert future.done() and future.result() is None
+    assert len(service.request_history) == 1
+    collector.close()
 
 
 # Secrets
@@ -830,7 +979,7 @@ def test_password_never_shown(make, requests_mock, caplog):
         collector = make("https://alice:hunter2-pw@collect.example.com/api")
         error = collector.append_file("f", b"x").exception(WAIT)
         collector.close()
-    shown = [repr(collector), str(error), error.url]
+    shown = [repr(collector), repr(collector._auth), str(error), error.url]
     shown += [record.getMessage() for record in caplog.records]
     assert "you sent: Basic ***" in str(error)
     basic = requests.auth._basic_auth_str("alice", "hunter2-pw").split()[1]
@@ -838,6 +987,18 @@ def test_password_never_shown(make, requests_mock, caplog):
         assert "hunter2-pw" not in text
         assert basic not in text
         assert "alice" not in text
+
+
+def test_secrets_are_blanked_out_whatever_surrounds_them():
+    redact = http._Redactor(["tok-3f9a-Secret", "pw"])
+    assert redact("nothing to hide") == "nothing to hide"
+    # Pieces of 8 characters, in any case, next to anything; short secrets
+    # whole; characters whose lower case is longer do not shift the rest.
+    assert (
+        redact("İ: TOK-3F9A-SECRET, tok-3f9a-S, cret|pw|p") == "İ: ***, ***, cret|***|p"
+    )
+    assert redact("=\\x74ok-3f9a-Secret") == "=\\x74***"
+    assert http._Redactor([])("tok-3f9a-Secret") == "tok-3f9a-Secret"
 
 
 def test_repr():

@@ -9,7 +9,6 @@ import threading
 import pytest
 
 from pushcollector import Collector, HttpCollector, HttpCollectorError
-from pushcollector._impl.backends import http
 from pushcollector.testing import BackendContract
 
 from ..http_service import FAULTS, FakeService
@@ -168,19 +167,3 @@ def test_records_are_delivered_when_a_process_exits_without_waiting():
         [(run_id, items)] = service.items.items()
         assert [item["filename"] for item in items] == ["f%d" % n for n in range(20)]
         assert service.files == {(run_id, "push.log"): b"last words\n"}
-
-
-def test_unclosed_collectors_are_closed_at_exit(quiet_retries):
-    with FakeService() as service:
-        collector = HttpCollector(service.url)
-        future = collector.update_push_items([{"filename": "a", "state": "PUSHED"}])
-        idle = HttpCollector(service.url)
-
-        http._close_unclosed_collectors()
-
-        assert future.done() and future.exception() is None
-        with pytest.raises(RuntimeError, match="is closed"):
-            collector.update_push_items([{"filename": "b", "state": "PUSHED"}])
-        # Never started sending: nothing to deliver, nothing closed.
-        assert idle.update_push_items([]) is None
-        assert collector not in http._unclosed

@@ -1,20 +1,31 @@
 """The ``http`` backend: records sent to a web service, in order, with retries.
 
-The wire protocol is specified in ``docs/http.rst``. requests and
-more_executors are imported when first needed, never at package import.
+The wire protocol is specified in ``docs/http.rst``. requests is imported
+when first needed, never at package import.
+
+Nothing here registers an exit hook or imports a module that does (such as
+concurrent.futures.thread): once the interpreter has begun to exit, that
+raises, and a collector may well be made or first used then, in an atexit
+handler or in a thread that outlives the main one.
 """
 
 from __future__ import annotations
 
 import collections
+import contextlib
 import functools
 import json
 import logging
 import math
 import os
+import queue
+import random
+import re
+import socket
 import threading
 import time
 import weakref
+import zlib
 from collections.abc import Mapping
 
 LOG = logging.getLogger("pushcollector")
@@ -24,6 +35,18 @@ BYTES_TYPE = "application/octet-stream"
 
 # How much of an error response's body an exception quotes.
 _BODY_EXCERPT_CHARS = 200
+# The most of an error response's body read, as sent, and the most it is
+# decompressed to: enough for the excerpt, whatever a service sends.
+_ERROR_BODY_BYTES = 4096
+# The most of a success response's body read: a short one is read to its
+# end so that the connection can be used again; a longer one is not, and
+# its connection is closed.
+_DRAIN_BYTES = 4096
+# How much of a response's reason phrase an exception quotes.
+_REASON_CHARS = 100
+
+# A header name as RFC 9110 defines it (a "token").
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
 # Compact, and strict: NaN and Infinity are not JSON, and a service would
 # reject them only after earlier batches were sent.
@@ -34,29 +57,27 @@ _encode_json = json.JSONEncoder(
 _run_id_lock = threading.Lock()
 _last_run_micros = 0
 
-# Collectors that have started sending and are not closed. Each is closed
-# when the interpreter exits, so that what a caller recorded is delivered
-# even if it neither waited for its futures nor closed the collector.
-_unclosed = weakref.WeakSet()
-_exit_hook_lock = threading.Lock()
-_exit_hook_registered = False
+# Every collector, for what a forked child must change in each.
+_collectors = weakref.WeakSet()
 
 
-def _close_unclosed_collectors():
-    for collector in list(_unclosed):
-        collector.close()
+def _after_fork_in_child():
+    for collector in list(_collectors):
+        collector._after_fork()
 
 
-def _register_exit_hook():
-    # threading's exit hooks run before the atexit module's, in the reverse
-    # order of registration. concurrent.futures registers one that stops its
-    # executors taking work; this one, registered after it was imported,
-    # runs first and can still send.
-    global _exit_hook_registered
-    with _exit_hook_lock:
-        if not _exit_hook_registered:
-            threading._register_atexit(_close_unclosed_collectors)
-            _exit_hook_registered = True
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _exiting():
+    """Whether this is the main thread after it has finished: at exit.
+
+    atexit handlers run there. A thread started now would not be waited
+    for (and Python 3.12 refuses to start one), so what is recorded now is
+    sent by the recording thread itself.
+    """
+    main = threading.main_thread()
+    return threading.current_thread() is main and not main.is_alive()
 
 
 def new_run_id() -> str:
@@ -82,9 +103,11 @@ class HttpCollectorError(OSError):
     """A request of an :class:`HttpCollector` failed, or was never sent.
 
     The message names the method and URL (without any credentials), the
-    HTTP status if there was a response and the start of its body, with the
-    token blanked out. When a request was not sent because an earlier one
-    failed, the message says so and ``__cause__`` is the earlier failure.
+    HTTP status if there was a response and the start of its body. Every
+    piece of the collector's token or password that a service echoes back,
+    however encoded, is blanked out. When a request was not sent because an
+    earlier one failed, the message says so and ``__cause__`` is the
+    earlier failure.
 
     Attributes:
         method (str): the HTTP method of the request, such as ``"POST"``.
@@ -112,24 +135,320 @@ class HttpCollectorError(OSError):
         self._retry_after = None
 
 
-class _BearerAuth:
-    """Sets ``Authorization: Bearer``; its repr never shows the token.
+class _Authorization:
+    """Sets the Authorization header; its repr never shows the credentials.
 
     Given to requests as ``auth`` rather than as a header, so a ``.netrc``
     found by the session cannot replace the header.
     """
 
-    __slots__ = ("_value",)
+    __slots__ = ("_scheme", "_value")
 
-    def __init__(self, token):
-        self._value = "Bearer " + token
+    def __init__(self, scheme, credentials):
+        self._scheme = scheme
+        self._value = "%s %s" % (scheme, credentials)
 
     def __call__(self, request):
         request.headers["Authorization"] = self._value
         return request
 
     def __repr__(self):
-        return "<bearer token>"
+        return "<%s credentials>" % self._scheme.lower()
+
+
+class _AttemptRunner:
+    """Runs attempts in a thread of its own, one at a time.
+
+    One thread serves a sending thread's attempts until one of them is
+    given up on; that one may never end, so the next gets a new thread.
+    """
+
+    __slots__ = ("_thread", "_jobs")
+
+    def __init__(self):
+        self._thread = None
+        self._jobs = None
+
+    def run(self, job):
+        """Start job in the thread; False if no thread can be started."""
+        if self._thread is None:
+            jobs = queue.SimpleQueue()
+            thread = threading.Thread(
+                target=_run_jobs,
+                args=(jobs,),
+                name="pushcollector-http-attempt",
+                # Given up on, it must not hold up the interpreter's exit.
+                daemon=True,
+            )
+            try:
+                thread.start()
+            except RuntimeError:
+                # No new thread once the interpreter is finalizing.
+                return False
+            self._thread, self._jobs = thread, jobs
+        self._jobs.put(job)
+        return True
+
+    def abandon(self):
+        """Leave the thread to its job, and to end once that ends."""
+        self._jobs.put(None)
+        self._thread = self._jobs = None
+
+    def stop(self):
+        """End the thread; its job, if any, is done."""
+        if self._thread is not None:
+            self._jobs.put(None)
+            self._thread.join()
+            self._thread = self._jobs = None
+
+
+def _run_jobs(jobs):
+    for job in iter(jobs.get, None):
+        job()
+
+
+class _Exchange:
+    """One attempt at a request, in a thread that can be given up on.
+
+    The sending thread waits for the attempt up to the timeout, then gives
+    up on it. If the answer has begun to arrive, its connection is shut
+    down, which ends the attempt's thread at once; otherwise the thread is
+    left to end by itself, and closes the connection as soon as the answer
+    comes, if it ever does.
+    """
+
+    __slots__ = ("done", "outcome", "succeeded", "_lock", "_response", "_state")
+
+    def __init__(self):
+        self.done = threading.Event()
+        self.outcome = None
+        # Whether the answer's status was a success.
+        self.succeeded = False
+        self._lock = threading.Lock()
+        self._response = None
+        self._state = "sending"
+
+    def run(self, exchange, *args):
+        try:
+            self.outcome = exchange(self, *args)
+        finally:
+            self.done.set()
+
+    def answered(self, response):
+        """Note the answer; False if the attempt was given up on already."""
+        with self._lock:
+            if self._state == "given up":
+                return False
+            self._response = response
+            self.succeeded = 200 <= response.status_code < 300
+            return True
+
+    def finish(self):
+        """Keep give_up() off the connection, about to be released."""
+        with self._lock:
+            if self._state != "given up":
+                self._state = "finished"
+
+    def give_up(self):
+        """Abandon the attempt; False if it finished in the meantime."""
+        with self._lock:
+            if self._state == "finished":
+                return False
+            self._state = "given up"
+            if self._response is not None:
+                _shut_down(self._response)
+        return True
+
+
+def _shut_down(response):
+    """Shut a response's connection down, waking the thread reading it.
+
+    Shut down, not closed: a socket closed under a thread using it may be
+    reused for another connection before that thread notices.
+    """
+    # urllib3's responses name their connection, when they have one; it
+    # wraps a TLS connection through a TLS proxy in an object whose socket
+    # is its "socket".
+    sock = getattr(getattr(response.raw, "connection", None), "sock", None)
+    sock = getattr(sock, "socket", sock)
+    if isinstance(sock, socket.socket):
+        with contextlib.suppress(OSError):
+            # The plain socket's shutdown: ssl.SSLSocket's would also drop
+            # its TLS state from under the thread reading with it.
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+
+def _read_at_most(response, limit):
+    """Up to limit bytes of a body as sent (not decompressed); b"" if unreadable."""
+    try:
+        return response.raw.read(limit, decode_content=False)
+    except Exception:
+        # A body that cannot be read, or was shut down, changes nothing
+        # about the answer's status, which is what counts.
+        return b""
+
+
+def _body_excerpt(response, redact):
+    """The start of an error response's body, quoted, read and decoded bounded.
+
+    Secrets are blanked out of all that was decoded, before it is cut to the
+    excerpt: one straddling the cut must not show its first characters.
+    """
+    data = _read_at_most(response, _ERROR_BODY_BYTES + 1)
+    more = len(data) > _ERROR_BODY_BYTES
+    encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
+    if encoding in ("gzip", "x-gzip", "deflate"):
+        try:
+            # 47: a gzip or zlib header, told apart by the decompressor.
+            decompressor = zlib.decompressobj(47)
+            data = decompressor.decompress(data, _ERROR_BODY_BYTES)
+        except zlib.error:
+            return "[a body that is not the %s data it claims to be]" % encoding
+        more = more or bool(decompressor.unconsumed_tail)
+    elif encoding != "identity":
+        return "[a body in a content coding not shown]"
+    text = redact(data.decode("utf-8", "replace"))
+    if more or len(text) > _BODY_EXCERPT_CHARS:
+        text = text[:_BODY_EXCERPT_CHARS] + "..."
+    return repr(text)
+
+
+# A secret is recognised by its pieces of this many characters, whatever
+# surrounds them: no piece of a secret this long is ever shown. A secret
+# shorter than this is recognised whole.
+_SECRET_PIECE = 8
+
+
+class _Redactor:
+    """Blanks out every piece of some secrets in text, however encoded.
+
+    What a service answers, and what a library says of a failure, may quote
+    a request's credentials in any way: raw or escaped by Python, JSON or
+    HTML, percent-encoded, in base64 or hex, as UTF-8 bytes read as latin-1
+    or the reverse, in upper or lower case, cut anywhere. Any run of text
+    that matches a piece of a secret in one of those forms, ignoring case,
+    becomes ``***``.
+    """
+
+    __slots__ = ("_pieces", "_secrets")
+
+    def __init__(self, secrets):
+        self._secrets = secrets
+        # Made when first needed: most collectors never fail.
+        self._pieces = None
+
+    def __call__(self, text):
+        if not self._secrets:
+            return text
+        if self._pieces is None:
+            self._pieces = _pieces_of(self._secrets)
+        folded = _casefold_in_place(text)
+        hidden = bytearray(len(text))
+        for size, pieces in self._pieces:
+            for start in range(len(folded) - size + 1):
+                if folded[start : start + size] in pieces:
+                    hidden[start : start + size] = b"\x01" * size
+        if not any(hidden):
+            return text
+        shown = []
+        for start, char in enumerate(text):
+            if not hidden[start]:
+                shown.append(char)
+            elif not start or not hidden[start - 1]:
+                shown.append("***")
+        return "".join(shown)
+
+
+def _pieces_of(secrets):
+    """[(size, {piece})]: the pieces of every form of the secrets, by size."""
+    by_size = collections.defaultdict(set)
+    for secret in secrets:
+        for form in _forms_of(secret):
+            form = _casefold_in_place(form)
+            size = min(_SECRET_PIECE, len(form))
+            by_size[size].update(
+                form[start : start + size] for start in range(len(form) - size + 1)
+            )
+    by_size.pop(0, None)
+    return sorted(by_size.items(), reverse=True)
+
+
+def _forms_of(secret):
+    """The ways a secret may come back from a service, or out of a library."""
+    import html
+    import urllib.parse
+
+    forms = set()
+    # As the service may have decoded it (its header bytes are latin-1),
+    # and as the collector decodes answers (UTF-8).
+    texts = {
+        secret,
+        secret.encode("latin-1").decode("utf-8", "replace"),
+        secret.encode("utf-8").decode("latin-1"),
+    }
+    for text in texts:
+        escaped = {
+            text,
+            repr(text)[1:-1],
+            ascii(text)[1:-1],
+            text.encode("unicode_escape").decode("ascii"),
+            json.dumps(text)[1:-1],
+            json.dumps(text, ensure_ascii=False)[1:-1],
+        }
+        for form in escaped:
+            forms.update(
+                (
+                    form,
+                    form.replace("'", "\\'"),
+                    form.replace('"', '\\"'),
+                    form.replace("/", "\\/"),
+                )
+            )
+        forms.add(html.escape(text, quote=False))
+        for quote in ("&#x27;", "&#39;"):
+            for double in ("&quot;", "&#34;"):
+                forms.add(
+                    html.escape(text).replace("&#x27;", quote).replace("&quot;", double)
+                )
+        for encoding in ("utf-8", "latin-1"):
+            try:
+                data = text.encode(encoding)
+            except UnicodeEncodeError:
+                continue
+            forms.add(repr(data)[2:-1])
+            forms.add(data.hex())
+            for safe in ("", "/", "!'()*~", "!#$&'()*+,/:;=?@[]~"):
+                forms.add(urllib.parse.quote(data, safe=safe))
+            forms.add(urllib.parse.quote_plus(data, safe=""))
+            forms.update(_base64_forms(data))
+    return forms
+
+
+def _base64_forms(data):
+    """data in base64, alone or at any offset within longer data."""
+    import base64
+
+    forms = set()
+    for encode in (base64.b64encode, base64.urlsafe_b64encode):
+        forms.add(encode(data).decode("ascii"))
+        for offset in range(3):
+            encoded = encode(bytes(offset) + data).decode("ascii")
+            # The first group holds bytes before data, the last (unless
+            # data ends on a group boundary) bytes after it.
+            first = 4 if offset else 0
+            last = len(encoded) - (4 if (offset + len(data)) % 3 else 0)
+            if last - first >= _SECRET_PIECE:
+                forms.add(encoded[first:last])
+    return forms
+
+
+def _casefold_in_place(text):
+    """text in lower case, each character where it was."""
+    folded = text.lower()
+    if len(folded) == len(text):
+        return folded
+    # A few characters lower into two: those are left as they are.
+    return "".join(char if len(char.lower()) != 1 else char.lower() for char in text)
 
 
 class _Request:
@@ -154,38 +473,32 @@ class _Request:
         self.call = call
         # Whether this is the first or last request of its call.
         self.first = self.last = False
-        # Counted by the worker thread, the only one sending it.
+        # Counted by the sending thread, the only one sending it.
         self.attempts = 0
 
 
-def _retry_policy(max_attempts, backoff, max_backoff):
-    """A more_executors RetryPolicy for the errors ``_attempt`` raises."""
-    # Defined here so that more_executors is imported only when needed.
-    from more_executors import RetryPolicy
+class _RetryPolicy:
+    """Retries what is marked retryable, after Retry-After or a backoff."""
 
-    class HttpRetryPolicy(RetryPolicy):
-        """Retries what is marked retryable, after Retry-After or a backoff."""
+    __slots__ = ("max_attempts", "backoff", "max_backoff")
 
-        def should_retry(self, attempt, future):
-            error = future.exception()
-            return attempt < max_attempts and getattr(error, "_retryable", False)
+    def __init__(self, max_attempts, backoff, max_backoff):
+        self.max_attempts = max_attempts
+        self.backoff = backoff
+        self.max_backoff = max_backoff
 
-        def sleep_time(self, attempt, future):
-            import random
+    def should_retry(self, attempt, error):
+        return attempt < self.max_attempts and error._retryable
 
-            error = future.exception()
-            delay = error._retry_after
-            if delay is None:
-                # The exponent is bounded so that a huge max_attempts
-                # cannot overflow a float.
-                ceiling = backoff * 2.0 ** min(attempt - 1, 64)
-                # Equal jitter: collectors failing together retry apart.
-                delay = random.uniform(ceiling / 2, ceiling)
-            delay = min(delay, max_backoff)
-            LOG.warning("%s; retrying in %.2f s", error, delay)
-            return delay
-
-    return HttpRetryPolicy()
+    def sleep_time(self, attempt, error):
+        delay = error._retry_after
+        if delay is None:
+            # The exponent is bounded so that a huge max_attempts cannot
+            # overflow a float.
+            ceiling = self.backoff * 2.0 ** min(attempt - 1, 64)
+            # Equal jitter: collectors failing together retry apart.
+            delay = random.uniform(ceiling / 2, ceiling)
+        return min(delay, self.max_backoff)
 
 
 def retry_after_seconds(value: str | None) -> float | None:
@@ -230,9 +543,9 @@ class HttpCollector:
 
     Every call returns at once with a future; requests are sent from a
     background thread, one at a time and in call order, each retried on
-    connection errors, timeouts, 429 and 5xx responses (after the delay of
-    a ``Retry-After`` header, or an exponential backoff with jitter) up to
-    ``max_attempts`` times. Once a request has failed for good, its call's
+    connection errors, timeouts, 429 and 500-599 responses (after the delay
+    of a ``Retry-After`` header, or an exponential backoff with jitter) up
+    to ``max_attempts`` times. Once a request has failed for good, its call's
     future fails with :class:`HttpCollectorError`, and so does the future of
     every later call, without sending anything: a later record never
     reaches the service when an earlier one did not.
@@ -241,8 +554,16 @@ class HttpCollector:
     call with no push items sends nothing and its future is already
     resolved.
 
+    The background thread runs while there is something to send. It is not
+    a daemon: the interpreter waits for it at exit, so what was recorded is
+    delivered even if nobody waits for the futures or closes the collector.
+    In an :mod:`atexit` handler, where no thread would be waited for, calls
+    send before they return. A collector inherited by a forked child sends
+    from the child as a sender of its own, in the same run, leaving what the
+    parent had queued to the parent.
+
     :meth:`close`, or leaving a ``with`` block, waits for every request and
-    then stops the background thread and closes the session if the
+    then for the background thread to end, and closes the session if the
     collector created it. A closed collector cannot be used again.
 
     Record through :meth:`Collector.get` (registering the collector under
@@ -254,22 +575,29 @@ class HttpCollector:
         url: the base URL of the service, ``http://`` or ``https://``.
             Credentials in it (``https://user:password@host/``) are taken
             out of it and sent as HTTP basic authentication, unless
-            ``token`` is given; they never appear in errors, logs or reprs.
-        token: sent as ``Authorization: Bearer <token>`` with every request.
+            ``token`` is given; no piece of them appears in errors, logs or
+            reprs. Percent-decoded, they must be latin-1 text.
+        token: sent as ``Authorization: Bearer <token>`` with every request:
+            latin-1 text without spaces or control characters.
         session: a ``requests.Session`` to send with, for example one with
             a client certificate or proxies configured. It is not closed
             by the collector. By default the collector makes its own.
         batch_size: the most push items in one request.
-        timeout: seconds to wait for a connection, and for each read of the
-            response, before the attempt fails (and is retried).
+        timeout: seconds an attempt may take in all, from connecting to the
+            last byte read of the answer (the request's upload included);
+            an attempt not answered by then fails, and is retried. Raise it
+            to send large files over slow links.
         max_attempts: attempts per request, the first included.
         verify: TLS verification: ``True`` to verify against the default CA
             bundle, the path of a CA bundle, or ``False`` to not verify (not
             recommended). ``None`` (the default) keeps the session's
             setting, which verifies for a session the collector made.
         headers: extra headers sent with every request. The headers of the
-            protocol (``Content-Type``, ``Idempotency-Key``) and the token's
-            ``Authorization`` take precedence.
+            protocol (``Content-Type``, ``Idempotency-Key``,
+            ``Accept-Encoding``) and the token's ``Authorization`` take
+            precedence. Names must be HTTP tokens,
+            values latin-1 text without control characters or surrounding
+            spaces.
         backoff: seconds before the second attempt when the response named
             no delay; each later delay is up to twice the one before, and
             jittered down by up to half.
@@ -284,7 +612,8 @@ class HttpCollector:
 
     Raises:
         ValueError: if an argument is out of range, naming it; for example
-            a URL that is not ``http`` or ``https``.
+            a URL that is not ``http`` or ``https``, or a token that HTTP
+            cannot carry. A credential or header value is never quoted.
         TypeError: if an argument is of the wrong type, naming it.
 
     .. versionadded:: 1.4.0
@@ -319,26 +648,63 @@ class HttpCollector:
             )
         self._verify = verify
         self._headers = _checked_headers(headers)
-        self._auth = credentials if token is None else _BearerAuth(token)
-        # Blanked out of error messages, should a service echo them.
-        self._secrets = [token] if token else []
-        if credentials is not None and credentials[1]:
-            self._secrets += [credentials[1], _basic_credentials(*credentials)]
+        # Secrets are blanked out of errors and logs, should a service echo
+        # them back.
+        if token is not None:
+            self._auth = _Authorization("Bearer", token)
+            secrets = [token]
+        elif credentials is not None:
+            basic = _basic_credentials(*credentials)
+            self._auth = _Authorization("Basic", basic)
+            secrets = [credentials[1], basic] if credentials[1] else []
+        else:
+            self._auth = None
+            secrets = []
+        self._redact = _Redactor(secrets)
 
         self.run_id = new_run_id()
         self._session = session
         self._owns_session = session is None
-        self._policy_args = (max_attempts, backoff, max_backoff)
-        self._executor = None
-        self._keys = 0
+        # Set in a forked child: the session's pool holds the parent's
+        # connections.
+        self._session_inherited = False
+        self._policy = _RetryPolicy(max_attempts, backoff, max_backoff)
+        self._closed = False
+        self._new_sender()
+        _collectors.add(self)
 
+    def _new_sender(self):
+        """Start as a sender of its own: new keys, nothing queued, no thread.
+
+        Run when the collector is made, and again in a forked child, where
+        the parent's threads do not exist and its lock may be held for ever.
+        Forked children record in the parent's run; with a sender id of
+        their own they repeat neither its Idempotency-Keys nor each other's,
+        which a service applying each key once would drop. What the parent
+        had queued or in flight is the parent's to send.
+        """
+        self._sender_id = os.urandom(8).hex()
+        self._keys = 0
         self._lock = threading.Lock()
-        # Notified when the last queued request is done.
+        # Notified when the sender has sent everything queued.
         self._idle = threading.Condition(self._lock)
         self._queue = collections.deque()
+        # Whether a thread is sending what is queued; the thread that does
+        # (or did last); and the last thread started for it, which close()
+        # waits for.
         self._sending = False
+        self._sender = None
+        self._thread = None
         self._failure = None
-        self._closed = False
+
+    def _after_fork(self):
+        self._new_sender()
+        if self._owns_session:
+            # Made again when the child first sends; the parent's is left
+            # alone, its sockets still in use there.
+            self._session = None
+        else:
+            self._session_inherited = True
 
     def __repr__(self):
         return "HttpCollector(url=%r, run_id=%r%s)" % (
@@ -362,18 +728,27 @@ class HttpCollector:
         """Wait for every request, then release the thread and session.
 
         Failed requests are not raised here: their calls' futures hold the
-        errors. Closing again does nothing. Do not call it from a callback
-        of one of the collector's futures, which would wait for itself.
+        errors. Closing again does nothing.
+
+        Raises:
+            RuntimeError: if called from a callback of one of the
+                collector's futures, which would wait for itself.
         """
+        current = threading.current_thread()
         with self._lock:
+            if self._sending and self._sender is current:
+                raise RuntimeError(
+                    "HttpCollector.close() called from a callback of one of its "
+                    "futures would wait for itself"
+                )
             self._closed = True
             while self._sending:
                 self._idle.wait()
-            executor, self._executor = self._executor, None
+            thread = self._thread
             session = self._session if self._owns_session else None
-        _unclosed.discard(self)
-        if executor is not None:
-            executor.shutdown(wait=True)
+        # It has sent everything and is ending.
+        if thread is not None and thread is not current:
+            thread.join()
         if session is not None:
             session.close()
 
@@ -431,7 +806,7 @@ class HttpCollector:
         from concurrent.futures import Future
 
         call = Future()
-        to_send = None
+        start = False
         with self._lock:
             self._raise_if_closed()
             requests = []
@@ -439,20 +814,95 @@ class HttpCollector:
                 self._keys += 1
                 headers = dict(self._headers)
                 headers["Content-Type"] = content_type
-                headers["Idempotency-Key"] = "%s.%d" % (self.run_id, self._keys)
+                # Error bodies are read only in part, success bodies not at
+                # all: compressing them is of no use.
+                headers["Accept-Encoding"] = "identity"
+                headers["Idempotency-Key"] = "%s.%s.%d" % (
+                    self.run_id,
+                    self._sender_id,
+                    self._keys,
+                )
                 requests.append(_Request(method, path, body, headers, call))
             requests[0].first = requests[-1].last = True
 
             failure = self._failure
             if failure is None:
                 self._queue.extend(requests)
-                if not self._sending:
-                    to_send = self._next_request()
+                start = not self._sending
+                self._sending = True
         if failure is not None:
             call.set_exception(self._not_sent_error(requests[0], failure))
-        elif to_send is not None:
-            self._dispatch(to_send)
+        elif start:
+            self._start_sending()
         return call
+
+    def _start_sending(self):
+        """Send what is queued from a new thread, or from this one at exit.
+
+        The thread is not a daemon, so the interpreter waits for it when it
+        exits: what was recorded is delivered even if nobody waited for the
+        futures or closed the collector. It ends when nothing is left to
+        send, so an idle collector keeps no thread and never holds up exit.
+        """
+        if not _exiting():
+            thread = threading.Thread(
+                target=self._send_queued, args=(True,), name="pushcollector-http"
+            )
+            try:
+                thread.start()
+                return
+            except RuntimeError:
+                # No new thread once the interpreter is finalizing.
+                pass
+        self._send_queued(False)
+
+    def _send_queued(self, own_thread):
+        """Send the queued requests one at a time, in order, until none is left.
+
+        A request is only sent once the one before it is done, retries
+        included, which is what keeps the order.
+
+        Args:
+            own_thread: whether this runs in a thread started for it.
+        """
+        with self._lock:
+            # Before anything is sent, so before close() can stop waiting.
+            self._sender = threading.current_thread()
+            if own_thread:
+                self._thread = self._sender
+        runner = _AttemptRunner()
+        try:
+            self._send_each(runner)
+        finally:
+            # Before close() returns, which waits for this thread.
+            runner.stop()
+
+    def _send_each(self, runner):
+        while True:
+            with self._lock:
+                request = self._next_request()
+            if request is None:
+                return
+            error = self._deliver(request, runner)
+            settled = []
+            with self._lock:
+                if error is None:
+                    if request.last:
+                        settled.append((request.call, None))
+                else:
+                    self._failure = error
+                    settled.append((request.call, error))
+                    settled.extend(self._fail_queue(error))
+            if error is not None:
+                LOG.error(
+                    "%s; later calls of this collector fail without sending", error
+                )
+            # Outside the lock: callbacks of the futures may call the collector.
+            for call, call_error in settled:
+                if call_error is None:
+                    call.set_result(None)
+                else:
+                    call.set_exception(call_error)
 
     def _next_request(self):
         """Pop the next request to send, or None and become idle.
@@ -463,9 +913,6 @@ class HttpCollector:
         while self._queue:
             request = self._queue.popleft()
             if not request.first or request.call.set_running_or_notify_cancel():
-                self._sending = True
-                if self._executor is None:
-                    self._start()
                 return request
             while not request.last:
                 request = self._queue.popleft()
@@ -473,49 +920,33 @@ class HttpCollector:
         self._idle.notify_all()
         return None
 
-    def _start(self):
-        """Make the session, if needed, and the executor sending requests."""
-        import requests
-        from more_executors import Executors
+    def _deliver(self, request, runner):
+        """Send a request until it succeeds or the policy gives up.
 
+        Returns:
+            None, or the HttpCollectorError of the last attempt.
+        """
+        policy = self._policy
+        while True:
+            failure = self._attempt(request, runner)
+            if failure is None or not policy.should_retry(request.attempts, failure):
+                return failure
+            delay = policy.sleep_time(request.attempts, failure)
+            LOG.warning("%s; retrying in %.2f s", failure, delay)
+            time.sleep(delay)
+
+    def _session_to_send_with(self):
+        """The session, made if needed; run by the sending thread only."""
         if self._session is None:
+            import requests
+
             self._session = requests.Session()
-        # One worker is enough: a request is only submitted once the one
-        # before it is done, retries included, which is what keeps the order.
-        self._executor = Executors.thread_pool(
-            max_workers=1, name="pushcollector-http"
-        ).with_retry(_retry_policy(*self._policy_args), name="pushcollector-http")
-        _register_exit_hook()
-        _unclosed.add(self)
-
-    def _dispatch(self, request):
-        future = self._executor.submit(self._attempt, request)
-        future.add_done_callback(functools.partial(self._finished, request))
-
-    def _finished(self, request, future):
-        """Settle futures after a request is done, and send the next one."""
-        error = future.exception()
-        settled = []
-        with self._lock:
-            if error is None:
-                if request.last:
-                    settled.append((request.call, None))
-                to_send = self._next_request()
-            else:
-                self._failure = error
-                settled.append((request.call, error))
-                settled.extend(self._fail_queue(error))
-                to_send = self._next_request()
-        if error is not None:
-            LOG.error("%s; later calls of this collector fail without sending", error)
-        # Outside the lock: callbacks of the futures may call the collector.
-        for call, call_error in settled:
-            if call_error is None:
-                call.set_result(None)
-            else:
-                call.set_exception(call_error)
-        if to_send is not None:
-            self._dispatch(to_send)
+        elif self._session_inherited:
+            # Drop the pooled connections of the parent process, still in
+            # use there; the session makes new ones.
+            self._session_inherited = False
+            self._session.close()
+        return self._session
 
     def _fail_queue(self, failure):
         """Empty the queue; each call in it with its not-sent error."""
@@ -539,17 +970,56 @@ class HttpCollector:
         error.__cause__ = failure
         return error
 
-    def _attempt(self, request):
-        """Send a request once; raise HttpCollectorError if it failed.
+    def _attempt(self, request, runner):
+        """Send a request once: None if it succeeded, else its HttpCollectorError.
 
-        Runs in the worker thread, once per attempt.
+        The attempt runs in a thread of its own, which is given up on once
+        it has taken ``timeout`` seconds in all: a socket timeout bounds each
+        read, not a service that answers a byte at a time.
         """
-        import requests
-
         request.attempts += 1
         url = self._url + request.path
         try:
-            response = self._session.request(
+            session = self._session_to_send_with()
+        except Exception as error:
+            return self._unexpected(request, url, error)
+        exchange = _Exchange()
+        job = functools.partial(exchange.run, self._exchange, session, request, url)
+        if not runner.run(job):
+            # This thread makes the attempt, each read bounded by the socket
+            # timeout alone.
+            job()
+        if exchange.done.wait(self._timeout) or not exchange.give_up():
+            exchange.done.wait()
+            return exchange.outcome
+        runner.abandon()
+        if exchange.succeeded:
+            # The service said success; only the rest of its body was late.
+            return None
+        failure = self._error(
+            request,
+            url,
+            None,
+            "timed out: no complete answer within the timeout of %g s" % self._timeout,
+        )
+        failure._retryable = True
+        return failure
+
+    def _exchange(self, exchange, session, request, url):
+        """Make one attempt, in the attempt's thread; its outcome."""
+        try:
+            return self._send_once(exchange, session, request, url)
+        except Exception as error:
+            # Whatever a session or its adapter may raise fails the request;
+            # and a failure is never mistaken for a success.
+            return self._unexpected(request, url, error)
+
+    def _send_once(self, exchange, session, request, url):
+        """The attempt proper: the request, and as much of the answer as needed."""
+        import requests
+
+        try:
+            response = session.request(
                 request.method,
                 url,
                 data=request.body,
@@ -560,6 +1030,8 @@ class HttpCollector:
                 # A redirected POST would be resent as a GET without its
                 # body; the service must be configured at its final URL.
                 allow_redirects=False,
+                # Bodies are read only as far as needed, if at all.
+                stream=True,
             )
         except requests.RequestException as error:
             # Not chained: requests' exceptions hold the prepared request,
@@ -578,43 +1050,63 @@ class HttpCollector:
                     requests.exceptions.ChunkedEncodingError,
                 ),
             ) and not isinstance(error, requests.exceptions.SSLError)
-            raise failure from None
+            return failure
 
-        status = response.status_code
-        if 200 <= status < 300:
-            LOG.debug(
-                "%s %s: HTTP %d (%d bytes, attempt %d)",
-                request.method,
+        try:
+            if not exchange.answered(response):
+                return None
+            status = response.status_code
+            if 200 <= status < 300:
+                # Read only so that the connection can be used again.
+                _read_at_most(response, _DRAIN_BYTES)
+                LOG.debug(
+                    "%s %s: HTTP %d (%d bytes, attempt %d)",
+                    request.method,
+                    url,
+                    status,
+                    len(request.body),
+                    request.attempts,
+                )
+                return None
+            failure = self._error(
+                request,
                 url,
                 status,
-                len(request.body),
-                request.attempts,
+                "HTTP %d %s: %s"
+                % (
+                    status,
+                    self._redact(str(response.reason))[:_REASON_CHARS],
+                    _body_excerpt(response, self._redact),
+                ),
             )
-            return None
-        body = response.content.decode("utf-8", "replace")
-        if len(body) > _BODY_EXCERPT_CHARS:
-            body = body[:_BODY_EXCERPT_CHARS] + "..."
-        failure = self._error(
-            request,
-            url,
-            status,
-            "HTTP %d %s: %r" % (status, response.reason, body),
-        )
-        failure._retryable = status == 429 or status >= 500
-        failure._retry_after = retry_after_seconds(response.headers.get("Retry-After"))
-        raise failure
+            # Exactly what the protocol names: 429 and the 5xx class, not
+            # any three digits a service makes up above it.
+            failure._retryable = status == 429 or 500 <= status <= 599
+            failure._retry_after = retry_after_seconds(
+                response.headers.get("Retry-After")
+            )
+            return failure
+        finally:
+            # Before the connection goes back to the pool (or is closed),
+            # so that a late give_up() cannot shut it down under the next
+            # request.
+            exchange.finish()
+            response.close()
+
+    def _unexpected(self, request, url, error):
+        return self._error(request, url, None, "%s: %s" % (type(error).__name__, error))
 
     def _error(self, request, url, status, detail):
         message = "%s %s failed (attempt %d of %d): %s" % (
             request.method,
             url,
             request.attempts,
-            self._policy_args[0],
+            self._policy.max_attempts,
             detail,
         )
-        # A service may echo a request's headers, or a library an URL.
-        for secret in self._secrets:
-            message = message.replace(secret, "***")
+        # Last, on the whole: quoting with repr() may have made a piece of a
+        # secret out of text that was not one.
+        message = self._redact(message)
         return HttpCollectorError(
             message, method=request.method, url=url, status=status
         )
@@ -647,6 +1139,11 @@ def _checked_url(url):
     if userinfo:
         user, _, password = userinfo.partition(":")
         credentials = (urllib.parse.unquote(user), urllib.parse.unquote(password))
+        if not all(map(_is_latin1, credentials)):
+            raise ValueError(
+                "url credentials must be latin-1 text, which is all that HTTP "
+                "basic authentication can send"
+            )
     bare = urllib.parse.urlunsplit(
         (parts.scheme, netloc, parts.path.rstrip("/"), "", "")
     )
@@ -657,9 +1154,13 @@ def _basic_credentials(user, password):
     """The base64 part of the Basic Authorization header requests sends."""
     import base64
 
-    return base64.b64encode(
-        ("%s:%s" % (user, password)).encode("latin-1", "replace")
-    ).decode()
+    return base64.b64encode(("%s:%s" % (user, password)).encode("latin-1")).decode()
+
+
+def _is_latin1(text):
+    # Checked without encoding: a UnicodeEncodeError would hold the text,
+    # and the text may be a secret.
+    return all(ord(char) < 256 for char in text)
 
 
 def _check_token(token):
@@ -669,6 +1170,10 @@ def _check_token(token):
     if not token or not token.isprintable() or " " in token:
         raise ValueError(
             "token must be non-empty, without spaces or control characters"
+        )
+    if not _is_latin1(token):
+        raise ValueError(
+            "token must be latin-1 text, which is all that an HTTP header can carry"
         )
 
 
@@ -701,4 +1206,19 @@ def _checked_headers(headers):
     for name, value in headers.items():
         if not isinstance(name, str) or not isinstance(value, str):
             raise TypeError("headers must map str to str; got a value for %r" % name)
+        if not _HEADER_NAME.fullmatch(name):
+            raise ValueError(
+                "invalid header name %r: it must be letters, digits and "
+                "!#$%%&'*+-.^_`|~" % name
+            )
+        # The value is never quoted: it may be a credential.
+        if (
+            not _is_latin1(value)
+            or value != value.strip(" \t")
+            or any(char < " " and char != "\t" or char == "\x7f" for char in value)
+        ):
+            raise ValueError(
+                "the value of header %r must be latin-1 text without control "
+                "characters or surrounding spaces" % name
+            )
     return dict(headers)
