@@ -14,7 +14,10 @@ setup(
     packages=find_packages(exclude=["tests", "tests.*"]),
     package_data={"pushcollector._impl.schema": ["*.yaml", "*.json"]},
     include_package_data=True,
-    install_requires=["jsonschema", "more-executors", "requests"],
+    # PyYAML and more-executors are no longer imported at run time; they stay
+    # declared, as 1.3.0 declared them, so that environments built on it keep
+    # what they had.
+    install_requires=["jsonschema", "more-executors", "PyYAML", "requests"],
     extras_require={
         "test": [
             "pytest",
@@ -22,8 +25,6 @@ setup(
             "requests-mock",
             "attrs",
             "hypothesis",
-            # The schema's source is YAML; the package loads its JSON copy.
-            "PyYAML",
         ],
         "docs": ["sphinx", "pytest"],
     },

@@ -13,6 +13,7 @@ import requests
 import requests_mock as requests_mock_module
 
 from pushcollector import Collector, HttpCollector, HttpCollectorError
+from pushcollector._impl import process_run
 from pushcollector._impl.backends import http
 
 BASE = "https://collect.example.com/api"
@@ -280,7 +281,8 @@ def test_idempotency_keys_differ_between_requests(make, service):
     sender = keys[0].rsplit(".", 1)[0]
     assert re.fullmatch(re.escape(collector.run_id) + r"\.[0-9a-f]{16}", sender)
     assert keys[:5] == ["%s.%d" % (sender, n) for n in range(1, 6)]
-    # Another collector is another sender, whatever its run.
+    # Another collector of the run is another sender.
+    assert other.run_id == collector.run_id
     assert re.fullmatch(re.escape(other.run_id) + r"\.[0-9a-f]{16}\.1", keys[5])
     assert not keys[5].startswith(sender)
 
@@ -1098,8 +1100,20 @@ def test_zero_backoff_and_cap_are_allowed():
 # Run ids
 
 
+def test_collectors_of_a_process_share_its_run_until_a_new_one():
+    first, second = HttpCollector(BASE), HttpCollector(BASE + "/other")
+    assert first.run_id == second.run_id
+    Collector.new_run()
+    third = HttpCollector(BASE)
+    assert third.run_id > first.run_id
+    assert first.run_id == second.run_id
+
+
 def test_run_ids_are_unique_sortable_and_url_safe():
-    ids = [HttpCollector(BASE).run_id for _ in range(2000)]
+    ids = []
+    for _ in range(2000):
+        Collector.new_run()
+        ids.append(HttpCollector(BASE).run_id)
     assert len(set(ids)) == len(ids)
     assert sorted(ids) == ids
     for run_id in ids:
@@ -1108,10 +1122,10 @@ def test_run_ids_are_unique_sortable_and_url_safe():
 
 def test_run_ids_stay_ordered_when_the_clock_stands_still(monkeypatch):
     # Restored afterwards, so that later ids are not made in 2030.
-    monkeypatch.setattr(http, "_last_run_micros", http._last_run_micros)
+    monkeypatch.setattr(process_run, "_last_run_micros", process_run._last_run_micros)
     # 2030-03-17T17:46:40Z, later than any id made so far.
-    monkeypatch.setattr(http.time, "time_ns", lambda: 1_900_000_000_000_000_000)
-    ids = [http.new_run_id() for _ in range(5)]
+    monkeypatch.setattr(process_run.time, "time_ns", lambda: 1_900_000_000_000_000_000)
+    ids = [process_run.new_run_id() for _ in range(5)]
     assert sorted(set(ids)) == ids
     assert [run_id[:23] for run_id in ids] == [
         "20300317T174640.%06dZ" % micros for micros in range(5)
@@ -1120,6 +1134,7 @@ def test_run_ids_stay_ordered_when_the_clock_stands_still(monkeypatch):
 
 def test_run_id_is_utc_time():
     before = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+    Collector.new_run()
     run_id = HttpCollector(BASE).run_id
     after = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
     assert before <= run_id[:15] <= after

@@ -28,6 +28,8 @@ import weakref
 import zlib
 from collections.abc import Mapping
 
+from ..process_run import current_run
+
 LOG = logging.getLogger("pushcollector")
 
 JSON_TYPE = "application/json"
@@ -54,9 +56,6 @@ _encode_json = json.JSONEncoder(
     ensure_ascii=False, separators=(",", ":"), allow_nan=False
 ).encode
 
-_run_id_lock = threading.Lock()
-_last_run_micros = 0
-
 # Every collector, for what a forked child must change in each.
 _collectors = weakref.WeakSet()
 
@@ -78,25 +77,6 @@ def _exiting():
     """
     main = threading.main_thread()
     return threading.current_thread() is main and not main.is_alive()
-
-
-def new_run_id() -> str:
-    """A new run id: UTC time to the microsecond, then 12 random hex digits.
-
-    Within one process ids are strictly increasing even if two are made in
-    the same microsecond or the clock steps back; the random part keeps ids
-    of different processes and hosts apart.
-    """
-    global _last_run_micros
-    with _run_id_lock:
-        micros = max(time.time_ns() // 1000, _last_run_micros + 1)
-        _last_run_micros = micros
-    seconds, fraction = divmod(micros, 1_000_000)
-    return "%s.%06dZ-%s" % (
-        time.strftime("%Y%m%dT%H%M%S", time.gmtime(seconds)),
-        fraction,
-        os.urandom(6).hex(),
-    )
 
 
 class HttpCollectorError(OSError):
@@ -605,10 +585,13 @@ class HttpCollector:
             when ``Retry-After`` asks for longer.
 
     Attributes:
-        run_id (str): identifies this collector's run in every URL. Ids are
-            unique, URL-safe, and sort in the order collectors were made,
-            such as ``20261125T143000.123456Z-3f9a1c2b7d4e`` (UTC time, then
-            random hex digits).
+        run_id (str): identifies the run in every URL: the run of the
+            process, shared by every collector it makes until
+            :meth:`Collector.new_run() <pushcollector.Collector.new_run>`,
+            and by forked children. Ids are unique, URL-safe, and sort in
+            the order runs began, such as
+            ``20261125T143000.123456Z-3f9a1c2b7d4e`` (UTC time, then random
+            hex digits).
 
     Raises:
         ValueError: if an argument is out of range, naming it; for example
@@ -662,7 +645,7 @@ class HttpCollector:
             secrets = []
         self._redact = _Redactor(secrets)
 
-        self.run_id = new_run_id()
+        self.run_id = current_run().run_id
         self._session = session
         self._owns_session = session is None
         # Set in a forked child: the session's pool holds the parent's
