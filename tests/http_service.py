@@ -22,7 +22,33 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 FAULTS = ("drop", "unavailable", "lost answer")
 
 
-class FakeService:
+class _LoopbackServer:
+    """A threading HTTP server on a free loopback port, serving while in a
+    with block."""
+
+    def _listen(self, handler_class):
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler_class)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}
+        )
+
+    @property
+    def url(self):
+        host, port = self._server.server_address[:2]
+        return "http://%s:%d/api" % (host, port)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info):
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=30)
+
+
+class FakeService(_LoopbackServer):
     """Use as a context manager; ``url`` is its base URL while it runs.
 
     Attributes:
@@ -48,25 +74,7 @@ class FakeService:
         self._faults_by_key = Counter()
         self._random = random.Random(seed)
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}
-        )
-
-    @property
-    def url(self):
-        host, port = self._server.server_address[:2]
-        return "http://%s:%d/api" % (host, port)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info):
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=30)
+        self._listen(_handler_for(self))
 
     def hold(self, filename):
         """Hold every request for a file until the test says so.
@@ -180,7 +188,7 @@ def _handler_for(service):
     return Handler
 
 
-class ScriptedService:
+class ScriptedService(_LoopbackServer):
     """A loopback server whose every answer a test writes itself, byte by byte.
 
     ``respond(exchange)`` is called for each request once its body is read;
@@ -205,26 +213,11 @@ class ScriptedService:
         self.connection_ended = threading.Condition()
         self.stopped = threading.Event()
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _scripted_handler(self))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}
-        )
-
-    @property
-    def url(self):
-        host, port = self._server.server_address[:2]
-        return "http://%s:%d/api" % (host, port)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
+        self._listen(_scripted_handler(self))
 
     def __exit__(self, *exc_info):
         self.stopped.set()
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=30)
+        super().__exit__(*exc_info)
 
     def wait_for_ended(self, count, timeout):
         """Wait until count connections have ended; whether they have."""

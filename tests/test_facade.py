@@ -18,6 +18,7 @@ from pushcollector._impl.facade import (
 )
 
 from .fakes import FakePushItem
+from .imports import modules_after
 
 MD5 = "d41d8cd98f00b204e9800998ecf8427e"
 SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
@@ -316,25 +317,15 @@ def test_a_future_the_backend_cancels_is_cancelled(recorder):
 
 # What the first call of a process imports, run in a fresh interpreter.
 FIRST_CALL = """
-import json, sys
 import pushcollector
 collector = pushcollector.Collector.get("local")
 collector.update_push_items([{"filename": "a", "state": "PUSHED"}]).result()
 collector.append_file("log", "line").result()
-print(json.dumps(sorted(sys.modules)))
 """
 
 
 def test_the_first_call_imports_only_what_it_needs(tmp_path):
-    done = subprocess.run(
-        [sys.executable, "-c", FIRST_CALL],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-    modules = set(json.loads(done.stdout))
+    modules = modules_after(FIRST_CALL, cwd=tmp_path)
     for heavy in (
         "more_executors",
         "concurrent.futures.thread",

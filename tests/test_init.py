@@ -1,12 +1,10 @@
 """The public face of the package: what ``import pushcollector`` offers and costs."""
 
-import json
-import subprocess
-import sys
-
 import pytest
 
 import pushcollector
+
+from .imports import modules_after
 
 
 @pytest.mark.parametrize("name", pushcollector.__all__)
@@ -27,18 +25,7 @@ def test_an_unknown_name_is_an_attribute_error():
 
 
 def test_import_loads_only_what_recording_locally_needs():
-    code = (
-        "import json, sys; import pushcollector; "
-        "print(json.dumps(sorted(sys.modules)))"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-    modules = set(json.loads(done.stdout))
+    modules = modules_after("import pushcollector")
 
     for heavy in (
         "pushcollector._impl.backends.http",

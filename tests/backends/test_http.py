@@ -240,21 +240,26 @@ def test_redirects_are_not_followed(make, requests_mock):
     assert requests_mock.call_count == 1
 
 
+class CountingSession(requests.Session):
+    """A session that counts how often it was closed."""
+
+    def __init__(self):
+        super().__init__()
+        self.closed = 0
+
+    def close(self):
+        self.closed += 1
+        super().close()
+
+
 def test_given_session_is_used_and_kept_open(make, service):
-    class Session(requests.Session):
-        closed = 0
-
-        def close(self):
-            Session.closed += 1
-            super().close()
-
-    session = Session()
+    session = CountingSession()
     session.headers["X-From-Session"] = "yes"
     collector = make(session=session)
     collector.update_push_items(items(1)).result(WAIT)
     collector.close()
     assert service.last_request.headers["X-From-Session"] == "yes"
-    assert Session.closed == 0
+    assert session.closed == 0
     session.close()
 
 
@@ -315,23 +320,16 @@ def test_after_fork_a_collector_makes_its_own_session(make, service, monkeypatch
 def test_after_fork_a_given_session_drops_the_parents_connections(
     make, service, monkeypatch
 ):
-    class Session(requests.Session):
-        closed = 0
-
-        def close(self):
-            Session.closed += 1
-            super().close()
-
-    session = Session()
+    session = CountingSession()
     collector = make(session=session)
     collector.append_file("a", b"").result(WAIT)
     monkeypatch.setattr(http, "_collectors", weakref.WeakSet([collector]))
     http._after_fork_in_child()
     # Nothing is done in the fork itself, where any lock may be held.
-    assert Session.closed == 0
+    assert session.closed == 0
     collector.append_file("a", b"").result(WAIT)
     collector.append_file("a", b"").result(WAIT)
-    assert Session.closed == 1
+    assert session.closed == 1
     assert collector._session is session
     session.close()
 
