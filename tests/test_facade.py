@@ -233,9 +233,23 @@ def test_bytearray_content_is_snapshotted(recorder):
 @pytest.mark.parametrize("content", [None, 42, ["a"], {"a": 1}])
 @pytest.mark.parametrize("method", ["attach_file", "append_file"])
 def test_content_of_wrong_type(recorder, method, content):
-    with pytest.raises(TypeError, match="file content must be str or bytes-like"):
+    with pytest.raises(TypeError, match="content of 'f' must be str or bytes-like"):
         getattr(Collector.get("recorder"), method)("f", content)
     assert recorder.calls == []
+
+
+@pytest.mark.parametrize("method", ["attach_file", "append_file"])
+def test_text_with_a_lone_surrogate_is_refused_naming_the_file(
+    recorder, method, in_tmp_dir
+):
+    with pytest.raises(
+        ValueError, match=r"content of 'f\.log': a lone surrogate at index 3"
+    ):
+        getattr(Collector.get("recorder"), method)("f.log", "abc\udc80")
+    with pytest.raises(ValueError, match="lone surrogate"):
+        getattr(Collector.get("local"), method)("f.log", "abc\udc80")
+    assert recorder.calls == []
+    assert not (in_tmp_dir / "artifacts").exists()
 
 
 @pytest.mark.parametrize(

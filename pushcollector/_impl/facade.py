@@ -174,17 +174,31 @@ def _unsafe_character(filename: str):
     return None
 
 
-def content_bytes(content) -> bytes:
-    """File content as bytes: text encoded as UTF-8, bytes-like copied."""
+def content_bytes(content, filename: str) -> bytes:
+    """File content as bytes: text encoded as UTF-8, bytes-like copied.
+
+    Raises:
+        TypeError: if the content is neither text nor bytes-like.
+        ValueError: if the text holds a lone surrogate, which UTF-8 cannot
+            encode; both name the file.
+    """
     if isinstance(content, bytes):
         return content
     if isinstance(content, str):
-        return content.encode("utf-8")
+        try:
+            return content.encode("utf-8")
+        except UnicodeEncodeError as error:
+            raise ValueError(
+                "content of %r: a lone surrogate at index %d is not Unicode "
+                "text; pass bytes to store bytes that are not UTF-8"
+                % (filename, error.start)
+            ) from None
     try:
         return memoryview(content).tobytes()
     except TypeError:
         raise TypeError(
-            "file content must be str or bytes-like, got %s" % type(content).__name__
+            "content of %r must be str or bytes-like, got %s"
+            % (filename, type(content).__name__)
         ) from None
 
 
@@ -282,7 +296,7 @@ class CollectorFacade(Collector):
 
     def _file_call(self, method, filename, content):
         checked = checked_filename(filename)
-        data = content_bytes(content)
+        data = content_bytes(content, checked)
         result = getattr(self._backend, method)(checked, data)
         if self._record_call is not None:
             self._record_call(method, (filename, content), data)
