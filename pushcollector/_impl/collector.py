@@ -9,7 +9,6 @@ from collections.abc import Callable, Iterable
 
 from .backends.dummy import DummyCollector
 from .backends.local import LocalCollector, configured_directory
-from .backends.memory import MemoryCollector
 from .process_run import start_new_run
 
 BackendFactory = Callable[[], object]
@@ -25,6 +24,13 @@ LOG = logging.getLogger("pushcollector")
 
 def _local_collector_from_environment():
     return LocalCollector(directory=configured_directory())
+
+
+def _memory_collector():
+    # Imported when first used: most processes never record into memory.
+    from .backends.memory import MemoryCollector
+
+    return MemoryCollector()
 
 
 def _http_collector_from_environment():
@@ -49,7 +55,7 @@ BUILTIN_BACKENDS: dict[str, BackendFactory] = {
     "local": _local_collector_from_environment,
     "dummy": DummyCollector,
     "http": _http_collector_from_environment,
-    "memory": MemoryCollector,
+    "memory": _memory_collector,
 }
 
 
