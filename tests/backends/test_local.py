@@ -847,3 +847,23 @@ def test_another_user_can_record_in_a_shared_artifacts_dir():
             assert log.read() == b"nobody"
     finally:
         shutil.rmtree(shared)
+
+
+def test_a_thread_outliving_the_main_thread_records(in_tmp_dir):
+    code = """
+import threading
+from pushcollector import Collector
+
+def record_after_main():
+    threading.main_thread().join()
+    collector = Collector.get("local")
+    collector.update_push_items([{"filename": "late.rpm", "state": "PUSHED"}]).result()
+    collector.append_file("log", "after main\\n").result()
+
+threading.Thread(target=record_after_main).start()
+"""
+    process = run_python(code, in_tmp_dir)
+    out, err = process.communicate(timeout=60)
+    assert (process.returncode, err) == (0, "")
+    assert (latest(in_tmp_dir) / "log").read_text() == "after main\n"
+    assert json.loads(items_file(in_tmp_dir).read_text())["filename"] == "late.rpm"
