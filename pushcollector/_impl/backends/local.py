@@ -227,20 +227,19 @@ class LocalCollector:
             # Failing to claim a run names the path that failed itself.
             dir_fd = self._open_run_dir()
             try:
-                try:
-                    for subdir in subdirs:
-                        with contextlib.suppress(FileExistsError):
-                            os.mkdir(subdir, dir_fd=dir_fd)
-                        parent_fd = dir_fd
-                        dir_fd = _open_existing(
-                            filename, subdir, _DIRECTORY_FLAGS, parent_fd
-                        )
-                        os.close(parent_fd)
-                    yield dir_fd, name
-                finally:
-                    os.close(dir_fd)
+                for subdir in subdirs:
+                    with contextlib.suppress(FileExistsError):
+                        os.mkdir(subdir, dir_fd=dir_fd)
+                    parent_fd = dir_fd
+                    dir_fd = _open_existing(
+                        filename, subdir, _DIRECTORY_FLAGS, parent_fd
+                    )
+                    os.close(parent_fd)
+                yield dir_fd, name
             except OSError as error:
                 raise _with_path(error, self._path(filename)) from error
+            finally:
+                os.close(dir_fd)
 
     def _open_run_dir(self):
         """An fd of the run directory, claimed on the first write of the run.
