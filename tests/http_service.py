@@ -118,18 +118,24 @@ class Hold:
         self.release = threading.Event()
 
 
+class _QuietHandler(BaseHTTPRequestHandler):
+    """Answers POST and PUT with ``_handle``, keeps connections open, logs
+    nothing."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def do_POST(self):
+        self._handle()
+
+    def do_PUT(self):
+        self._handle()
+
+
 def _handler_for(service):
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, *args):
-            pass
-
-        def do_POST(self):
-            self._handle()
-
-        def do_PUT(self):
-            self._handle()
+    class Handler(_QuietHandler):
 
         def _handle(self):
             key = self.headers.get("Idempotency-Key")
@@ -260,17 +266,7 @@ class _Exchange:
 
 
 def _scripted_handler(service):
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, *args):
-            pass
-
-        def do_POST(self):
-            self._handle()
-
-        def do_PUT(self):
-            self._handle()
+    class Handler(_QuietHandler):
 
         def finish(self):
             super().finish()
