@@ -1,5 +1,6 @@
 import subprocess
 import sys
+import threading
 
 import pytest
 
@@ -313,3 +314,39 @@ def test_a_run_has_one_id_until_a_new_run_starts():
     Collector.new_run()
     assert current_run() is not run
     assert current_run().run_id > run.run_id
+
+
+def _get_dummy_in_child(connection):
+    connection.send(type(Collector.get("dummy")._backend).__name__)
+
+
+def test_a_forked_child_gets_collectors_whatever_threads_of_its_parent_held():
+    import multiprocessing
+
+    from pushcollector._impl.collector import _REGISTRY
+
+    # A thread of the parent holds the registry's lock while another forks.
+    holding, release = threading.Event(), threading.Event()
+
+    def hold_the_lock():
+        with _REGISTRY.lock:
+            holding.set()
+            release.wait(60)
+
+    holder = threading.Thread(target=hold_the_lock)
+    holder.start()
+    receiving, sending = multiprocessing.Pipe(duplex=False)
+    child = multiprocessing.get_context("fork").Process(
+        target=_get_dummy_in_child, args=(sending,)
+    )
+    try:
+        assert holding.wait(60)
+        child.start()
+        assert receiving.poll(60), "the child is stuck on its parent's lock"
+        assert receiving.recv() == "DummyCollector"
+    finally:
+        release.set()
+        holder.join()
+        if child.is_alive():
+            child.kill()
+        child.join()

@@ -68,6 +68,12 @@ class _Registry:
     """
 
     def __init__(self):
+        self.new_locks()
+        self.reset()
+
+    def new_locks(self):
+        """Make the registry's locks; again in a forked child, where a thread
+        of the parent may have been holding them."""
         # Registration and choosing the default must not race: unregistering
         # the default backend also moves the default. Held only for moments,
         # never while plugins are imported.
@@ -76,7 +82,6 @@ class _Registry:
         # reentrant, because a plugin may look up backends as it loads.
         self._discovery_lock = threading.RLock()
         self._discovering = False
-        self.reset()
 
     def reset(self):
         with self.lock:
@@ -203,6 +208,7 @@ def _backend_entry_points():
 
 
 _REGISTRY = _Registry()
+os.register_at_fork(after_in_child=_REGISTRY.new_locks)
 
 
 class Collector:
