@@ -1,11 +1,11 @@
-import subprocess
-import sys
 import textwrap
 
 import pytest
 
 from pushcollector import Collector, LocalCollector
 from pushcollector.testing import MemoryCollector, memory_collector
+
+from ..imports import modules_after
 
 ITEM = {"filename": "f.rpm", "state": "PUSHED"}
 
@@ -160,11 +160,9 @@ def test_fixture_factory_replaces_a_fake_under_its_own_name(pytester):
 
 
 def test_plugin_imports_nothing_until_a_fixture_is_used():
-    code = (
-        "import sys, pushcollector.testing.pytest_plugin\n"
-        "print(sorted(m for m in sys.modules if m.startswith('pushcollector.testing')))"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    ).stdout
-    assert out == "['pushcollector.testing', 'pushcollector.testing.pytest_plugin']\n"
+    modules = modules_after("import pushcollector.testing.pytest_plugin")
+    assert sorted(m for m in modules if m.startswith("pushcollector.testing")) == [
+        "pushcollector.testing",
+        "pushcollector.testing.pytest_plugin",
+    ]
+    assert "pushcollector._impl.backends.memory" not in modules
