@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from .backends.local import ARTIFACTS_DIR_VARIABLE, configured_directory
-from .runs import NotARunError, list_runs, open_run
+from .runs import NotARunError, list_runs, open_run, summary_document
 
 EXIT_PASSED = 0
 EXIT_FAILED = 1
@@ -204,26 +204,18 @@ def _summary(args):
     verdict = _Verdict(summary, args.allow_pending, args.allow_bad_lines)
     if args.json:
         _print_json(
-            {
-                "run": run.name,
-                "directory": run.directory,
-                "items_file": run.items_path,
-                "latest": run.is_latest,
-                "records": summary.record_count,
-                "push_items": len(summary.final_states),
-                "states": summary.state_counts(),
-                "unsuccessful": [item._asdict() for item in verdict.unsuccessful],
-                "unfinished": [item._asdict() for item in verdict.unfinished],
-                "bad_lines": [
-                    {"line": bad.line_number, "reason": bad.reason}
-                    for bad in summary.bad_lines
-                ],
-                "allow_pending": args.allow_pending,
-                "allow_bad_lines": args.allow_bad_lines,
-                # Deprecated: what --strict used to mean, now the default.
-                "strict": not args.allow_bad_lines,
-                "passed": verdict.passed,
-            }
+            summary_document(
+                run.name,
+                {"directory": run.directory, "items_file": run.items_path},
+                run.is_latest,
+                summary.record_count,
+                summary.state_counts(),
+                verdict.unsuccessful,
+                verdict.unfinished,
+                summary.bad_lines,
+                args.allow_pending,
+                args.allow_bad_lines,
+            )
         )
     else:
         _print_summary(run, summary, verdict, args.allow_pending)

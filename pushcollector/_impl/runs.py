@@ -10,7 +10,7 @@ import os
 import re
 import stat
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 from .backends.local import (
     _DIRECTORY_FLAGS,
@@ -308,14 +308,73 @@ class RunSummary:
         .. versionchanged:: 1.5.0
             Added ``allow_bad_lines``: bad lines fail the run by default.
         """
-        if self.bad_lines and not allow_bad_lines:
+        return verdict(
+            self.state_counts(), len(self.bad_lines), allow_pending, allow_bad_lines
+        )
+
+
+def verdict(
+    state_counts: Mapping[str, int],
+    bad_line_count: int = 0,
+    allow_pending: bool = False,
+    allow_bad_lines: bool = False,
+) -> bool:
+    """Whether a run passes, from how many of its items ended in each state.
+
+    The one definition of the verdict, whatever holds the run: see
+    :meth:`RunSummary.passed` for what the arguments mean.
+    """
+    if bad_line_count and not allow_bad_lines:
+        return False
+    for state, count in state_counts.items():
+        if count and (
+            state not in SUCCESSFUL_STATES or (state == "PENDING" and not allow_pending)
+        ):
             return False
-        for state in self.final_states.values():
-            if state not in SUCCESSFUL_STATES:
-                return False
-            if state == "PENDING" and not allow_pending:
-                return False
-        return True
+    return True
+
+
+def summary_document(
+    run_name: str,
+    location: Mapping[str, object],
+    latest: bool,
+    record_count: int,
+    state_counts: Mapping[str, int],
+    unsuccessful: Sequence[FinalState],
+    unfinished: Sequence[FinalState],
+    bad_lines: Sequence[BadLine],
+    allow_pending: bool,
+    allow_bad_lines: bool,
+) -> dict:
+    """What ``pushcollector summary --json`` prints of a run.
+
+    Args:
+        location: where the run is held, as the document names it: for a
+            local run ``directory`` and ``items_file``.
+    """
+    document = {"run": run_name}
+    document.update(location)
+    document.update(
+        {
+            "latest": latest,
+            "records": record_count,
+            "push_items": sum(state_counts.values()),
+            "states": dict(state_counts),
+            "unsuccessful": [FinalState(*item)._asdict() for item in unsuccessful],
+            "unfinished": [FinalState(*item)._asdict() for item in unfinished],
+            "bad_lines": [
+                {"line": bad.line_number, "reason": bad.reason} for bad in bad_lines
+            ],
+            "allow_pending": allow_pending,
+            "allow_bad_lines": allow_bad_lines,
+            # Deprecated: what --strict used to mean, now the default.
+            "strict": not allow_bad_lines,
+            "passed": verdict(
+                state_counts, len(bad_lines), allow_pending, allow_bad_lines
+            ),
+        }
+    )
+    return document
 
 
 def open_run(path: str | os.PathLike | None = None) -> Run:

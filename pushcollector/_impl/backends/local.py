@@ -36,9 +36,11 @@ STAGING_PREFIX = ".pushcollector-tmp-"
 STAGING_NAME_PATTERN = re.escape(STAGING_PREFIX) + r"[0-9a-f]{32}"
 _STAGING_NAME = re.compile(STAGING_NAME_PATTERN)
 
-# Strict, though the facade refused values that are not JSON already: NaN
-# and Infinity would be written as they are, and most parsers refuse them.
-_encode_item = json.JSONEncoder(sort_keys=True, allow_nan=False).encode
+#: One push item as a line of ``pushitems.jsonl`` (without its newline): the
+#: format every store of records shares. Strict, though the facade refused
+#: values that are not JSON already: NaN and Infinity would be written as
+#: they are, and most parsers refuse them.
+encode_push_item = json.JSONEncoder(sort_keys=True, allow_nan=False).encode
 
 # About a megabyte of typical push items per write.
 _LINES_PER_CHUNK = 2048
@@ -165,7 +167,7 @@ class LocalCollector:
         """
         # Encode everything before writing anything: an item that cannot be
         # encoded must leave the file untouched.
-        lines = list(map(_encode_item, items))
+        lines = list(map(encode_push_item, items))
         self._append(PUSH_ITEMS_FILE, _joined_in_chunks(lines), whole_lines=True)
 
     def attach_file(self, filename, content):
