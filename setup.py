@@ -3,6 +3,14 @@ from setuptools import find_packages, setup
 with open("README.rst", encoding="utf-8") as readme:
     long_description = readme.read()
 
+SERVER_REQUIRES = [
+    "SQLAlchemy>=2.0",
+    "alembic>=1.13",
+    "psycopg[binary]>=3.1",
+    "starlette>=0.37",
+    "uvicorn>=0.30",
+]
+
 setup(
     name="pushcollector",
     version="1.5.0",
@@ -12,14 +20,20 @@ setup(
     license="GPLv3+",
     python_requires=">=3.9",
     packages=find_packages(exclude=["tests", "tests.*"]),
-    package_data={"pushcollector._impl.schema": ["*.yaml", "*.json"]},
+    package_data={
+        "pushcollector._impl.schema": ["*.yaml", "*.json"],
+        "pushcollector._impl.server": ["migrations/*.py", "migrations/versions/*.py"],
+    },
     include_package_data=True,
     # PyYAML and more-executors are no longer imported at run time; they stay
     # declared, as 1.3.0 declared them, so that environments built on it keep
     # what they had.
     install_requires=["jsonschema", "more-executors", "PyYAML", "requests"],
     extras_require={
-        "test": [
+        # The collection service and the sql backend.
+        "server": SERVER_REQUIRES,
+        "test": SERVER_REQUIRES
+        + [
             "pytest",
             "pytest-cov",
             "requests-mock",

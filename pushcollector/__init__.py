@@ -22,6 +22,7 @@ _LAZY_NAMES = {
     "PushItemValueError": "._impl.jsonvalues",
     "Run": "._impl.runs",
     "RunSummary": "._impl.runs",
+    "SqlCollector": "._impl.backends.sql",
     "list_runs": "._impl.runs",
     "open_run": "._impl.runs",
 }
@@ -38,6 +39,7 @@ __all__ = [
     "Run",
     "RunSummary",
     "SUCCESSFUL_STATES",
+    "SqlCollector",
     "list_runs",
     "open_run",
 ]

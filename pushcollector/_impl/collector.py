@@ -51,11 +51,18 @@ def _http_collector_from_environment():
         ) from None
 
 
+def _sql_collector_from_environment():
+    from .backends.sql import SqlCollector
+
+    return SqlCollector()
+
+
 BUILTIN_BACKENDS: dict[str, BackendFactory] = {
     "local": _local_collector_from_environment,
     "dummy": DummyCollector,
     "http": _http_collector_from_environment,
     "memory": _memory_collector,
+    "sql": _sql_collector_from_environment,
 }
 
 

@@ -488,14 +488,18 @@ class SchemaValidator:
             return
         for instance in instances:
             if not self.is_valid(instance):
-                self.raise_detailed_error(instance)
+                error = self.detailed_error(instance)
+                if error is not None:
+                    raise error
 
-    def raise_detailed_error(self, instance) -> None:
-        """Raise jsonschema's best error for an instance the predicate rejected."""
+    def detailed_error(self, instance):
+        """jsonschema's best error for an instance, or None if it is valid.
+
+        Returns:
+            jsonschema.ValidationError | None
+        """
         from jsonschema.exceptions import best_match
 
         if self._detailed is None:
             self._detailed = detailed_validator(self.schema)
-        error = best_match(self._detailed.iter_errors(instance))
-        if error is not None:
-            raise error
+        return best_match(self._detailed.iter_errors(instance))

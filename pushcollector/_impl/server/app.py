@@ -1,0 +1,461 @@
+"""The web application of ``pushcollector serve``: the protocol in, store calls,
+the protocol out.
+
+An ASGI application (Starlette). Every database call runs in a worker
+thread, never in the event loop. Client mistakes get a 4xx answer with a
+JSON body ``{"error": "..."}`` that says what was wrong in its first words;
+a database that cannot be reached gets a 503, which the ``http`` backend
+retries.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+import re
+import urllib.parse
+
+import sqlalchemy.exc
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from ..facade import checked_filename, push_item_validator
+from ..jsonvalues import PushItemValueError, check_json_values
+from ..runs import FinalState, summary_document, verdict
+from .store import MAX_KEY_LENGTH, MAX_RUN_ID_LENGTH, DatabaseError, Store
+from .tokens import Tokens
+
+LOG = logging.getLogger("pushcollector.serve")
+
+#: The largest request body accepted by default: 64 MiB.
+DEFAULT_MAX_BODY = 64 * 1024 * 1024
+
+# A run id as collectors make them, or as any client may choose: URL-safe,
+# so that it is the same in every URL whether or not it is encoded.
+_RUN_ID = re.compile(r"[A-Za-z0-9_~-][A-Za-z0-9._~-]{0,%d}\Z" % (MAX_RUN_ID_LENGTH - 1))
+_KEY = re.compile(r"[\x21-\x7e]{1,%d}\Z" % MAX_KEY_LENGTH)
+
+_JSON_LINES = "application/x-ndjson"
+
+# Answers that must never be cached or sniffed as something else.
+_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+
+
+class Refused(Exception):
+    """A request answered with a client error status and a message."""
+
+    def __init__(self, status: int, message: str, headers: dict | None = None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = headers or {}
+
+
+def create_app(
+    store: Store, tokens: Tokens | None = None, max_body: int = DEFAULT_MAX_BODY
+) -> Starlette:
+    """The service's ASGI application.
+
+    Args:
+        store: where runs are kept.
+        tokens: the tokens accepted; None to accept every request.
+        max_body: the largest request body accepted, in bytes.
+    """
+    service = _Service(store, tokens, max_body)
+    routes = [
+        Route("/api/runs", service.list_runs, methods=["GET"]),
+        Route("/api/runs/{run_id}/summary", service.summary, methods=["GET"]),
+        Route(
+            "/api/runs/{run_id}/push-items",
+            service.push_items,
+            methods=["GET", "POST"],
+        ),
+        Route("/api/runs/{run_id}/files", service.list_files, methods=["GET"]),
+        Route(
+            "/api/runs/{run_id}/files/{filename:path}",
+            service.file,
+            methods=["GET", "PUT", "POST"],
+        ),
+    ]
+    return Starlette(
+        routes=routes,
+        exception_handlers={
+            Refused: _refused,
+            404: _not_found,
+            405: _method_not_allowed,
+        },
+    )
+
+
+async def _refused(request, error):
+    return JSONResponse(
+        {"error": error.message},
+        status_code=error.status,
+        headers={**_HEADERS, **error.headers},
+    )
+
+
+async def _not_found(request, error):
+    return JSONResponse(
+        {"error": "no such resource: %s" % request.url.path},
+        status_code=404,
+        headers=_HEADERS,
+    )
+
+
+async def _method_not_allowed(request, error):
+    return JSONResponse(
+        {"error": "method %s not allowed here" % request.method},
+        status_code=405,
+        headers={**_HEADERS, **(error.headers or {})},
+    )
+
+
+class _Service:
+    def __init__(self, store, tokens, max_body):
+        self.store = store
+        self.tokens = tokens
+        self.max_body = max_body
+
+    async def _call(self, function, *args):
+        """Run a store call in a worker thread; a database that cannot be
+        used answers 503, for the client to retry."""
+        try:
+            return await run_in_threadpool(function, *args)
+        except (
+            sqlalchemy.exc.OperationalError,
+            sqlalchemy.exc.InterfaceError,
+        ) as error:
+            LOG.warning("database unavailable: %s", _first_line(error))
+            raise Refused(
+                503, "database unavailable, try again", {"Retry-After": "1"}
+            ) from None
+        except DatabaseError as error:
+            LOG.error("%s", error)
+            raise Refused(503, "database not ready", {"Retry-After": "5"}) from None
+
+    def _authorize(self, request, scope):
+        if self.tokens is None:
+            return
+        header = request.headers.get("authorization", "")
+        kind, _, token = header.partition(" ")
+        if kind.lower() != "bearer" or not token.strip():
+            raise Refused(
+                401,
+                "a Bearer token is required",
+                {"WWW-Authenticate": 'Bearer realm="pushcollector"'},
+            )
+        granted = self.tokens.scope_of(token.strip())
+        if granted is None:
+            raise Refused(
+                401,
+                "unknown token",
+                {
+                    "WWW-Authenticate": 'Bearer realm="pushcollector", error="invalid_token"'
+                },
+            )
+        if scope == "write" and granted != "write":
+            raise Refused(403, "this token may read, not write")
+
+    async def _body(self, request):
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > self.max_body:
+            raise Refused(413, _too_large(self.max_body))
+        chunks = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > self.max_body:
+                raise Refused(413, _too_large(self.max_body))
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    async def _run(self, request):
+        """The run the path names; 404 if the store has none of that name."""
+        run = await self._call(self.store.run, _run_id(request))
+        if run is None:
+            raise Refused(404, "no run %s" % request.path_params["run_id"])
+        return run
+
+    # -- Writing ----------------------------------------------------------
+
+    async def push_items(self, request: Request) -> Response:
+        if request.method == "GET":
+            return await self.read_push_items(request)
+        self._authorize(request, "write")
+        run_id = _run_id(request)
+        key = _idempotency_key(request)
+        items = _push_items(await self._body(request))
+        applied = await self._call(self.store.add_push_items, run_id, items, key)
+        return _written(applied, push_items=len(items))
+
+    async def file(self, request: Request) -> Response:
+        if request.method == "GET":
+            return await self.read_file(request)
+        self._authorize(request, "write")
+        run_id = _run_id(request)
+        filename = _filename(request)
+        key = _idempotency_key(request)
+        data = await self._body(request)
+        write = (
+            self.store.put_file if request.method == "PUT" else self.store.append_file
+        )
+        applied = await self._call(write, run_id, filename, data, key)
+        return _written(applied, bytes=len(data))
+
+    # -- Reading ----------------------------------------------------------
+
+    async def list_runs(self, request: Request) -> Response:
+        self._authorize(request, "read")
+        limit = _int_parameter(request, "limit", 100, 1, 1000)
+        offset = _int_parameter(request, "offset", 0, 0, None)
+        page, total, newest = await self._call(self._runs_page, limit, offset)
+        next_page = None
+        if offset + len(page) < total:
+            next_page = "%s?limit=%d&offset=%d" % (
+                request.url.path,
+                limit,
+                offset + len(page),
+            )
+        return JSONResponse(
+            {
+                "runs": [_run_figures(counts, newest) for counts in page],
+                "total": total,
+                "next": next_page,
+            },
+            headers=_HEADERS,
+        )
+
+    def _runs_page(self, limit, offset):
+        rows = self.store.list_runs(limit, offset)
+        newest = self.store.newest_run()
+        return (
+            self.store.counts(rows),
+            self.store.run_count(),
+            newest.id if newest else None,
+        )
+
+    async def summary(self, request: Request) -> Response:
+        self._authorize(request, "read")
+        allow_pending = _bool_parameter(request, "allow_pending")
+        allow_bad_lines = _bool_parameter(request, "allow_bad_lines")
+        run = await self._run(request)
+        document = await self._call(
+            self._summary_document, run, allow_pending, allow_bad_lines
+        )
+        return JSONResponse(document, headers=_HEADERS)
+
+    def _summary_document(self, run, allow_pending, allow_bad_lines):
+        (counts,) = self.store.counts([run])
+        unsuccessful = self.store.items_in_states(run, counts.unsuccessful_states)
+        unfinished = self.store.items_in_states(run, ["PENDING"])
+        newest = self.store.newest_run()
+        return summary_document(
+            run.name,
+            {"directory": None, "items_file": None},
+            newest is not None and newest.id == run.id,
+            run.record_count,
+            counts.states,
+            [FinalState(*item) for item in unsuccessful],
+            [FinalState(*item) for item in unfinished],
+            [],
+            allow_pending,
+            allow_bad_lines,
+        )
+
+    async def read_push_items(self, request: Request) -> Response:
+        self._authorize(request, "read")
+        run = await self._run(request)
+        pages = self.store.record_lines(run)
+        return StreamingResponse(
+            ("".join(line + "\n" for line in page).encode("ascii") for page in pages),
+            media_type=_JSON_LINES,
+            headers=_HEADERS,
+        )
+
+    async def list_files(self, request: Request) -> Response:
+        self._authorize(request, "read")
+        run = await self._run(request)
+        rows = await self._call(self.store.files, run)
+        return JSONResponse(
+            {
+                "files": [
+                    {
+                        "name": row.name,
+                        "size": row.size,
+                        "updated_at": _timestamp(row.updated_at),
+                    }
+                    for row in rows
+                ]
+            },
+            headers=_HEADERS,
+        )
+
+    async def read_file(self, request: Request) -> Response:
+        self._authorize(request, "read")
+        filename = _filename(request)
+        run = await self._run(request)
+        file_id = await self._call(self.store.file_id, run, filename)
+        if file_id is None:
+            raise Refused(404, "no file %r in run %s" % (filename, run.name))
+        return StreamingResponse(
+            self.store.file_pieces(file_id),
+            media_type="application/octet-stream",
+            headers=_HEADERS,
+        )
+
+
+def _written(applied, **counts):
+    return JSONResponse({"applied": applied, **counts}, headers=_HEADERS)
+
+
+def _run_id(request):
+    run_id = request.path_params["run_id"]
+    if not _RUN_ID.match(run_id):
+        raise Refused(
+            400,
+            "invalid run id %r: 1 to %d letters, digits and ._~- (not starting"
+            " with .)" % (run_id, MAX_RUN_ID_LENGTH),
+        )
+    return run_id
+
+
+def _idempotency_key(request):
+    key = request.headers.get("idempotency-key")
+    if key is not None and not _KEY.match(key):
+        raise Refused(
+            400,
+            "invalid Idempotency-Key: 1 to %d printable ASCII characters, no"
+            " spaces" % MAX_KEY_LENGTH,
+        )
+    return key
+
+
+def _filename(request):
+    """The filename of the path, decoded from the raw path component by
+    component: a ``%2F`` must not make two components of one."""
+    raw_path = request.scope.get("raw_path") or request.url.path.encode("ascii")
+    raw_path = raw_path.split(b"?", 1)[0]
+    encoded = raw_path.split(b"/files/", 1)[1]
+    try:
+        components = [
+            urllib.parse.unquote_to_bytes(component).decode("utf-8")
+            for component in encoded.split(b"/")
+        ]
+    except UnicodeDecodeError:
+        raise Refused(400, "invalid filename: not UTF-8 once percent-decoded") from None
+    if any("/" in component for component in components):
+        raise Refused(400, "invalid filename: a component holds an encoded '/'")
+    try:
+        return checked_filename("/".join(components))
+    except ValueError as error:
+        raise Refused(400, str(error)) from None
+
+
+def _reject_constant(name):
+    raise ValueError("%s is not JSON" % name)
+
+
+_decode_json = json.JSONDecoder(parse_constant=_reject_constant).decode
+
+
+def _push_items(body):
+    """The validated push items of a request body, or a refusal naming the
+    first thing wrong."""
+    try:
+        items = _decode_json(body.decode("utf-8"))
+    except UnicodeDecodeError as error:
+        raise Refused(400, "body is not UTF-8: byte %d" % error.start) from None
+    except RecursionError:
+        raise Refused(400, "body is not JSON: nested too deeply") from None
+    except ValueError as error:
+        raise Refused(400, "body is not JSON: %s" % error) from None
+    if type(items) is not list or not items:
+        raise Refused(400, "body must be a JSON array of 1 or more push items")
+    validator = push_item_validator()
+    is_valid = validator.is_valid
+    if not all(map(is_valid, items)):
+        for index, item in enumerate(items):
+            if not is_valid(item):
+                raise Refused(
+                    422, "push item %d: %s" % (index, _schema_error(validator, item))
+                )
+    try:
+        check_json_values(items, None)
+    except PushItemValueError as error:
+        raise Refused(422, str(error)) from None
+    return items
+
+
+def _schema_error(validator, item):
+    error = validator.detailed_error(item)
+    where = "".join("[%r]" % part for part in error.absolute_path)
+    return "%s%s" % (where + ": " if where else "", error.message)
+
+
+def _too_large(max_body):
+    return "body larger than the service accepts (%d bytes)" % max_body
+
+
+def _int_parameter(request, name, default, low, high):
+    text = request.query_params.get(name)
+    if text is None:
+        return default
+    if not text.isdigit() or int(text) < low or (high is not None and int(text) > high):
+        raise Refused(
+            400,
+            "invalid %s %r: an integer from %d%s"
+            % (name, text, low, " to %d" % high if high is not None else " up"),
+        )
+    return int(text)
+
+
+def _bool_parameter(request, name):
+    text = request.query_params.get(name, "false").lower()
+    if text in ("true", "1", "yes"):
+        return True
+    if text in ("false", "0", "no"):
+        return False
+    raise Refused(400, "invalid %s %r: true or false" % (name, text))
+
+
+def _run_figures(counts, newest_id):
+    """A run as ``GET /api/runs`` lists it: the keys of ``runs --json``."""
+    run = counts.run
+    unsuccessful = counts.unsuccessful_count
+    unfinished = counts.unfinished_count
+    return {
+        "name": run.name,
+        "directory": None,
+        "latest": run.id == newest_id,
+        "created_at": _timestamp(run.created_at),
+        "updated_at": _timestamp(run.updated_at),
+        "records": run.record_count,
+        "push_items": counts.push_items,
+        "files": counts.file_count,
+        "states": counts.states,
+        "unsuccessful": unsuccessful,
+        "unfinished": unfinished,
+        "bad_lines": 0,
+        "passed": verdict(counts.states),
+        "error": None,
+    }
+
+
+def _timestamp(moment):
+    # SQLite gives back naive datetimes; the store writes UTC.
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.timezone.utc)
+    return moment.astimezone(datetime.timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def _first_line(error):
+    return (
+        str(error).strip().splitlines()[0]
+        if str(error).strip()
+        else type(error).__name__
+    )

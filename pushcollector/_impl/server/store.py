@@ -1,0 +1,766 @@
+"""The store: the tables of runs, push items and files, and every query on them.
+
+The service, the ``sql`` backend and reading go through this module alone,
+on PostgreSQL (through psycopg 3) or SQLite, with SQLAlchemy Core. The
+tables are created and migrated by the Alembic scripts in ``migrations/``;
+:data:`metadata` describes their latest revision for the queries.
+
+Writes of one run are serialised by its row in ``runs``, which each write
+updates first: the records of a run are numbered without gaps in the order
+their transactions commit, and the final state of every push item, and the
+count of items in each state, are kept up to date in the same transaction,
+so that summaries never read the records.
+"""
+
+from __future__ import annotations
+
+import collections
+import datetime
+import functools
+import hashlib
+import json
+import os
+import threading
+from collections.abc import Iterable, Iterator
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+from ..backends.local import encode_push_item
+from ..schema import SUCCESSFUL_STATES
+from .environment import DATABASE_URL_VARIABLE
+
+#: The database ``pushcollector serve`` uses when none is named.
+DEFAULT_DATABASE_URL = "sqlite:///pushcollector.db"
+
+#: The longest run id and Idempotency-Key accepted.
+MAX_RUN_ID_LENGTH = 128
+MAX_KEY_LENGTH = 256
+
+# Rows per statement when a query names many keys: well under the 65,535
+# parameters PostgreSQL takes in one statement.
+_KEYS_PER_QUERY = 1000
+
+# Records read per round trip when streaming a run.
+_RECORDS_PER_FETCH = 5000
+
+metadata = sa.MetaData()
+
+runs = sa.Table(
+    "runs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(MAX_RUN_ID_LENGTH), nullable=False, unique=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("record_count", sa.BigInteger, nullable=False),
+)
+
+push_items = sa.Table(
+    "push_items",
+    metadata,
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id"), primary_key=True),
+    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("record", sa.Text, nullable=False),
+)
+
+# The final state of each push item of a run, keyed by a digest of its
+# (filename, dest): either may be longer than an index entry can be. They are
+# kept as JSON strings, since a push item's may hold NUL, which PostgreSQL's
+# text cannot.
+item_states = sa.Table(
+    "item_states",
+    metadata,
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id"), primary_key=True),
+    sa.Column("item_key", sa.LargeBinary(16), primary_key=True),
+    sa.Column("filename_json", sa.Text, nullable=False),
+    sa.Column("dest_json", sa.Text, nullable=True),
+    sa.Column("state", sa.Text, nullable=False),
+    sa.Column("first_seq", sa.BigInteger, nullable=False),
+    sa.Index("item_states_by_state", "run_id", "state", "first_seq"),
+)
+
+state_counts = sa.Table(
+    "state_counts",
+    metadata,
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id"), primary_key=True),
+    sa.Column("state", sa.Text, primary_key=True),
+    sa.Column("item_count", sa.BigInteger, nullable=False),
+)
+
+files = sa.Table(
+    "files",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id"), nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("piece_count", sa.Integer, nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.UniqueConstraint("run_id", "name", name="files_run_id_name_key"),
+)
+
+# Appends are kept as pieces, so that appending costs the piece, not the file.
+file_pieces = sa.Table(
+    "file_pieces",
+    metadata,
+    sa.Column("file_id", sa.Integer, sa.ForeignKey("files.id"), primary_key=True),
+    sa.Column("piece", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("data", sa.LargeBinary, nullable=False),
+)
+
+applied_requests = sa.Table(
+    "applied_requests",
+    metadata,
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id"), primary_key=True),
+    sa.Column("key", sa.String(MAX_KEY_LENGTH), primary_key=True),
+    sa.Column("applied_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+
+class DatabaseError(Exception):
+    """The database cannot be used as it is: what is wrong, and what to do."""
+
+
+def database_url(text: str) -> URL:
+    """The SQLAlchemy URL of a database URL as users write it.
+
+    ``postgresql://user:password@host:port/dbname`` (or ``postgres://``)
+    is connected to with psycopg 3; ``sqlite:///path/to.db`` is a file,
+    relative to the working directory (``sqlite:////abs/path.db`` for an
+    absolute path).
+
+    Raises:
+        ValueError: for a URL that is not one of these, naming it without
+            its password.
+    """
+    try:
+        url = make_url(text)
+    except ArgumentError:
+        raise ValueError(
+            "invalid database URL %r: expected postgresql://user:password@host"
+            ":port/dbname or sqlite:///path/to.db" % _without_password(text)
+        ) from None
+    backend = url.get_backend_name()
+    if backend in ("postgresql", "postgres"):
+        if url.drivername in ("postgresql", "postgres"):
+            url = url.set(drivername="postgresql+psycopg")
+        return url
+    if backend == "sqlite":
+        if url.database in (None, "", ":memory:"):
+            raise ValueError(
+                "database URL %r names no file: an in-memory SQLite database"
+                " would be lost; write sqlite:///path/to.db" % text
+            )
+        return url
+    raise ValueError(
+        "unsupported database %r in %s: use postgresql://... or sqlite:///..."
+        % (url.drivername, url.render_as_string(hide_password=True))
+    )
+
+
+def _without_password(text):
+    scheme, separator, rest = text.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    if not at or ":" not in credentials:
+        return text
+    return "%s%s%s:***@%s" % (scheme, separator, credentials.split(":")[0], host)
+
+
+def configured_database_url(default: str | None = None) -> str:
+    """``PUSHCOLLECTOR_DATABASE_URL``, else the default.
+
+    Raises:
+        ValueError: if the variable is unset or empty and there is no default.
+    """
+    url = os.environ.get(DATABASE_URL_VARIABLE) or default
+    if not url:
+        raise ValueError(
+            "no database: set %s to postgresql://user:password@host:port/dbname"
+            " or sqlite:///path/to.db" % DATABASE_URL_VARIABLE
+        )
+    return url
+
+
+def item_key(filename: str, dest: str | None) -> bytes:
+    """What identifies a push item within a run: a digest of (filename, dest)."""
+    return hashlib.blake2b(
+        json.dumps([filename, dest]).encode("utf-8", "surrogatepass"), digest_size=16
+    ).digest()
+
+
+def _json_text(text):
+    return None if text is None else _encode_text(text)
+
+
+_encode_text = json.JSONEncoder(ensure_ascii=False).encode
+_decode_text = json.JSONDecoder().decode
+
+
+def _now():
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+RunRow = collections.namedtuple("RunRow", "id name created_at updated_at record_count")
+RunRow.__doc__ = "A run as the store holds it."
+
+FileRow = collections.namedtuple("FileRow", "name size updated_at")
+FileRow.__doc__ = "A file of a run: its name, size in bytes and last change."
+
+
+class RunCounts:
+    """The final states of a run's push items, counted.
+
+    Attributes:
+        run (RunRow): the run.
+        states (dict[str, int]): how many push items ended in each state,
+            most frequent first (ties by name).
+        push_items (int): how many distinct push items were recorded.
+        file_count (int): how many files the run holds.
+    """
+
+    def __init__(self, run: RunRow, states: dict, file_count: int):
+        self.run = run
+        self.states = dict(sorted(states.items(), key=lambda pair: (-pair[1], pair[0])))
+        self.push_items = sum(states.values())
+        self.file_count = file_count
+
+    @property
+    def unsuccessful_states(self) -> list[str]:
+        """The states present in the run that are not successful."""
+        return [state for state in self.states if state not in SUCCESSFUL_STATES]
+
+    @property
+    def unsuccessful_count(self) -> int:
+        """How many push items ended in a state that is not successful."""
+        return sum(self.states[state] for state in self.unsuccessful_states)
+
+    @property
+    def unfinished_count(self) -> int:
+        """How many push items were left ``PENDING``."""
+        return self.states.get("PENDING", 0)
+
+
+class Store:
+    """A database of runs.
+
+    Args:
+        url: the database, as :func:`database_url` takes it.
+
+    The engine is shared by the threads of the process; a forked child
+    opens connections of its own (see :func:`_forget_pools_in_child`).
+    """
+
+    def __init__(self, url: str):
+        self.url = database_url(url)
+        self.is_sqlite = self.url.get_backend_name() == "sqlite"
+        self.engine = _engine(self.url)
+        self._insert = sqlite.insert if self.is_sqlite else postgresql.insert
+
+    def __repr__(self):
+        return "Store(%r)" % self.url.render_as_string(hide_password=True)
+
+    def close(self) -> None:
+        """Close the connections of the pool."""
+        self.engine.dispose()
+
+    def _writing(self):
+        """A connection for a write transaction.
+
+        On SQLite it takes the write lock when it begins, not at its first
+        write: two transactions that both read first and then write would
+        otherwise fail one another rather than wait.
+        """
+        return self.engine.connect().execution_options(pushcollector_write=True)
+
+    # -- Schema -----------------------------------------------------------
+
+    def schema_revision(self) -> str | None:
+        """The Alembic revision of the database's schema; None if it has none."""
+        from alembic.runtime.migration import MigrationContext
+
+        with self.engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+
+    def check_schema(self, create: bool = False) -> None:
+        """Make sure the schema is the one this version uses.
+
+        Args:
+            create: create the schema if the database is empty.
+
+        Raises:
+            DatabaseError: if the schema is older (naming ``pushcollector db
+                upgrade``), newer, or not pushcollector's; or if the database
+                is empty and ``create`` is false.
+        """
+        revision = self.schema_revision()
+        head = _migrations().get_current_head()
+        if revision == head:
+            return
+        where = self.url.render_as_string(hide_password=True)
+        if revision is None:
+            with self.engine.connect() as connection:
+                tables = sa.inspect(connection).get_table_names()
+            if tables:
+                raise DatabaseError(
+                    "%s holds tables (%s) but no pushcollector schema: use an"
+                    " empty database" % (where, ", ".join(sorted(tables)))
+                )
+            if create:
+                self.upgrade()
+                return
+            raise DatabaseError(
+                "%s has no pushcollector schema: run 'pushcollector db upgrade"
+                " --db URL' to create it" % where
+            )
+        if _is_known_revision(revision):
+            raise DatabaseError(
+                "the schema of %s is outdated (revision %s, this version uses %s):"
+                " run 'pushcollector db upgrade --db URL'" % (where, revision, head)
+            )
+        raise DatabaseError(
+            "the schema of %s (revision %s) is newer than this version of"
+            " pushcollector knows (%s): upgrade pushcollector" % (where, revision, head)
+        )
+
+    def upgrade(self) -> tuple[str | None, str]:
+        """Create the schema, or migrate it to this version's.
+
+        Safe to run from several processes and hosts at once: on PostgreSQL
+        an advisory lock, on SQLite the write lock, is held by the
+        transaction that migrates, and the revision is read under it.
+
+        Returns:
+            the revisions before and after.
+        """
+        from alembic import command
+        from alembic.runtime.migration import MigrationContext
+
+        config = _alembic_config()
+        with self._writing() as connection, connection.begin():
+            if not self.is_sqlite:
+                connection.execute(
+                    sa.text("SELECT pg_advisory_xact_lock(:key)"),
+                    {"key": _UPGRADE_LOCK_KEY},
+                )
+            before = MigrationContext.configure(connection).get_current_revision()
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+        return before, _migrations().get_current_head()
+
+    # -- Writing ----------------------------------------------------------
+
+    def _lock_run(self, connection, run_name: str, new_records: int = 0):
+        """Create the run if needed and lock its row; return (id, record_count).
+
+        ``record_count`` is the count after adding ``new_records``.
+        """
+        now = _now()
+        statement = self._insert(runs).values(
+            name=run_name, created_at=now, updated_at=now, record_count=new_records
+        )
+        statement = statement.on_conflict_do_update(
+            index_elements=[runs.c.name],
+            set_={
+                "record_count": runs.c.record_count + new_records,
+                "updated_at": now,
+            },
+        ).returning(runs.c.id, runs.c.record_count)
+        return connection.execute(statement).one()
+
+    def _claim_key(self, connection, run_id: int, key: str | None) -> bool:
+        """Record the request's key; False if it was applied before."""
+        if key is None:
+            return True
+        statement = (
+            self._insert(applied_requests)
+            .values(run_id=run_id, key=key, applied_at=_now())
+            .on_conflict_do_nothing()
+        )
+        return connection.execute(statement).rowcount == 1
+
+    def add_push_items(
+        self, run_name: str, items: list[dict], key: str | None = None
+    ) -> bool:
+        """Append validated push items to a run, in order, atomically.
+
+        Args:
+            run_name: the run; created if new.
+            items: push item dicts, valid against the schema.
+            key: the request's Idempotency-Key, if any.
+
+        Returns:
+            False if a request with the same key was applied before, in
+            which case nothing is stored; True otherwise.
+        """
+        lines = list(map(encode_push_item, items))
+        with self._writing() as connection, connection.begin() as transaction:
+            run_id, record_count = self._lock_run(connection, run_name, len(items))
+            if not self._claim_key(connection, run_id, key):
+                transaction.rollback()
+                return False
+            first_seq = record_count - len(items) + 1
+            if items:
+                connection.execute(
+                    push_items.insert(),
+                    [
+                        {"run_id": run_id, "seq": seq, "record": line}
+                        for seq, line in enumerate(lines, first_seq)
+                    ],
+                )
+                self._update_states(connection, run_id, items, first_seq)
+        return True
+
+    def _update_states(self, connection, run_id, items, first_seq):
+        keys = [item_key(item["filename"], item.get("dest")) for item in items]
+        current = self._states_of(connection, run_id, set(keys))
+        added = {}
+        changed = set()
+        deltas = collections.Counter()
+        for seq, (key, item) in enumerate(zip(keys, items), first_seq):
+            state = item["state"]
+            old_state = current.get(key)
+            if old_state == state:
+                continue
+            if old_state is None:
+                added[key] = {
+                    "run_id": run_id,
+                    "item_key": key,
+                    "filename_json": _json_text(item["filename"]),
+                    "dest_json": _json_text(item.get("dest")),
+                    "state": state,
+                    "first_seq": seq,
+                }
+            else:
+                deltas[old_state] -= 1
+                if key in added:
+                    added[key]["state"] = state
+                else:
+                    changed.add(key)
+            deltas[state] += 1
+            current[key] = state
+        if added:
+            connection.execute(item_states.insert(), list(added.values()))
+        if changed:
+            connection.execute(
+                item_states.update()
+                .where(item_states.c.run_id == run_id)
+                .where(item_states.c.item_key == sa.bindparam("key"))
+                .values(state=sa.bindparam("new_state")),
+                [{"key": key, "new_state": current[key]} for key in changed],
+            )
+        deltas = {state: delta for state, delta in deltas.items() if delta}
+        if deltas:
+            statement = self._insert(state_counts)
+            connection.execute(
+                statement.on_conflict_do_update(
+                    index_elements=[state_counts.c.run_id, state_counts.c.state],
+                    set_={
+                        "item_count": state_counts.c.item_count
+                        + statement.excluded.item_count
+                    },
+                ),
+                [
+                    {"run_id": run_id, "state": state, "item_count": delta}
+                    for state, delta in sorted(deltas.items())
+                ],
+            )
+
+    def _states_of(self, connection, run_id, keys):
+        keys = list(keys)
+        found = {}
+        for start in range(0, len(keys), _KEYS_PER_QUERY):
+            query = sa.select(item_states.c.item_key, item_states.c.state).where(
+                item_states.c.run_id == run_id,
+                item_states.c.item_key.in_(keys[start : start + _KEYS_PER_QUERY]),
+            )
+            found.update(connection.execute(query).all())
+        return found
+
+    def put_file(
+        self, run_name: str, name: str, data: bytes, key: str | None = None
+    ) -> bool:
+        """Create or replace a file of a run; False if the key was applied."""
+        return self._write_file(run_name, name, data, key, replace=True)
+
+    def append_file(
+        self, run_name: str, name: str, data: bytes, key: str | None = None
+    ) -> bool:
+        """Append to a file of a run, creating it if needed; False if the key
+        was applied."""
+        return self._write_file(run_name, name, data, key, replace=False)
+
+    def _write_file(self, run_name, name, data, key, replace):
+        with self._writing() as connection, connection.begin() as transaction:
+            run_id, _ = self._lock_run(connection, run_name)
+            if not self._claim_key(connection, run_id, key):
+                transaction.rollback()
+                return False
+            now = _now()
+            statement = self._insert(files).values(
+                run_id=run_id, name=name, size=len(data), piece_count=1, updated_at=now
+            )
+            if replace:
+                changes = {"size": len(data), "piece_count": 1, "updated_at": now}
+            else:
+                changes = {
+                    "size": files.c.size + len(data),
+                    "piece_count": files.c.piece_count + 1,
+                    "updated_at": now,
+                }
+            file_id, piece = connection.execute(
+                statement.on_conflict_do_update(
+                    index_elements=[files.c.run_id, files.c.name], set_=changes
+                ).returning(files.c.id, files.c.piece_count)
+            ).one()
+            if replace:
+                connection.execute(
+                    file_pieces.delete().where(file_pieces.c.file_id == file_id)
+                )
+            # An empty append changes nothing but must still create the file,
+            # which its row does.
+            if data or piece == 1:
+                connection.execute(
+                    file_pieces.insert().values(file_id=file_id, piece=piece, data=data)
+                )
+        return True
+
+    # -- Reading ----------------------------------------------------------
+
+    def run(self, run_name: str) -> RunRow | None:
+        """The run of that name, or None."""
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                sa.select(*_RUN_COLUMNS).where(runs.c.name == run_name)
+            ).one_or_none()
+        return None if row is None else RunRow(*row)
+
+    def newest_run(self) -> RunRow | None:
+        """The run created last, or None if there is none."""
+        runs_found = self.list_runs(limit=1)
+        return runs_found[0] if runs_found else None
+
+    def list_runs(self, limit: int = 100, offset: int = 0) -> list[RunRow]:
+        """Runs, newest first."""
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                sa.select(*_RUN_COLUMNS)
+                .order_by(runs.c.id.desc())
+                .limit(limit)
+                .offset(offset)
+            ).all()
+        return [RunRow(*row) for row in rows]
+
+    def run_count(self) -> int:
+        """How many runs the store holds."""
+        with self.engine.connect() as connection:
+            return connection.execute(
+                sa.select(sa.func.count()).select_from(runs)
+            ).scalar_one()
+
+    def counts(self, run_rows: Iterable[RunRow]) -> list[RunCounts]:
+        """The state counts and file count of each run, in the same order."""
+        run_rows = list(run_rows)
+        ids = [run.id for run in run_rows]
+        states = collections.defaultdict(dict)
+        file_counts = {}
+        with self.engine.connect() as connection:
+            for run_id, state, count in connection.execute(
+                sa.select(
+                    state_counts.c.run_id,
+                    state_counts.c.state,
+                    state_counts.c.item_count,
+                ).where(state_counts.c.run_id.in_(ids), state_counts.c.item_count > 0)
+            ):
+                states[run_id][state] = count
+            file_counts.update(
+                connection.execute(
+                    sa.select(files.c.run_id, sa.func.count())
+                    .where(files.c.run_id.in_(ids))
+                    .group_by(files.c.run_id)
+                ).all()
+            )
+        return [
+            RunCounts(run, states[run.id], file_counts.get(run.id, 0))
+            for run in run_rows
+        ]
+
+    def items_in_states(
+        self, run: RunRow, wanted_states: Iterable[str]
+    ) -> list[tuple[str, str | None, str]]:
+        """The (filename, dest, state) of the run's items now in these
+        states, in the order they were first recorded."""
+        wanted_states = list(wanted_states)
+        if not wanted_states:
+            return []
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                sa.select(
+                    item_states.c.filename_json,
+                    item_states.c.dest_json,
+                    item_states.c.state,
+                )
+                .where(
+                    item_states.c.run_id == run.id,
+                    item_states.c.state.in_(wanted_states),
+                )
+                .order_by(item_states.c.first_seq)
+            ).all()
+        decode = _decode_text
+        return [
+            (decode(filename), None if dest is None else decode(dest), state)
+            for filename, dest, state in rows
+        ]
+
+    def record_lines(self, run: RunRow) -> Iterator[list[str]]:
+        """The run's records as ``pushitems.jsonl`` lines (without newlines),
+        in recorded order, a list of lines at a time.
+
+        Read in pages by sequence number, each in its own short query, so
+        that a slow reader holds no transaction open.
+        """
+        after = 0
+        while True:
+            with self.engine.connect() as connection:
+                rows = connection.execute(
+                    sa.select(push_items.c.seq, push_items.c.record)
+                    .where(push_items.c.run_id == run.id, push_items.c.seq > after)
+                    .order_by(push_items.c.seq)
+                    .limit(_RECORDS_PER_FETCH)
+                ).all()
+            if not rows:
+                return
+            after = rows[-1][0]
+            yield [row[1] for row in rows]
+
+    def files(self, run: RunRow) -> list[FileRow]:
+        """The run's files, sorted by name."""
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                sa.select(files.c.name, files.c.size, files.c.updated_at)
+                .where(files.c.run_id == run.id)
+                .order_by(files.c.name)
+            ).all()
+        return [FileRow(*row) for row in rows]
+
+    def file_id(self, run: RunRow, name: str) -> int | None:
+        """The id of the run's file of that name, or None."""
+        with self.engine.connect() as connection:
+            return connection.execute(
+                sa.select(files.c.id).where(
+                    files.c.run_id == run.id, files.c.name == name
+                )
+            ).scalar_one_or_none()
+
+    def file_pieces(self, file_id: int) -> Iterator[bytes]:
+        """The content of a file, piece by piece, each in its own query."""
+        after = 0
+        while True:
+            with self.engine.connect() as connection:
+                row = connection.execute(
+                    sa.select(file_pieces.c.piece, file_pieces.c.data)
+                    .where(
+                        file_pieces.c.file_id == file_id, file_pieces.c.piece > after
+                    )
+                    .order_by(file_pieces.c.piece)
+                    .limit(1)
+                ).one_or_none()
+            if row is None:
+                return
+            after = row[0]
+            yield bytes(row[1])
+
+
+# Any constant would do: it names pushcollector's upgrade among the advisory
+# locks of a PostgreSQL server. These are the bytes of "pcollect".
+_UPGRADE_LOCK_KEY = 0x70636F6C6C656374
+
+_MIGRATIONS_DIR = os.path.join(os.path.dirname(__file__), "migrations")
+
+
+def _alembic_config():
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", _MIGRATIONS_DIR)
+    return config
+
+
+@functools.lru_cache(maxsize=None)
+def _migrations():
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(_alembic_config())
+
+
+def _is_known_revision(revision):
+    from alembic.util import CommandError
+
+    try:
+        return _migrations().get_revision(revision) is not None
+    except CommandError:
+        return False
+
+
+_RUN_COLUMNS = (
+    runs.c.id,
+    runs.c.name,
+    runs.c.created_at,
+    runs.c.updated_at,
+    runs.c.record_count,
+)
+
+# Engines by URL, so that every Store of a process on one database shares
+# one pool.
+_engines = {}
+_engines_lock = threading.Lock()
+
+
+def _engine(url: URL) -> sa.engine.Engine:
+    with _engines_lock:
+        engine = _engines.get(url)
+        if engine is None:
+            engine = _engines[url] = _new_engine(url)
+        return engine
+
+
+def _new_engine(url):
+    if url.get_backend_name() == "sqlite":
+        engine = sa.create_engine(url, connect_args={"timeout": 60})
+        sa.event.listen(engine, "connect", _configure_sqlite)
+        sa.event.listen(engine, "begin", _begin_sqlite)
+        return engine
+    # Pre-ping: after a restart of the server, the pool's connections are
+    # dead; a request should get a new one, not an error.
+    return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def _configure_sqlite(dbapi_connection, connection_record):
+    # The driver's own transaction handling is off, so that _begin_sqlite
+    # decides how each transaction begins.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    # WAL: readers do not wait for the writer, nor the writer for readers.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _begin_sqlite(connection):
+    if connection.get_execution_options().get("pushcollector_write"):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    else:
+        connection.exec_driver_sql("BEGIN")
+
+
+def _forget_pools_in_child():
+    # Connections of the parent must not be used by a forked child, nor
+    # closed by it: they are the parent's. The child opens its own.
+    for engine in list(_engines.values()):
+        engine.dispose(close=False)
+
+
+os.register_at_fork(after_in_child=_forget_pools_in_child)

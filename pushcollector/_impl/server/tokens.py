@@ -1,0 +1,131 @@
+"""Bearer tokens of the service: a file of names, scopes and hashes.
+
+Each line of the file is ``NAME SCOPE sha256:HEX``; ``#`` starts a comment
+line. The file never holds a token, only the SHA-256 of it: a token is 32
+random bytes, so a plain hash is as strong as any slower one, and checking
+it costs nothing per request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import re
+import secrets
+
+#: The scopes a token may have. A write token may read too.
+SCOPES = ("read", "write")
+
+TOKEN_PREFIX = "pct_"
+
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}\Z")
+_HASH = re.compile(r"sha256:[0-9a-f]{64}\Z")
+
+
+class TokenFileError(ValueError):
+    """A tokens file that cannot be used: names the file, line and problem."""
+
+
+def _digest(token: str) -> str:
+    return (
+        "sha256:" + hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+    )
+
+
+class Tokens:
+    """The tokens a service accepts, read from a tokens file.
+
+    Args:
+        entries: ``(name, scope, digest)`` of each token.
+    """
+
+    def __init__(self, entries: list[tuple[str, str, str]]):
+        self._entries = [
+            (name, scope, digest.encode("ascii")) for name, scope, digest in entries
+        ]
+
+    @classmethod
+    def load(cls, path: str) -> Tokens:
+        """Read a tokens file.
+
+        Raises:
+            OSError: if it cannot be read.
+            TokenFileError: naming the line that is not a token entry.
+        """
+        entries = []
+        with open(path, encoding="utf-8", errors="replace") as stream:
+            for number, line in enumerate(stream, 1):
+                entry = _parse_line(line)
+                if entry is None:
+                    continue
+                if isinstance(entry, str):
+                    raise TokenFileError("%s:%d: %s" % (path, number, entry))
+                entries.append(entry)
+        return cls(entries)
+
+    def __len__(self):
+        return len(self._entries)
+
+    def scope_of(self, token: str) -> str | None:
+        """The scope of a token, or None if it is not one of these.
+
+        Every entry is compared, in constant time, whatever matches.
+        """
+        digest = _digest(token).encode("ascii")
+        found = None
+        for _, scope, known in self._entries:
+            if hmac.compare_digest(digest, known):
+                found = scope
+        return found
+
+
+def _parse_line(line):
+    """An entry, None for a blank or comment line, or a problem (a str)."""
+    text = line.strip()
+    if not text or text.startswith("#"):
+        return None
+    fields = text.split()
+    if len(fields) != 3:
+        return "expected 'NAME SCOPE sha256:HEX'"
+    name, scope, digest = fields
+    if not _NAME.match(name):
+        return "invalid token name %r" % name
+    if scope not in SCOPES:
+        return "invalid scope %r: expected read or write" % scope
+    if not _HASH.match(digest):
+        return "invalid hash: expected sha256: and 64 hex digits"
+    return name, scope, digest
+
+
+def create_token(path: str, name: str, scope: str) -> str:
+    """Add a new token to a tokens file, creating it, and return the token.
+
+    The file is created readable by its owner only. Only the token's hash
+    is written.
+
+    Raises:
+        ValueError: for an invalid name or scope, or a name already in use.
+        TokenFileError: if the file holds a line that is not an entry.
+    """
+    if not _NAME.match(name):
+        raise ValueError(
+            "invalid token name %r: 1 to 64 letters, digits and ._@+-, starting"
+            " with a letter or digit" % name
+        )
+    if scope not in SCOPES:
+        raise ValueError("invalid scope %r: expected read or write" % scope)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+    with open(fd, "r+", encoding="utf-8") as stream:
+        for number, line in enumerate(stream, 1):
+            entry = _parse_line(line)
+            if isinstance(entry, str):
+                raise TokenFileError("%s:%d: %s" % (path, number, entry))
+            if entry is not None and entry[0] == name:
+                raise ValueError(
+                    "a token named %r exists in %s: remove its line to revoke"
+                    " it first" % (name, path)
+                )
+        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        stream.write("%s %s %s\n" % (name, scope, _digest(token)))
+    return token
