@@ -79,7 +79,9 @@ item_states = sa.Table(
     sa.Column("dest_json", sa.Text, nullable=True),
     sa.Column("state", sa.Text, nullable=False),
     sa.Column("first_seq", sa.BigInteger, nullable=False),
-    sa.Index("item_states_by_state", "run_id", "state", "first_seq"),
+    # State first: the only index that starts with run_id is the primary key,
+    # which every write looks items up in.
+    sa.Index("item_states_by_state", "state", "run_id", "first_seq"),
 )
 
 state_counts = sa.Table(
@@ -378,8 +380,9 @@ class Store:
             self._insert(applied_requests)
             .values(run_id=run_id, key=key, applied_at=_now())
             .on_conflict_do_nothing()
+            .returning(applied_requests.c.key)
         )
-        return connection.execute(statement).rowcount == 1
+        return connection.execute(statement).first() is not None
 
     def add_push_items(
         self, run_name: str, items: list[dict], key: str | None = None
@@ -403,12 +406,10 @@ class Store:
                 return False
             first_seq = record_count - len(items) + 1
             if items:
-                connection.execute(
-                    push_items.insert(),
-                    [
-                        {"run_id": run_id, "seq": seq, "record": line}
-                        for seq, line in enumerate(lines, first_seq)
-                    ],
+                self._insert_rows(
+                    connection,
+                    push_items,
+                    [(run_id, seq, line) for seq, line in enumerate(lines, first_seq)],
                 )
                 self._update_states(connection, run_id, items, first_seq)
         return True
@@ -425,31 +426,27 @@ class Store:
             if old_state == state:
                 continue
             if old_state is None:
-                added[key] = {
-                    "run_id": run_id,
-                    "item_key": key,
-                    "filename_json": _json_text(item["filename"]),
-                    "dest_json": _json_text(item.get("dest")),
-                    "state": state,
-                    "first_seq": seq,
-                }
+                added[key] = [
+                    run_id,
+                    key,
+                    _json_text(item["filename"]),
+                    _json_text(item.get("dest")),
+                    state,
+                    seq,
+                ]
             else:
                 deltas[old_state] -= 1
                 if key in added:
-                    added[key]["state"] = state
+                    added[key][_STATE_COLUMN] = state
                 else:
                     changed.add(key)
             deltas[state] += 1
             current[key] = state
         if added:
-            connection.execute(item_states.insert(), list(added.values()))
+            self._insert_rows(connection, item_states, list(added.values()))
         if changed:
-            connection.execute(
-                item_states.update()
-                .where(item_states.c.run_id == run_id)
-                .where(item_states.c.item_key == sa.bindparam("key"))
-                .values(state=sa.bindparam("new_state")),
-                [{"key": key, "new_state": current[key]} for key in changed],
+            self._set_states(
+                connection, run_id, [(key, current[key]) for key in changed]
             )
         deltas = {state: delta for state, delta in deltas.items() if delta}
         if deltas:
@@ -469,7 +466,19 @@ class Store:
             )
 
     def _states_of(self, connection, run_id, keys):
+        """The current state of those of these items that the run has."""
         keys = list(keys)
+        if not self.is_sqlite:
+            # One array rather than a parameter per key, looked up in the
+            # primary key: the statistics of a table that grew since it was
+            # last analysed can make a scan of the whole table look cheaper,
+            # and it is not, for every batch of a large run.
+            connection.execute(_INDEX_SCANS_ONLY)
+            return dict(
+                connection.execute(
+                    _POSTGRESQL_STATES_OF, {"run_id": run_id, "keys": keys}
+                ).all()
+            )
         found = {}
         for start in range(0, len(keys), _KEYS_PER_QUERY):
             query = sa.select(item_states.c.item_key, item_states.c.state).where(
@@ -478,6 +487,34 @@ class Store:
             )
             found.update(connection.execute(query).all())
         return found
+
+    def _set_states(self, connection, run_id, new_states):
+        if self.is_sqlite:
+            connection.execute(
+                item_states.update()
+                .where(item_states.c.run_id == run_id)
+                .where(item_states.c.item_key == sa.bindparam("key"))
+                .values(state=sa.bindparam("new_state")),
+                [{"key": key, "new_state": state} for key, state in new_states],
+            )
+        else:
+            keys, states = zip(*new_states)
+            connection.execute(
+                _POSTGRESQL_SET_STATES,
+                {"run_id": run_id, "keys": list(keys), "states": list(states)},
+            )
+
+    def _insert_rows(self, connection, table, rows):
+        """Insert rows, tuples of every column of the table in order."""
+        if self.is_sqlite:
+            names = [column.name for column in table.columns]
+            connection.execute(table.insert(), [dict(zip(names, row)) for row in rows])
+            return
+        # COPY: several times faster than INSERT for hundreds of rows.
+        cursor = connection.connection.driver_connection.cursor()
+        with cursor.copy(_copy_statement(table)) as copy:
+            for row in rows:
+                copy.write_row(row)
 
     def put_file(
         self, run_name: str, name: str, data: bytes, key: str | None = None
@@ -673,6 +710,34 @@ class Store:
             yield bytes(row[1])
 
 
+# The column of item_states holding the state, in rows as _insert_rows takes.
+_STATE_COLUMN = 4
+
+_INDEX_SCANS_ONLY = sa.text("SET LOCAL enable_seqscan = off")
+
+_POSTGRESQL_STATES_OF = sa.text(
+    "SELECT item_key, state FROM item_states"
+    " WHERE run_id = :run_id AND item_key = ANY(:keys)"
+).bindparams(sa.bindparam("keys", type_=postgresql.ARRAY(sa.LargeBinary)))
+
+_POSTGRESQL_SET_STATES = sa.text(
+    "UPDATE item_states SET state = new.state"
+    " FROM unnest(:keys, :states) AS new (item_key, state)"
+    " WHERE item_states.run_id = :run_id AND item_states.item_key = new.item_key"
+).bindparams(
+    sa.bindparam("keys", type_=postgresql.ARRAY(sa.LargeBinary)),
+    sa.bindparam("states", type_=postgresql.ARRAY(sa.Text)),
+)
+
+
+@functools.lru_cache(maxsize=None)
+def _copy_statement(table):
+    return "COPY %s (%s) FROM STDIN" % (
+        table.name,
+        ", ".join(column.name for column in table.columns),
+    )
+
+
 # Any constant would do: it names pushcollector's upgrade among the advisory
 # locks of a PostgreSQL server. These are the bytes of "pcollect".
 _UPGRADE_LOCK_KEY = 0x70636F6C6C656374
@@ -734,7 +799,15 @@ def _new_engine(url):
         return engine
     # Pre-ping: after a restart of the server, the pool's connections are
     # dead; a request should get a new one, not an error.
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    # No prepared statements: a plan made for any parameters (after five
+    # executions) looks the keys of a batch up by scanning the whole run.
+    return sa.create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=10,
+        max_overflow=20,
+        connect_args={"prepare_threshold": None},
+    )
 
 
 def _configure_sqlite(dbapi_connection, connection_record):

@@ -38,7 +38,7 @@ def upgrade():
         sa.Column("first_seq", sa.BigInteger, nullable=False),
     )
     op.create_index(
-        "item_states_by_state", "item_states", ["run_id", "state", "first_seq"]
+        "item_states_by_state", "item_states", ["state", "run_id", "first_seq"]
     )
     op.create_table(
         "state_counts",
