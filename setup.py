@@ -3,6 +3,10 @@ from setuptools import find_packages, setup
 with open("README.rst", encoding="utf-8") as readme:
     long_description = readme.read()
 
+# The collection service's database layer; the test extra includes it, as
+# its tests run against SQLite and a real PostgreSQL server.
+SERVER_REQUIRES = ["SQLAlchemy>=2.0", "alembic", "psycopg[binary]>=3.1"]
+
 setup(
     name="pushcollector",
     version="1.5.0",
@@ -25,7 +29,9 @@ setup(
             "requests-mock",
             "attrs",
             "hypothesis",
+            *SERVER_REQUIRES,
         ],
+        "server": SERVER_REQUIRES,
         "docs": ["sphinx", "pytest"],
     },
     entry_points={
