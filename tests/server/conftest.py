@@ -1,0 +1,51 @@
+"""Databases for the tests of the collection service.
+
+PostgreSQL is a real server, started by the first test that needs it and
+stopped at the end of the session. Where it cannot run, its tests are
+skipped; with PUSHCOLLECTOR_REQUIRE_POSTGRES=1 (as in CI) they fail instead.
+"""
+
+import os
+
+import pytest
+
+from .postgres import PostgresServer, unavailable_reason
+
+REQUIRE_POSTGRES = "PUSHCOLLECTOR_REQUIRE_POSTGRES"
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A started PostgresServer, shared by the whole session."""
+    reason = unavailable_reason()
+    if reason is not None:
+        if os.environ.get(REQUIRE_POSTGRES) == "1":
+            pytest.fail(
+                "%s=1, but PostgreSQL cannot run: %s" % (REQUIRE_POSTGRES, reason),
+                pytrace=False,
+            )
+        pytest.skip("PostgreSQL cannot run: %s" % reason)
+    server = PostgresServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server):
+    """The URL of a fresh, empty PostgreSQL database, dropped after the test."""
+    url = postgres_server.create_database()
+    yield url
+    postgres_server.drop_database(url)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"], ids=["sqlite", "postgresql"])
+def database_url(request, tmp_path):
+    """The URL of a fresh, empty database, SQLite then PostgreSQL.
+
+    The SQLite database is a file in tmp_path, not yet created. The
+    PostgreSQL server is only started when a test asks for this one.
+    """
+    if request.param == "sqlite":
+        yield "sqlite:///%s" % (tmp_path / "test.db")
+    else:
+        yield request.getfixturevalue("postgres_url")
