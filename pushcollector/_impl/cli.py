@@ -211,6 +211,12 @@ def _add_server_commands(commands):
         default="warning",
     )
     serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes serving requests (1)",
+    )
+    serve.add_argument(
         "--access-log", action="store_true", help="log every request (method, path)"
     )
     serve.set_defaults(handler=_serve, path=None)
@@ -287,6 +293,7 @@ def _serve(args):
         args.max_body,
         args.log_level,
         args.access_log,
+        args.workers,
     )
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime
 import json
 import logging
+import os
 import re
 import urllib.parse
 
@@ -459,3 +460,15 @@ def _first_line(error):
         if str(error).strip()
         else type(error).__name__
     )
+
+
+#: The environment variable through which ``serve`` hands its settings to
+#: worker processes, which import the application afresh.
+SETTINGS_VARIABLE = "PUSHCOLLECTOR_SERVE_SETTINGS"
+
+
+def app_from_environment() -> Starlette:
+    """The application of a worker process of ``serve --workers``."""
+    settings = json.loads(os.environ[SETTINGS_VARIABLE])
+    tokens = Tokens.load(settings["tokens"]) if settings["tokens"] else None
+    return create_app(Store(settings["db"]), tokens, settings["max_body"])

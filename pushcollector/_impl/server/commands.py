@@ -8,6 +8,7 @@ status 2, one line) for what the user can fix.
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 import socket
 import sys
@@ -15,7 +16,7 @@ import sys
 import sqlalchemy.exc
 
 from ..cli import CommandError
-from .app import create_app
+from .app import SETTINGS_VARIABLE, create_app
 from .environment import TOKENS_FILE_VARIABLE
 from .store import (
     DEFAULT_DATABASE_URL,
@@ -94,9 +95,11 @@ def serve(
     max_body: int,
     log_level: str = "warning",
     access_log: bool = False,
+    workers: int = 1,
 ) -> int:
     """Run the service until SIGTERM or SIGINT, then finish requests in flight."""
     import uvicorn
+    from uvicorn.supervisors import Multiprocess
 
     tokens_file = tokens_file or os.environ.get(TOKENS_FILE_VARIABLE)
     tokens = None
@@ -122,8 +125,7 @@ def serve(
         listening = _listen(host, port)
     except OSError as error:
         raise CommandError("cannot listen on %s port %d: %s" % (host, port, error))
-    config = uvicorn.Config(
-        create_app(store, tokens, max_body),
+    options = dict(
         lifespan="off",
         log_level=log_level,
         access_log=access_log,
@@ -131,6 +133,22 @@ def serve(
         proxy_headers=False,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
     )
+    if workers > 1:
+        os.environ[SETTINGS_VARIABLE] = json.dumps(
+            {
+                "db": store.url.render_as_string(hide_password=False),
+                "tokens": tokens_file,
+                "max_body": max_body,
+            }
+        )
+        config = uvicorn.Config(
+            "pushcollector._impl.server.app:app_from_environment",
+            factory=True,
+            workers=workers,
+            **options,
+        )
+    else:
+        config = uvicorn.Config(create_app(store, tokens, max_body), **options)
     bound_host, bound_port = listening.getsockname()[:2]
     if ":" in bound_host:
         bound_host = "[%s]" % bound_host
@@ -145,7 +163,10 @@ def serve(
         flush=True,
     )
     try:
-        uvicorn.Server(config).run(sockets=[listening])
+        if workers > 1:
+            Multiprocess(config, sockets=[listening]).run()
+        else:
+            uvicorn.Server(config).run(sockets=[listening])
     finally:
         listening.close()
         store.close()
@@ -161,10 +182,21 @@ def _is_loopback(host):
 
 
 def _listen(host, port):
-    family = socket.AF_INET
+    info = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
+    )[0]
+    family, _, proto, _, address = info
+    # Made with its protocol named: asyncio turns Nagle's algorithm off only on
+    # connections of a socket whose protocol is TCP, and with it on, each answer
+    # on a kept-alive connection waited 40 ms for the client's delayed ACK.
+    listening = socket.socket(family, socket.SOCK_STREAM, proto)
     try:
-        if ipaddress.ip_address(host).version == 6:
-            family = socket.AF_INET6
-    except ValueError:
-        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
-    return socket.create_server((host, port), family=family, backlog=2048)
+        listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET6:
+            listening.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        listening.bind(address)
+        listening.listen(2048)
+    except OSError:
+        listening.close()
+        raise
+    return listening

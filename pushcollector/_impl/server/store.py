@@ -39,10 +39,6 @@ DEFAULT_DATABASE_URL = "sqlite:///pushcollector.db"
 MAX_RUN_ID_LENGTH = 128
 MAX_KEY_LENGTH = 256
 
-# Rows per statement when a query names many keys: well under the 65,535
-# parameters PostgreSQL takes in one statement.
-_KEYS_PER_QUERY = 1000
-
 # Records read per round trip when streaming a run.
 _RECORDS_PER_FETCH = 5000
 
@@ -58,10 +54,13 @@ runs = sa.Table(
     sa.Column("record_count", sa.BigInteger, nullable=False),
 )
 
+# The two tables of a row per record or item have no foreign key: checking
+# one costs a lookup in runs per row, and only this module writes them, always
+# after creating the run.
 push_items = sa.Table(
     "push_items",
     metadata,
-    sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id"), primary_key=True),
+    sa.Column("run_id", sa.Integer, primary_key=True),
     sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
     sa.Column("record", sa.Text, nullable=False),
 )
@@ -73,23 +72,13 @@ push_items = sa.Table(
 item_states = sa.Table(
     "item_states",
     metadata,
-    sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id"), primary_key=True),
+    sa.Column("run_id", sa.Integer, primary_key=True),
     sa.Column("item_key", sa.LargeBinary(16), primary_key=True),
     sa.Column("filename_json", sa.Text, nullable=False),
     sa.Column("dest_json", sa.Text, nullable=True),
     sa.Column("state", sa.Text, nullable=False),
     sa.Column("first_seq", sa.BigInteger, nullable=False),
-    # State first: the only index that starts with run_id is the primary key,
-    # which every write looks items up in.
-    sa.Index("item_states_by_state", "state", "run_id", "first_seq"),
-)
-
-state_counts = sa.Table(
-    "state_counts",
-    metadata,
-    sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id"), primary_key=True),
-    sa.Column("state", sa.Text, primary_key=True),
-    sa.Column("item_count", sa.BigInteger, nullable=False),
+    sa.Index("item_states_by_state", "run_id", "state", "first_seq"),
 )
 
 files = sa.Table(
@@ -187,14 +176,19 @@ def configured_database_url(default: str | None = None) -> str:
 
 
 def item_key(filename: str, dest: str | None) -> bytes:
-    """What identifies a push item within a run: a digest of (filename, dest)."""
-    return hashlib.blake2b(
-        json.dumps([filename, dest]).encode("utf-8", "surrogatepass"), digest_size=16
-    ).digest()
+    """What identifies a push item within a run: a digest of (filename, dest).
+
+    The filename's length comes first, so that no two pairs give the same
+    bytes to digest; a dest of None gives none at all, an empty dest an
+    empty one after a separator.
+    """
+    encoded = filename.encode("utf-8")
+    if dest is not None:
+        encoded = b"%d:%s\0%s" % (len(encoded), encoded, dest.encode("utf-8"))
+    return hashlib.blake2b(encoded, digest_size=_KEY_SIZE).digest()
 
 
-def _json_text(text):
-    return None if text is None else _encode_text(text)
+_KEY_SIZE = 16
 
 
 _encode_text = json.JSONEncoder(ensure_ascii=False).encode
@@ -415,106 +409,60 @@ class Store:
         return True
 
     def _update_states(self, connection, run_id, items, first_seq):
-        keys = [item_key(item["filename"], item.get("dest")) for item in items]
-        current = self._states_of(connection, run_id, set(keys))
-        added = {}
-        changed = set()
-        deltas = collections.Counter()
-        for seq, (key, item) in enumerate(zip(keys, items), first_seq):
-            state = item["state"]
-            old_state = current.get(key)
-            if old_state == state:
-                continue
-            if old_state is None:
-                added[key] = [
+        """Set the final state of each item of the batch: its last here.
+
+        An item met for the first time is inserted with the sequence number
+        of its first record; an item the run has had its state replaced.
+        Each item is looked up in the primary key once, by the upsert.
+        """
+        final = {}
+        for seq, item in enumerate(items, first_seq):
+            filename = item["filename"]
+            dest = item.get("dest")
+            key = item_key(filename, dest)
+            known = final.get(key)
+            if known is None:
+                final[key] = [
                     run_id,
                     key,
-                    _json_text(item["filename"]),
-                    _json_text(item.get("dest")),
-                    state,
+                    _encode_text(filename),
+                    None if dest is None else _encode_text(dest),
+                    item["state"],
                     seq,
                 ]
             else:
-                deltas[old_state] -= 1
-                if key in added:
-                    added[key][_STATE_COLUMN] = state
-                else:
-                    changed.add(key)
-            deltas[state] += 1
-            current[key] = state
-        if added:
-            self._insert_rows(connection, item_states, list(added.values()))
-        if changed:
-            self._set_states(
-                connection, run_id, [(key, current[key]) for key in changed]
-            )
-        deltas = {state: delta for state, delta in deltas.items() if delta}
-        if deltas:
-            statement = self._insert(state_counts)
+                known[_STATE_COLUMN] = item["state"]
+        rows = list(final.values())
+        if self.is_sqlite:
+            statement = sqlite.insert(item_states)
             connection.execute(
                 statement.on_conflict_do_update(
-                    index_elements=[state_counts.c.run_id, state_counts.c.state],
-                    set_={
-                        "item_count": state_counts.c.item_count
-                        + statement.excluded.item_count
-                    },
+                    index_elements=[item_states.c.run_id, item_states.c.item_key],
+                    set_={"state": statement.excluded.state},
                 ),
-                [
-                    {"run_id": run_id, "state": state, "item_count": delta}
-                    for state, delta in sorted(deltas.items())
-                ],
-            )
-
-    def _states_of(self, connection, run_id, keys):
-        """The current state of those of these items that the run has."""
-        keys = list(keys)
-        if not self.is_sqlite:
-            # One array rather than a parameter per key, looked up in the
-            # primary key: the statistics of a table that grew since it was
-            # last analysed can make a scan of the whole table look cheaper,
-            # and it is not, for every batch of a large run.
-            connection.execute(_INDEX_SCANS_ONLY)
-            return dict(
-                connection.execute(
-                    _POSTGRESQL_STATES_OF, {"run_id": run_id, "keys": keys}
-                ).all()
-            )
-        found = {}
-        for start in range(0, len(keys), _KEYS_PER_QUERY):
-            query = sa.select(item_states.c.item_key, item_states.c.state).where(
-                item_states.c.run_id == run_id,
-                item_states.c.item_key.in_(keys[start : start + _KEYS_PER_QUERY]),
-            )
-            found.update(connection.execute(query).all())
-        return found
-
-    def _set_states(self, connection, run_id, new_states):
-        if self.is_sqlite:
-            connection.execute(
-                item_states.update()
-                .where(item_states.c.run_id == run_id)
-                .where(item_states.c.item_key == sa.bindparam("key"))
-                .values(state=sa.bindparam("new_state")),
-                [{"key": key, "new_state": state} for key, state in new_states],
+                [dict(zip(_ITEM_STATES_COLUMNS, row)) for row in rows],
             )
         else:
-            keys, states = zip(*new_states)
-            connection.execute(
-                _POSTGRESQL_SET_STATES,
-                {"run_id": run_id, "keys": list(keys), "states": list(states)},
-            )
+            # COPY into a table of this connection's, then one upsert: COPY
+            # is several times faster than INSERT, but cannot upsert.
+            self._copy(connection, "staged_states", rows)
+            connection.execute(_UPSERT_STAGED_STATES)
 
     def _insert_rows(self, connection, table, rows):
         """Insert rows, tuples of every column of the table in order."""
         if self.is_sqlite:
             names = [column.name for column in table.columns]
             connection.execute(table.insert(), [dict(zip(names, row)) for row in rows])
-            return
-        # COPY: several times faster than INSERT for hundreds of rows.
+        else:
+            # COPY: several times faster than INSERT for hundreds of rows.
+            self._copy(connection, table.name, rows)
+
+    @staticmethod
+    def _copy(connection, table_name, rows):
+        # The text is made here: psycopg's write_row() adapts value by value.
         cursor = connection.connection.driver_connection.cursor()
-        with cursor.copy(_copy_statement(table)) as copy:
-            for row in rows:
-                copy.write_row(row)
+        with cursor.copy("COPY %s FROM STDIN" % table_name) as copy:
+            copy.write("".join(map(_copy_line, rows)))
 
     def put_file(
         self, run_name: str, name: str, data: bytes, key: str | None = None
@@ -605,11 +553,9 @@ class Store:
         file_counts = {}
         with self.engine.connect() as connection:
             for run_id, state, count in connection.execute(
-                sa.select(
-                    state_counts.c.run_id,
-                    state_counts.c.state,
-                    state_counts.c.item_count,
-                ).where(state_counts.c.run_id.in_(ids), state_counts.c.item_count > 0)
+                sa.select(item_states.c.run_id, item_states.c.state, sa.func.count())
+                .where(item_states.c.run_id.in_(ids))
+                .group_by(item_states.c.run_id, item_states.c.state)
             ):
                 states[run_id][state] = count
             file_counts.update(
@@ -710,32 +656,31 @@ class Store:
             yield bytes(row[1])
 
 
-# The column of item_states holding the state, in rows as _insert_rows takes.
-_STATE_COLUMN = 4
+# The columns of item_states, in the order of the rows made for it.
+_ITEM_STATES_COLUMNS = [column.name for column in item_states.columns]
+_STATE_COLUMN = _ITEM_STATES_COLUMNS.index("state")
 
-_INDEX_SCANS_ONLY = sa.text("SET LOCAL enable_seqscan = off")
-
-_POSTGRESQL_STATES_OF = sa.text(
-    "SELECT item_key, state FROM item_states"
-    " WHERE run_id = :run_id AND item_key = ANY(:keys)"
-).bindparams(sa.bindparam("keys", type_=postgresql.ARRAY(sa.LargeBinary)))
-
-_POSTGRESQL_SET_STATES = sa.text(
-    "UPDATE item_states SET state = new.state"
-    " FROM unnest(:keys, :states) AS new (item_key, state)"
-    " WHERE item_states.run_id = :run_id AND item_states.item_key = new.item_key"
-).bindparams(
-    sa.bindparam("keys", type_=postgresql.ARRAY(sa.LargeBinary)),
-    sa.bindparam("states", type_=postgresql.ARRAY(sa.Text)),
+_UPSERT_STAGED_STATES = sa.text(
+    "INSERT INTO item_states SELECT * FROM staged_states"
+    " ON CONFLICT (run_id, item_key) DO UPDATE SET state = excluded.state"
 )
 
 
-@functools.lru_cache(maxsize=None)
-def _copy_statement(table):
-    return "COPY %s (%s) FROM STDIN" % (
-        table.name,
-        ", ".join(column.name for column in table.columns),
-    )
+def _copy_line(row):
+    """A row as a line of COPY's text format."""
+    return "\t".join(map(_copy_field, row)) + "\n"
+
+
+def _copy_field(value):
+    if value is None:
+        return "\\N"
+    if type(value) is bytes:
+        return "\\\\x" + value.hex()
+    if type(value) is str:
+        # Text of JSON holds no raw tab, newline or carriage return; it may
+        # hold backslashes, COPY's escape character.
+        return value.replace("\\", "\\\\")
+    return str(value)
 
 
 # Any constant would do: it names pushcollector's upgrade among the advisory
@@ -797,17 +742,32 @@ def _new_engine(url):
         sa.event.listen(engine, "connect", _configure_sqlite)
         sa.event.listen(engine, "begin", _begin_sqlite)
         return engine
-    # Pre-ping: after a restart of the server, the pool's connections are
-    # dead; a request should get a new one, not an error.
-    # No prepared statements: a plan made for any parameters (after five
-    # executions) looks the keys of a batch up by scanning the whole run.
-    return sa.create_engine(
+    # No pre-ping, which costs a round trip per transaction: after a restart
+    # of the server, the first statement on a dead connection fails, which
+    # empties the pool, and that one request is answered 503 and retried.
+    # No prepared statements: the plan PostgreSQL makes for any parameters
+    # after five executions can be much worse than one for the values given.
+    engine = sa.create_engine(
         url,
-        pool_pre_ping=True,
         pool_size=10,
         max_overflow=20,
         connect_args={"prepare_threshold": None},
     )
+    sa.event.listen(engine, "connect", _create_staging_table)
+    return engine
+
+
+def _create_staging_table(dbapi_connection, connection_record):
+    # Where a write stages the states of its batch before upserting them: a
+    # temporary table lasts as long as the connection, and is emptied when
+    # each transaction commits.
+    with dbapi_connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TEMPORARY TABLE staged_states (run_id integer, item_key bytea,"
+            " filename_json text, dest_json text, state text, first_seq bigint)"
+            " ON COMMIT DELETE ROWS"
+        )
+    dbapi_connection.commit()
 
 
 def _configure_sqlite(dbapi_connection, connection_record):

@@ -24,13 +24,13 @@ def upgrade():
     )
     op.create_table(
         "push_items",
-        sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id"), primary_key=True),
+        sa.Column("run_id", sa.Integer, primary_key=True),
         sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
         sa.Column("record", sa.Text, nullable=False),
     )
     op.create_table(
         "item_states",
-        sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id"), primary_key=True),
+        sa.Column("run_id", sa.Integer, primary_key=True),
         sa.Column("item_key", sa.LargeBinary(16), primary_key=True),
         sa.Column("filename_json", sa.Text, nullable=False),
         sa.Column("dest_json", sa.Text, nullable=True),
@@ -38,13 +38,7 @@ def upgrade():
         sa.Column("first_seq", sa.BigInteger, nullable=False),
     )
     op.create_index(
-        "item_states_by_state", "item_states", ["state", "run_id", "first_seq"]
-    )
-    op.create_table(
-        "state_counts",
-        sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id"), primary_key=True),
-        sa.Column("state", sa.Text, primary_key=True),
-        sa.Column("item_count", sa.BigInteger, nullable=False),
+        "item_states_by_state", "item_states", ["run_id", "state", "first_seq"]
     )
     op.create_table(
         "files",
@@ -75,7 +69,6 @@ def downgrade():
         "applied_requests",
         "file_pieces",
         "files",
-        "state_counts",
         "item_states",
         "push_items",
         "runs",
