@@ -6,10 +6,12 @@ skipped; with PUSHCOLLECTOR_REQUIRE_POSTGRES=1 (as in CI) they fail instead.
 """
 
 import os
+import uuid
 
 import pytest
 
 from .postgres import PostgresServer, unavailable_reason
+from .service import ServiceProcess
 
 REQUIRE_POSTGRES = "PUSHCOLLECTOR_REQUIRE_POSTGRES"
 
@@ -49,3 +51,21 @@ def database_url(request, tmp_path):
         yield "sqlite:///%s" % (tmp_path / "test.db")
     else:
         yield request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def service(request, tmp_path_factory):
+    """A running ``pushcollector serve``, shared by the tests of a module,
+    on SQLite then on PostgreSQL: tests keep apart by their run ids."""
+    if request.param == "sqlite":
+        db = "sqlite:///%s" % (tmp_path_factory.mktemp("service") / "service.db")
+    else:
+        db = request.getfixturevalue("postgres_server").create_database()
+    with ServiceProcess(db) as running:
+        yield running
+
+
+@pytest.fixture
+def run_id():
+    """A run id of this test's own."""
+    return "test-%s" % uuid.uuid4().hex

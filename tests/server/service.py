@@ -1,0 +1,109 @@
+"""``pushcollector serve`` as a real process, for the tests."""
+
+import os
+import re
+import selectors
+import signal
+import subprocess
+import sys
+
+import requests
+
+_SERVING = re.compile(r"serving (http://\S+/api) ")
+
+# Bounds, not measurements: a service that has not said it listens within a
+# minute, or stopped within a minute of SIGTERM, is broken.
+START_TIMEOUT = 60
+STOP_TIMEOUT = 60
+
+
+class ServiceError(RuntimeError):
+    """The service did not start or stop as it should have."""
+
+
+class ServiceProcess:
+    """``python -m pushcollector serve`` in a child process.
+
+    Args:
+        db: the database URL.
+        args: more arguments of ``serve``.
+        env: more environment variables.
+    """
+
+    def __init__(self, db, *args, env=None):
+        self.db = db
+        self.args = list(args)
+        self.env = dict(os.environ, **(env or {}))
+        self.process = None
+        self.url = None
+        self.port = 0
+        self.output = ""
+
+    def start(self):
+        """Start it and wait until it says it listens; returns self.
+
+        A restarted service listens on the port it had before.
+        """
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "pushcollector",
+                "serve",
+                "--db",
+                self.db,
+                "--port",
+                str(self.port),
+                *self.args,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=self.env,
+            text=True,
+        )
+        line = self._read_line(START_TIMEOUT)
+        match = _SERVING.search(line)
+        if match is None:
+            self.process.kill()
+            rest, _ = self.process.communicate()
+            raise ServiceError("serve did not start: %s" % (line + rest))
+        self.url = match.group(1)
+        self.port = int(self.url.rsplit(":", 1)[1].split("/")[0])
+        return self
+
+    def _read_line(self, timeout):
+        with selectors.DefaultSelector() as selector:
+            selector.register(self.process.stdout, selectors.EVENT_READ)
+            if not selector.select(timeout):
+                self.process.kill()
+                raise ServiceError("serve said nothing within %d s" % timeout)
+        return self.process.stdout.readline()
+
+    def stop(self, sig=signal.SIGTERM):
+        """Send a signal and wait for the process to end; its exit status."""
+        if self.process is None or self.process.poll() is not None:
+            return None if self.process is None else self.process.returncode
+        self.process.send_signal(sig)
+        try:
+            output, _ = self.process.communicate(timeout=STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            output, _ = self.process.communicate()
+            raise ServiceError("serve did not stop on %s: %s" % (sig, output))
+        self.output += output
+        return self.process.returncode
+
+    def kill(self):
+        """kill -9: the service gets no chance to finish anything."""
+        self.process.kill()
+        output, _ = self.process.communicate()
+        self.output += output
+
+    def get(self, path, **kwargs):
+        return requests.get(self.url + path, timeout=60, **kwargs)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc_info):
+        self.stop()
