@@ -84,12 +84,16 @@ class ServiceProcess:
         if self.process is None or self.process.poll() is not None:
             return None if self.process is None else self.process.returncode
         self.process.send_signal(sig)
+        return self.wait()
+
+    def wait(self):
+        """Wait for the process to end by itself; its exit status."""
         try:
             output, _ = self.process.communicate(timeout=STOP_TIMEOUT)
         except subprocess.TimeoutExpired:
             self.process.kill()
             output, _ = self.process.communicate()
-            raise ServiceError("serve did not stop on %s: %s" % (sig, output))
+            raise ServiceError("serve did not stop: %s" % output)
         self.output += output
         return self.process.returncode
 

@@ -1,33 +1,596 @@
 """The service's HTTP API, spoken to a real ``pushcollector serve`` process."""
 
 import json
+import os
+import signal
+import socket
+import subprocess
+import sys
 
+import pytest
 import requests
 
+from pushcollector import Collector, HttpCollector, LocalCollector
+from pushcollector.testing import BackendContract
 
-def post_items(service, run_id, items, key=None, **kwargs):
-    headers = {"Content-Type": "application/json"}
+from .service import ServiceProcess
+
+ITEMS = [
+    {"filename": "a.rpm", "state": "PENDING", "dest": "repo"},
+    {"filename": "a.rpm", "state": "PUSHED", "dest": "repo"},
+    {"filename": "b.rpm", "state": "NOTFOUND"},
+]
+
+
+def post_items(url, run_id, items, key=None, headers=None, **kwargs):
+    all_headers = {"Content-Type": "application/json", **(headers or {})}
     if key is not None:
-        headers["Idempotency-Key"] = key
+        all_headers["Idempotency-Key"] = key
+    body = json.dumps(items) if isinstance(items, list) else items
     return requests.post(
-        "%s/runs/%s/push-items" % (service.url, run_id),
-        data=json.dumps(items) if not isinstance(items, bytes) else items,
-        headers=headers,
+        "%s/runs/%s/push-items" % (url, run_id),
+        data=body,
+        headers=all_headers,
         timeout=60,
         **kwargs,
     )
 
 
-def test_push_items_are_stored_in_order_and_read_back_as_lines(service, run_id):
-    items = [
-        {"filename": "a.rpm", "state": "PENDING", "dest": "repo"},
-        {"filename": "a.rpm", "state": "PUSHED", "dest": "repo"},
-        {"filename": "b.rpm", "state": "NOTFOUND"},
-    ]
+def send_file(url, run_id, path, data, method="POST", key=None, headers=None):
+    headers = dict(headers or {})
+    if key:
+        headers["Idempotency-Key"] = key
+    return requests.request(
+        method,
+        "%s/runs/%s/files/%s" % (url, run_id, path),
+        data=data,
+        headers=headers,
+        timeout=60,
+    )
 
-    answer = post_items(service, run_id, items, key="%s.s.1" % run_id)
+
+def stored_lines(service, run_id):
+    answer = service.get("/runs/%s/push-items" % run_id)
+    if answer.status_code == 404:
+        return None
+    assert answer.status_code == 200
+    return answer.text.splitlines()
+
+
+def error_of(answer):
+    return answer.json()["error"]
+
+
+# -- Writing push items -------------------------------------------------------
+
+
+def test_push_items_are_stored_in_order_and_read_back_as_lines(service, run_id):
+    answer = post_items(service.url, run_id, ITEMS, key="%s.s.1" % run_id)
 
     assert answer.status_code == 200
-    lines = service.get("/runs/%s/push-items" % run_id).text.splitlines()
-    assert [json.loads(line) for line in lines] == items
-    assert lines[0] == json.dumps(items[0], sort_keys=True)
+    assert answer.json() == {"applied": True, "push_items": 3}
+    lines = stored_lines(service, run_id)
+    assert [json.loads(line) for line in lines] == ITEMS
+    # The line format of pushitems.jsonl.
+    assert lines[0] == '{"dest": "repo", "filename": "a.rpm", "state": "PENDING"}'
+    answer = service.get("/runs/%s/push-items" % run_id)
+    assert answer.headers["content-type"] == "application/x-ndjson"
+
+
+def test_a_key_is_applied_once(service, run_id):
+    key = "%s.sender.1" % run_id
+    first = post_items(service.url, run_id, ITEMS, key=key)
+    again = post_items(service.url, run_id, ITEMS, key=key)
+    other = post_items(service.url, run_id, ITEMS[:1], key="%s.sender.2" % run_id)
+
+    assert (first.status_code, again.status_code, other.status_code) == (200,) * 3
+    assert again.json() == {"applied": False, "push_items": 3}
+    assert [json.loads(line) for line in stored_lines(service, run_id)] == (
+        ITEMS + ITEMS[:1]
+    )
+
+
+def test_requests_without_a_key_are_each_applied(service, run_id):
+    post_items(service.url, run_id, ITEMS[:1])
+    post_items(service.url, run_id, ITEMS[:1])
+
+    assert len(stored_lines(service, run_id)) == 2
+
+
+@pytest.mark.parametrize(
+    "item, message",
+    [
+        (
+            {"filename": "a", "state": "DONE"},
+            "push item 1: ['state']: 'DONE' is not one of",
+        ),
+        ({"state": "PUSHED"}, "push item 1: 'filename' is a required property"),
+        ({"filename": 7, "state": "PUSHED"}, "push item 1: ['filename']: 7 is not"),
+        ("a string", "push item 1: 'a string' is not of type 'object'"),
+        (
+            {"filename": "a", "state": "PUSHED", "extra": 2**64},
+            "push item 1: ['extra']: an int of 65 bits is out of range",
+        ),
+        (
+            {"filename": "a", "state": "PUSHED", "extra": "\ud800"},
+            "push item 1: ['extra']: str holds a lone surrogate",
+        ),
+    ],
+)
+def test_an_invalid_item_is_refused_with_nothing_stored(service, run_id, item, message):
+    answer = post_items(service.url, run_id, [ITEMS[0], item])
+
+    assert answer.status_code == 422
+    assert error_of(answer).startswith(message)
+    assert stored_lines(service, run_id) is None
+
+
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        (b"[{", "body is not JSON: "),
+        (b'[{"filename": "a", "state": "PUSHED", "x": NaN}]', "NaN is not JSON"),
+        (b'[{"filename": "a", "state": "PUSHED", "x": -Infinity}]', "-Infinity"),
+        (b'["\xff"]', "body is not UTF-8: byte 2"),
+        (b"[]", "body must be a JSON array of 1 or more push items"),
+        (b'{"filename": "a", "state": "PUSHED"}', "body must be a JSON array"),
+        (b"[" * 100_000 + b"]" * 100_000, "body is not JSON: nested too deeply"),
+    ],
+)
+def test_a_body_that_is_not_a_json_array_is_refused(service, run_id, body, message):
+    answer = post_items(service.url, run_id, body)
+
+    assert answer.status_code == 400
+    assert message in error_of(answer)
+    assert stored_lines(service, run_id) is None
+
+
+def test_items_nested_too_deeply_are_refused(service, run_id):
+    deep = {"filename": "a", "state": "PUSHED", "extra": []}
+    value = deep["extra"]
+    for _ in range(200):
+        value.append([])
+        value = value[0]
+
+    answer = post_items(service.url, run_id, [deep])
+
+    assert answer.status_code == 422
+    assert error_of(answer).endswith(": nested deeper than 100 levels")
+
+
+@pytest.mark.parametrize(
+    "run_id, key",
+    [
+        ("run with space", None),
+        (".hidden", None),
+        ("x" * 129, None),
+        ("good", "a key"),
+        ("good", "k" * 257),
+        ("good", "caf\u00e9"),
+    ],
+)
+def test_bad_run_ids_and_keys_are_refused(service, run_id, key):
+    headers = {"Idempotency-Key": key.encode("utf-8")} if key else {}
+
+    answer = post_items(service.url, run_id.replace(" ", "%20"), ITEMS, headers=headers)
+
+    assert answer.status_code == 400
+    assert error_of(answer).startswith(
+        "invalid run id" if key is None else "invalid Idempotency-Key"
+    )
+
+
+# -- Files --------------------------------------------------------------------
+
+
+def test_files_are_created_appended_replaced_and_read_back(service, run_id):
+    assert send_file(service.url, run_id, "logs/push.log", b"one\n").status_code == 200
+    send_file(service.url, run_id, "logs/push.log", b"two\n")
+    send_file(service.url, run_id, "report.json", b"{}", method="PUT")
+    send_file(service.url, run_id, "report.json", b'{"ok": 1}', method="PUT")
+    send_file(service.url, run_id, "empty", b"", method="PUT")
+    send_file(service.url, run_id, "appended-empty", b"")
+
+    files = service.get("/runs/%s/files" % run_id).json()["files"]
+    assert [(file["name"], file["size"]) for file in files] == [
+        ("appended-empty", 0),
+        ("empty", 0),
+        ("logs/push.log", 8),
+        ("report.json", 9),
+    ]
+    assert all(file["updated_at"].endswith("Z") for file in files)
+    read = service.get("/runs/%s/files/logs/push.log" % run_id)
+    assert read.content == b"one\ntwo\n"
+    assert read.headers["content-type"] == "application/octet-stream"
+    assert service.get("/runs/%s/files/report.json" % run_id).content == b'{"ok": 1}'
+    assert service.get("/runs/%s/files/empty" % run_id).content == b""
+
+
+def test_file_names_are_decoded_component_by_component(service, run_id):
+    data = bytes(range(256))
+    answer = send_file(service.url, run_id, "logs/push%20100%25/%C3%BC.txt", data)
+
+    assert answer.json() == {"applied": True, "bytes": 256}
+    files = service.get("/runs/%s/files" % run_id).json()["files"]
+    assert [file["name"] for file in files] == ["logs/push 100%/ü.txt"]
+    read = service.get("/runs/%s/files/logs/push%%20100%%25/%%C3%%BC.txt" % run_id)
+    assert read.content == data
+
+
+@pytest.mark.parametrize(
+    "path, message",
+    [
+        ("a/../b", "must not have empty, '.' or '..' components"),
+        ("a/%2E%2E/b", "must not have empty, '.' or '..' components"),
+        ("a%2Fb", "a component holds an encoded '/'"),
+        ("a%0Ab", "must not contain a control character"),
+        ("%FF", "not UTF-8 once percent-decoded"),
+        ("%5C", "must not contain a backslash"),
+        ("x" * 256, "is 256 bytes in UTF-8, more than 255"),
+    ],
+)
+def test_bad_file_names_are_refused_with_nothing_stored(service, run_id, path, message):
+    url = "%s/runs/%s/files/%s" % (service.url, run_id, path)
+    # A prepared request, so that requests does not resolve the dot segments.
+    session = requests.Session()
+    prepared = session.prepare_request(requests.Request("PUT", url, data=b"x"))
+    prepared.url = url
+
+    answer = session.send(prepared, timeout=60)
+
+    assert answer.status_code == 400
+    assert message in error_of(answer)
+    assert service.get("/runs/%s/files" % run_id).status_code == 404
+
+
+def test_an_applied_file_key_is_not_applied_again(service, run_id):
+    key = "%s.s.9" % run_id
+    send_file(service.url, run_id, "log", b"once\n", key=key)
+    again = send_file(service.url, run_id, "log", b"once\n", key=key)
+
+    assert again.json() == {"applied": False, "bytes": 5}
+    assert service.get("/runs/%s/files/log" % run_id).content == b"once\n"
+
+
+# -- Reading ------------------------------------------------------------------
+
+
+def test_runs_are_listed_newest_first_with_their_counts(service, run_id):
+    older, newer = run_id + "-1", run_id + "-2"
+    post_items(service.url, older, [{"filename": "x", "state": "PUSHED"}])
+    post_items(service.url, newer, ITEMS)
+    send_file(service.url, newer, "log", b"x")
+
+    listing = service.get("/runs").json()
+
+    first, second = listing["runs"][:2]
+    assert (first["name"], second["name"]) == (newer, older)
+    assert first["latest"] and not second["latest"]
+    assert {key: first[key] for key in first if not key.endswith("_at")} == {
+        "name": newer,
+        "directory": None,
+        "latest": True,
+        "records": 3,
+        "push_items": 2,
+        "files": 1,
+        "states": {"NOTFOUND": 1, "PUSHED": 1},
+        "unsuccessful": 1,
+        "unfinished": 0,
+        "bad_lines": 0,
+        "passed": False,
+        "error": None,
+    }
+    assert second["passed"] is True
+    assert first["created_at"] <= first["updated_at"]
+
+
+def test_runs_are_listed_a_page_at_a_time(service, run_id):
+    for number in range(3):
+        post_items(service.url, "%s-%d" % (run_id, number), ITEMS[:1])
+
+    first = service.get("/runs?limit=2").json()
+    second = requests.get(service.url.rsplit("/api", 1)[0] + first["next"]).json()
+
+    assert [run["name"] for run in first["runs"]] == [run_id + "-2", run_id + "-1"]
+    assert second["runs"][0]["name"] == run_id + "-0"
+    assert first["total"] == second["total"] >= 3
+
+
+@pytest.mark.parametrize("query", ["limit=0", "limit=1001", "limit=x", "offset=-1"])
+def test_bad_paging_is_refused(service, query):
+    answer = service.get("/runs?" + query)
+
+    assert answer.status_code == 400
+    assert error_of(answer).startswith("invalid ")
+
+
+def test_the_summary_is_the_one_summary_prints_of_the_same_local_run(
+    service, run_id, tmp_path, monkeypatch
+):
+    items = ITEMS + [
+        {"filename": "c.rpm", "state": "PENDING", "dest": "x\ny"},
+        {"filename": "d\u0000.rpm", "state": "UPLOADFAILED", "dest": None},
+        {"filename": "e.rpm", "state": "EXISTS"},
+    ]
+    post_items(service.url, run_id, items)
+    Collector.register_backend("here", lambda: LocalCollector(directory=str(tmp_path)))
+    Collector.get("here").update_push_items(items).result()
+
+    for options in ([], ["--allow-pending"]):
+        local = subprocess.run(
+            [sys.executable, "-m", "pushcollector", "summary", "--json", *options],
+            cwd=tmp_path,
+            env=dict(os.environ, PUSHCOLLECTOR_ARTIFACTS_DIR=str(tmp_path)),
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        query = "?allow_pending=true" if options else ""
+        remote = service.get("/runs/%s/summary%s" % (run_id, query)).json()
+        expected = json.loads(local.stdout)
+        assert remote.pop("run") == run_id
+        for key in ("run", "directory", "items_file"):
+            expected.pop(key)
+        assert (remote.pop("directory"), remote.pop("items_file")) == (None, None)
+        assert remote == expected
+        assert remote["passed"] is False
+
+
+def test_a_bad_flag_of_the_summary_is_refused(service, run_id):
+    post_items(service.url, run_id, ITEMS)
+
+    answer = service.get("/runs/%s/summary?allow_pending=maybe" % run_id)
+
+    assert answer.status_code == 400
+    assert error_of(answer) == "invalid allow_pending 'maybe': true or false"
+
+
+@pytest.mark.parametrize("path", ["/summary", "/push-items", "/files", "/files/log"])
+def test_what_a_run_does_not_hold_is_not_found(service, run_id, path):
+    answer = service.get("/runs/%s%s" % (run_id, path))
+
+    assert answer.status_code == 404
+    assert error_of(answer) == "no run %s" % run_id
+
+
+def test_a_file_a_run_does_not_hold_is_not_found(service, run_id):
+    post_items(service.url, run_id, ITEMS)
+
+    answer = service.get("/runs/%s/files/missing.log" % run_id)
+
+    assert answer.status_code == 404
+    assert error_of(answer) == "no file 'missing.log' in run %s" % run_id
+
+
+def test_unknown_paths_and_methods_answer_in_json(service):
+    unknown = service.get("/nothing-here")
+    wrong = requests.delete(service.url + "/runs", timeout=60)
+
+    assert (unknown.status_code, error_of(unknown)) == (
+        404,
+        "no such resource: /api/nothing-here",
+    )
+    assert (wrong.status_code, error_of(wrong)) == (
+        405,
+        "method DELETE not allowed here",
+    )
+    assert "GET" in wrong.headers["allow"]
+
+
+# -- The http backend, sending to the service -------------------------------
+
+
+class TestServeContract(BackendContract):
+    """The conformance kit, through the http backend into the real service."""
+
+    @pytest.fixture(autouse=True)
+    def with_service(self, service):
+        self.service = service
+        self.made = []
+        yield
+        for backend in self.made:
+            backend.close()
+
+    def make_backend(self):
+        Collector.new_run()
+        backend = HttpCollector(self.service.url, backoff=0)
+        self.made.append(backend)
+        return backend
+
+    def stored_items(self, backend):
+        backend.close()
+        lines = stored_lines(self.service, backend.run_id)
+        return [json.loads(line) for line in lines or []]
+
+    def stored_file(self, backend, filename):
+        backend.close()
+        path = "/".join(
+            requests.utils.quote(part, safe="") for part in filename.split("/")
+        )
+        return self.service.get("/runs/%s/files/%s" % (backend.run_id, path)).content
+
+
+# -- Limits, tokens, the database, stopping --------------------------------
+
+
+@pytest.fixture(scope="module")
+def small_service(tmp_path_factory):
+    db = tmp_path_factory.mktemp("small") / "small.db"
+    with ServiceProcess("sqlite:///%s" % db, "--max-body", "1K") as running:
+        yield running
+
+
+def test_a_body_over_the_limit_is_refused(small_service, run_id):
+    too_big = [{"filename": "x" * 600, "state": "PUSHED"}] * 2
+
+    declared = post_items(small_service.url, run_id, too_big)
+    chunked = post_items(
+        small_service.url, run_id, iter([json.dumps(too_big).encode()])
+    )
+    fits = post_items(small_service.url, run_id, too_big[:1])
+
+    assert (declared.status_code, chunked.status_code) == (413, 413)
+    assert error_of(declared) == "body larger than the service accepts (1024 bytes)"
+    assert fits.status_code == 200
+    assert len(stored_lines(small_service, run_id)) == 1
+
+
+@pytest.fixture(scope="module")
+def tokens(tmp_path_factory):
+    path = tmp_path_factory.mktemp("tokens") / "tokens"
+    made = {}
+    for name, scope in (("pusher", "write"), ("viewer", "read")):
+        made[scope] = subprocess.run(
+            [sys.executable, "-m", "pushcollector", "token", "create", name]
+            + ["--scope", scope, "--tokens", str(path)],
+            stdout=subprocess.PIPE,
+            check=True,
+            text=True,
+        ).stdout.strip()
+    made["path"] = str(path)
+    return made
+
+
+@pytest.fixture(scope="module")
+def guarded_service(tmp_path_factory, tokens):
+    db = tmp_path_factory.mktemp("guarded") / "guarded.db"
+    running = ServiceProcess(
+        "sqlite:///%s" % db, "--tokens", tokens["path"], "--access-log"
+    ).start()
+    yield running
+    running.stop()
+    # The access log names each request, never its token.
+    assert "POST /api/runs/" in running.output
+    for token in (tokens["write"], tokens["read"]):
+        assert token not in running.output
+        assert token[4:12] not in running.output
+
+
+def bearer(token):
+    return {"Authorization": "Bearer " + token}
+
+
+def test_a_write_token_writes_and_reads(guarded_service, tokens, run_id):
+    written = post_items(
+        guarded_service.url, run_id, ITEMS, headers=bearer(tokens["write"])
+    )
+    read = guarded_service.get(
+        "/runs/%s/push-items" % run_id, headers=bearer(tokens["write"])
+    )
+
+    assert written.status_code == 200
+    assert len(read.text.splitlines()) == 3
+
+
+def test_a_read_token_reads_but_may_not_write(guarded_service, tokens, run_id):
+    post_items(guarded_service.url, run_id, ITEMS, headers=bearer(tokens["write"]))
+
+    written = post_items(
+        guarded_service.url, run_id, ITEMS, headers=bearer(tokens["read"])
+    )
+    appended = send_file(
+        guarded_service.url, run_id, "log", b"x", headers=bearer(tokens["read"])
+    )
+    read = guarded_service.get("/runs", headers=bearer(tokens["read"]))
+
+    assert (written.status_code, appended.status_code) == (403, 403)
+    assert error_of(written) == "this token may read, not write"
+    assert read.status_code == 200
+    assert len(stored_lines_with(guarded_service, run_id, tokens["read"])) == 3
+
+
+def stored_lines_with(service, run_id, token):
+    return service.get(
+        "/runs/%s/push-items" % run_id, headers=bearer(token)
+    ).text.splitlines()
+
+
+@pytest.mark.parametrize(
+    "headers, message",
+    [
+        ({}, "a Bearer token is required"),
+        ({"Authorization": "Basic dXNlcjpwYXNz"}, "a Bearer token is required"),
+        ({"Authorization": "Bearer "}, "a Bearer token is required"),
+        ({"Authorization": "Bearer pct_not-a-token"}, "unknown token"),
+    ],
+)
+def test_requests_without_a_known_token_are_refused(
+    guarded_service, run_id, headers, message
+):
+    written = post_items(guarded_service.url, run_id, ITEMS, headers=headers)
+    read = guarded_service.get("/runs", headers=headers)
+
+    for answer in (written, read):
+        assert answer.status_code == 401
+        assert error_of(answer) == message
+        assert answer.headers["www-authenticate"].startswith("Bearer ")
+
+
+def test_the_http_backend_sends_its_token(guarded_service, tokens, run_id):
+    Collector.new_run()
+    with HttpCollector(guarded_service.url, token=tokens["write"]) as collector:
+        done = collector.update_push_items(ITEMS)
+    done.result()
+
+    assert (
+        len(stored_lines_with(guarded_service, collector.run_id, tokens["read"])) == 3
+    )
+
+
+def test_an_unreachable_database_is_answered_503_then_recovers(postgres_server, run_id):
+    url = postgres_server.create_database()
+    name = url.rsplit("/", 1)[1]
+    with ServiceProcess(url) as running:
+        post_items(running.url, run_id, ITEMS[:1])
+        admin(postgres_server, "ALTER DATABASE %s ALLOW_CONNECTIONS false" % name)
+        admin(
+            postgres_server,
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = '%s'" % name,
+        )
+        refused = [post_items(running.url, run_id, ITEMS[:1]) for _ in range(2)]
+        admin(postgres_server, "ALTER DATABASE %s ALLOW_CONNECTIONS true" % name)
+        accepted = post_items(running.url, run_id, ITEMS[:1])
+
+    assert [answer.status_code for answer in refused] == [503, 503]
+    assert error_of(refused[0]) == "database unavailable, try again"
+    assert refused[0].headers["retry-after"] == "1"
+    assert accepted.status_code == 200
+    assert "database unavailable" in running.output
+
+
+def admin(postgres_server, statement):
+    import psycopg
+
+    with psycopg.connect(postgres_server.url, autocommit=True) as connection:
+        connection.execute(statement)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_stopping_finishes_the_requests_in_flight(tmp_path, run_id, sig):
+    running = ServiceProcess("sqlite:///%s" % (tmp_path / "stop.db")).start()
+    body = json.dumps(ITEMS).encode()
+    with socket.create_connection(("127.0.0.1", running.port)) as connection:
+        answers = connection.makefile("rb")
+        connection.sendall(
+            b"POST /api/runs/%s/push-items HTTP/1.1\r\nHost: x\r\n"
+            b"Content-Type: application/json\r\nContent-Length: %d\r\n"
+            b"Expect: 100-continue\r\n\r\n" % (run_id.encode(), len(body))
+        )
+        # The service asks for the body once the application reads it: the
+        # request is in flight when the signal comes.
+        assert answers.readline() == b"HTTP/1.1 100 Continue\r\n"
+        connection.sendall(body[:10])
+        running.process.send_signal(sig)
+        connection.sendall(body[10:])
+        while answers.readline() not in (b"\r\n", b""):
+            pass
+        answer = answers.readline()
+    status = running.wait()
+
+    assert answer.startswith(b"HTTP/1.1 200")
+    assert status in (-sig, 0)
+    reopened = ServiceProcess("sqlite:///%s" % (tmp_path / "stop.db")).start()
+    try:
+        assert len(stored_lines(reopened, run_id)) == 3
+    finally:
+        reopened.stop()

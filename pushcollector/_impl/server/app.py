@@ -20,6 +20,7 @@ import urllib.parse
 import sqlalchemy.exc
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.convertors import PathConvertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
@@ -27,7 +28,7 @@ from starlette.routing import Route
 from ..facade import checked_filename, push_item_validator
 from ..jsonvalues import PushItemValueError, check_json_values
 from ..runs import FinalState, summary_document, verdict
-from .store import MAX_KEY_LENGTH, MAX_RUN_ID_LENGTH, DatabaseError, Store
+from .store import MAX_KEY_LENGTH, MAX_RUN_ID_LENGTH, Store
 from .tokens import Tokens
 
 LOG = logging.getLogger("pushcollector.serve")
@@ -44,6 +45,17 @@ _JSON_LINES = "application/x-ndjson"
 
 # Answers that must never be cached or sniffed as something else.
 _HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+
+
+class _AnythingConvertor(PathConvertor):
+    """A path parameter matching any characters, line breaks included, so
+    that a filename holding one is refused by the filename rules, not
+    reported missing."""
+
+    regex = "(?s:.*)"
+
+
+register_url_convertor("anything", _AnythingConvertor())
 
 
 class Refused(Exception):
@@ -77,7 +89,7 @@ def create_app(
         ),
         Route("/api/runs/{run_id}/files", service.list_files, methods=["GET"]),
         Route(
-            "/api/runs/{run_id}/files/{filename:path}",
+            "/api/runs/{run_id}/files/{filename:anything}",
             service.file,
             methods=["GET", "PUT", "POST"],
         ),
@@ -135,9 +147,6 @@ class _Service:
             raise Refused(
                 503, "database unavailable, try again", {"Retry-After": "1"}
             ) from None
-        except DatabaseError as error:
-            LOG.error("%s", error)
-            raise Refused(503, "database not ready", {"Retry-After": "5"}) from None
 
     def _authorize(self, request, scope):
         if self.tokens is None:

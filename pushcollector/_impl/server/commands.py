@@ -7,6 +7,7 @@ status 2, one line) for what the user can fix.
 
 from __future__ import annotations
 
+import copy
 import ipaddress
 import json
 import os
@@ -127,7 +128,8 @@ def serve(
         raise CommandError("cannot listen on %s port %d: %s" % (host, port, error))
     options = dict(
         lifespan="off",
-        log_level=log_level,
+        log_config=_log_config(log_level, access_log),
+        log_level=None,
         access_log=access_log,
         server_header=False,
         proxy_headers=False,
@@ -171,6 +173,23 @@ def serve(
         listening.close()
         store.close()
     return 0
+
+
+def _log_config(log_level, access_log):
+    """uvicorn's logging, at the level asked, with the access log at INFO
+    when asked for, and the service's own messages beside uvicorn's."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    level = log_level.upper()
+    config["loggers"]["uvicorn"]["level"] = level
+    config["loggers"]["uvicorn.access"]["level"] = "INFO" if access_log else level
+    config["loggers"]["pushcollector"] = {
+        "handlers": ["default"],
+        "level": level,
+        "propagate": False,
+    }
+    return config
 
 
 def _is_loopback(host):
