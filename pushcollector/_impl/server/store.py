@@ -129,27 +129,33 @@ def database_url(text: str) -> URL:
     """
     try:
         url = make_url(text)
-    except ArgumentError:
+    except (ArgumentError, ValueError):
         raise ValueError(
             "invalid database URL %r: expected postgresql://user:password@host"
             ":port/dbname or sqlite:///path/to.db" % _without_password(text)
         ) from None
-    backend = url.get_backend_name()
-    if backend in ("postgresql", "postgres"):
-        if url.drivername in ("postgresql", "postgres"):
-            url = url.set(drivername="postgresql+psycopg")
-        return url
-    if backend == "sqlite":
-        if url.database in (None, "", ":memory:"):
-            raise ValueError(
-                "database URL %r names no file: an in-memory SQLite database"
-                " would be lost; write sqlite:///path/to.db" % text
-            )
-        return url
-    raise ValueError(
-        "unsupported database %r in %s: use postgresql://... or sqlite:///..."
-        % (url.drivername, url.render_as_string(hide_password=True))
-    )
+    driver = _DRIVERS.get(url.drivername)
+    if driver is None:
+        raise ValueError(
+            "unsupported database %r in %s: use postgresql://... or sqlite:///..."
+            % (url.drivername, url.render_as_string(hide_password=True))
+        )
+    if driver == "sqlite" and url.database in (None, "", ":memory:"):
+        raise ValueError(
+            "database URL %r names no file: an in-memory SQLite database"
+            " would be lost; write sqlite:///path/to.db" % text
+        )
+    return url.set(drivername=driver)
+
+
+# The drivers of URLs as users write them, and those the package installs.
+_DRIVERS = {
+    "postgresql": "postgresql+psycopg",
+    "postgres": "postgresql+psycopg",
+    "postgresql+psycopg": "postgresql+psycopg",
+    "sqlite": "sqlite",
+    "sqlite+pysqlite": "sqlite",
+}
 
 
 def _without_password(text):
@@ -709,9 +715,10 @@ def _is_known_revision(revision):
     from alembic.util import CommandError
 
     try:
-        return _migrations().get_revision(revision) is not None
+        _migrations().get_revision(revision)
     except CommandError:
         return False
+    return True
 
 
 _RUN_COLUMNS = (

@@ -1,0 +1,329 @@
+"""The store: tables, migrations and queries, on SQLite and a real PostgreSQL."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+
+from pushcollector._impl.server import store as store_module
+from pushcollector._impl.server.store import (
+    DatabaseError,
+    Store,
+    configured_database_url,
+    database_url,
+    item_key,
+)
+
+
+@pytest.fixture
+def store(database_url):
+    made = Store(database_url)
+    made.check_schema(create=True)
+    yield made
+    made.close()
+
+
+def lines_of(store, run):
+    return [line for page in store.record_lines(run) for line in page]
+
+
+# -- URLs ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text, driver",
+    [
+        ("postgresql://u:p@db:5432/pushes", "postgresql+psycopg"),
+        ("postgres://u:p@db/pushes", "postgresql+psycopg"),
+        ("postgresql+psycopg://u@db/pushes", "postgresql+psycopg"),
+        ("sqlite:///pushes.db", "sqlite"),
+        ("sqlite:////var/lib/pushes.db", "sqlite"),
+    ],
+)
+def test_urls_as_users_write_them(text, driver):
+    assert database_url(text).drivername == driver
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("not a url", "invalid database URL 'not a url'"),
+        (
+            "postgresql://me:s3cret@db:port/x",
+            "invalid database URL 'postgresql://me:***@db:port/x'",
+        ),
+        (
+            "mysql://me:s3cret@db/x",
+            "unsupported database 'mysql' in mysql://me:***@db/x",
+        ),
+        ("postgresql+asyncpg://db/x", "unsupported database 'postgresql+asyncpg'"),
+        ("sqlite://", "names no file"),
+        ("sqlite:///:memory:", "names no file"),
+    ],
+)
+def test_bad_urls_are_refused_without_their_password(text, message):
+    with pytest.raises(ValueError) as raised:
+        database_url(text)
+    assert message in str(raised.value)
+    assert "s3cret" not in str(raised.value)
+
+
+def test_the_url_comes_from_the_environment_else_the_default(monkeypatch):
+    monkeypatch.delenv("PUSHCOLLECTOR_DATABASE_URL", raising=False)
+    assert configured_database_url("sqlite:///d.db") == "sqlite:///d.db"
+    with pytest.raises(ValueError, match="set PUSHCOLLECTOR_DATABASE_URL"):
+        configured_database_url()
+    monkeypatch.setenv("PUSHCOLLECTOR_DATABASE_URL", "sqlite:///e.db")
+    assert configured_database_url("sqlite:///d.db") == "sqlite:///e.db"
+
+
+def test_a_store_shows_its_url_without_the_password():
+    shown = repr(Store("postgresql://me:s3cret@localhost/x"))
+    assert shown == "Store('postgresql+psycopg://me:***@localhost/x')"
+
+
+# -- Schema -------------------------------------------------------------------
+
+
+def test_an_empty_database_gets_the_schema_only_when_asked(database_url):
+    store = Store(database_url)
+
+    with pytest.raises(DatabaseError, match="run 'pushcollector db upgrade"):
+        store.check_schema()
+    assert store.schema_revision() is None
+    store.check_schema(create=True)
+
+    assert store.schema_revision() == "0001"
+    store.check_schema()
+    assert store.upgrade() == ("0001", "0001")
+
+
+def test_a_database_of_other_tables_is_refused(database_url):
+    store = Store(database_url)
+    with store.engine.begin() as connection:
+        connection.execute(sa.text("CREATE TABLE accounts (id integer)"))
+
+    with pytest.raises(DatabaseError, match=r"holds tables \(accounts\) but no"):
+        store.check_schema(create=True)
+
+
+def test_a_schema_newer_than_this_version_is_refused(store):
+    with store.engine.begin() as connection:
+        connection.execute(sa.text("UPDATE alembic_version SET version_num = '9999'"))
+
+    with pytest.raises(DatabaseError, match="revision 9999.* upgrade pushcollector"):
+        store.check_schema(create=True)
+
+
+@pytest.fixture
+def next_version(tmp_path, monkeypatch):
+    """This version's migrations and one more, as the next version will ship."""
+    migrations = tmp_path / "migrations"
+    shutil.copytree(store_module._MIGRATIONS_DIR, migrations)
+    (migrations / "versions" / "0002_next.py").write_text(
+        '"""Revision ID: 0002"""\n'
+        "import sqlalchemy as sa\n"
+        "from alembic import op\n"
+        "revision = '0002'\n"
+        "down_revision = '0001'\n"
+        "def upgrade():\n"
+        "    op.add_column('runs', sa.Column('note', sa.Text))\n"
+    )
+    monkeypatch.setattr(store_module, "_MIGRATIONS_DIR", str(migrations))
+    store_module._migrations.cache_clear()
+    yield
+    store_module._migrations.cache_clear()
+
+
+def test_an_outdated_schema_is_refused_until_upgraded(store, next_version):
+    with pytest.raises(DatabaseError, match="outdated .*pushcollector db upgrade"):
+        store.check_schema(create=True)
+
+    assert store.upgrade() == ("0001", "0002")
+    store.check_schema()
+    with store.engine.connect() as connection:
+        columns = sa.inspect(connection).get_columns("runs")
+    assert "note" in [column["name"] for column in columns]
+
+
+def test_the_first_migration_can_be_undone_and_done_again(store):
+    store.add_push_items("r", [{"filename": "a", "state": "PUSHED"}])
+    config = store_module._alembic_config()
+    with store._writing() as connection, connection.begin():
+        config.attributes["connection"] = connection
+        command.downgrade(config, "base")
+    with store.engine.connect() as connection:
+        assert sa.inspect(connection).get_table_names() == ["alembic_version"]
+
+    assert store.upgrade() == (None, "0001")
+    assert store.run("r") is None
+
+
+def test_concurrent_upgrades_from_several_processes_create_one_schema(database_url):
+    upgrades = [
+        subprocess.Popen(
+            [sys.executable, "-m", "pushcollector", "db", "upgrade"],
+            env=dict(os.environ, PUSHCOLLECTOR_DATABASE_URL=database_url),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    outputs = [upgrade.communicate(timeout=120)[0] for upgrade in upgrades]
+
+    assert [upgrade.returncode for upgrade in upgrades] == [0] * 4, outputs
+    assert sum("Created the schema" in output for output in outputs) == 1
+    assert sum("is up to date (revision 0001)" in output for output in outputs) == 3
+    Store(database_url).check_schema()
+
+
+# -- Writing and reading ------------------------------------------------------
+
+
+def test_records_are_numbered_in_order_and_read_back_as_lines(store):
+    items = [{"filename": "f%d" % n, "state": "PENDING"} for n in range(12_000)]
+
+    assert store.add_push_items("r", items[:7_000], "r.s.1") is True
+    assert store.add_push_items("r", items[7_000:], "r.s.2") is True
+
+    run = store.run("r")
+    assert run.record_count == 12_000
+    pages = list(store.record_lines(run))
+    assert len(pages) > 1
+    assert [json.loads(line) for line in lines_of(store, run)] == items
+
+
+def test_a_repeated_key_stores_nothing(store):
+    item = {"filename": "a", "state": "PUSHED"}
+    assert store.add_push_items("r", [item], "k") is True
+    assert store.add_push_items("r", [item, item], "k") is False
+    assert store.put_file("r", "log", b"x", "k") is False
+    assert store.append_file("r", "log", b"x", "k") is False
+    # Keys belong to their run.
+    assert store.add_push_items("other", [item], "k") is True
+
+    run = store.run("r")
+    assert run.record_count == 1
+    assert store.files(run) == []
+
+
+def test_final_states_are_the_last_of_each_item(store):
+    store.add_push_items(
+        "r",
+        [
+            {"filename": "a", "state": "PENDING"},
+            {"filename": "a", "state": "PENDING", "dest": "d1"},
+            {"filename": "a", "state": "PENDING", "dest": ""},
+            {"filename": "b", "state": "PENDING"},
+        ],
+    )
+    store.add_push_items(
+        "r",
+        [
+            {"filename": "b", "state": "NOTFOUND"},
+            {"filename": "a", "state": "PUSHED", "dest": "d1"},
+            {"filename": "c", "state": "PENDING"},
+            {"filename": "c", "state": "UPLOADFAILED"},
+            {"filename": "a", "state": "UNKNOWN"},
+        ],
+    )
+
+    run = store.run("r")
+    (counts,) = store.counts([run])
+    assert counts.states == {
+        "PENDING": 1,
+        "NOTFOUND": 1,
+        "PUSHED": 1,
+        "UNKNOWN": 1,
+        "UPLOADFAILED": 1,
+    }
+    assert counts.push_items == 5
+    assert counts.unsuccessful_count == 3
+    assert counts.unfinished_count == 1
+    # In the order each item was first recorded.
+    assert store.items_in_states(run, counts.unsuccessful_states) == [
+        ("a", None, "UNKNOWN"),
+        ("b", None, "NOTFOUND"),
+        ("c", None, "UPLOADFAILED"),
+    ]
+    assert store.items_in_states(run, ["PENDING"]) == [("a", "", "PENDING")]
+    assert store.items_in_states(run, []) == []
+
+
+def test_names_of_any_length_and_characters_are_kept(store):
+    names = ["nul\u0000", "back\\slash", "tab\tnew\nline", "ü" * 5000, "x" * 20_000]
+    store.add_push_items(
+        "r", [{"filename": name, "dest": name, "state": "NOTFOUND"} for name in names]
+    )
+
+    run = store.run("r")
+    assert store.items_in_states(run, ["NOTFOUND"]) == [
+        (name, name, "NOTFOUND") for name in names
+    ]
+    assert [json.loads(line)["filename"] for line in lines_of(store, run)] == names
+
+
+def test_item_keys_tell_every_pair_apart():
+    pairs = [("a", None), ("a", ""), ("", "a"), ("a:", "b"), ("a", ":b"), ("1:a", "")]
+    assert len({item_key(filename, dest) for filename, dest in pairs}) == len(pairs)
+
+
+def test_files_are_put_appended_and_read_piece_by_piece(store):
+    store.append_file("r", "log", b"one\n")
+    store.append_file("r", "log", b"")
+    store.append_file("r", "log", b"two\n")
+    store.put_file("r", "report", b"old")
+    store.put_file("r", "report", b"new")
+    store.append_file("r", "empty", b"")
+
+    run = store.run("r")
+    assert [(row.name, row.size) for row in store.files(run)] == [
+        ("empty", 0),
+        ("log", 8),
+        ("report", 3),
+    ]
+    assert list(store.file_pieces(store.file_id(run, "log"))) == [b"one\n", b"two\n"]
+    assert list(store.file_pieces(store.file_id(run, "report"))) == [b"new"]
+    assert list(store.file_pieces(store.file_id(run, "empty"))) == [b""]
+    assert store.file_id(run, "missing") is None
+    assert store.counts([run])[0].file_count == 3
+
+
+def test_runs_are_listed_newest_first(store):
+    for name in ("first", "second", "third"):
+        store.add_push_items(name, [{"filename": "a", "state": "PUSHED"}])
+
+    assert [run.name for run in store.list_runs()] == ["third", "second", "first"]
+    assert [run.name for run in store.list_runs(limit=1, offset=1)] == ["second"]
+    assert store.newest_run().name == "third"
+    assert store.run_count() == 3
+    assert store.run("missing") is None
+
+
+def test_an_empty_store_has_no_newest_run(store):
+    assert store.newest_run() is None
+    assert store.list_runs() == []
+
+
+def test_a_forked_child_writes_with_connections_of_its_own(store):
+    store.add_push_items("parent", [{"filename": "a", "state": "PUSHED"}])
+
+    pid = os.fork()
+    if pid == 0:
+        try:
+            store.add_push_items("child", [{"filename": "b", "state": "PUSHED"}])
+            os._exit(0)
+        except BaseException:
+            os._exit(1)
+    _, status = os.waitpid(pid, 0)
+
+    assert os.waitstatus_to_exitcode(status) == 0
+    store.add_push_items("parent", [{"filename": "c", "state": "PUSHED"}])
+    assert store.run("parent").record_count == 2
+    assert store.run("child").record_count == 1
