@@ -25,17 +25,21 @@ class ServiceProcess:
     """``python -m pushcollector serve`` in a child process.
 
     Args:
-        db: the database URL.
+        db: the database URL, or None to give no ``--db``.
         args: more arguments of ``serve``.
         env: more environment variables.
+        environ: the environment to add them to; by default the tests'.
+        cwd: the working directory.
     """
 
-    def __init__(self, db, *args, env=None):
+    def __init__(self, db, *args, env=None, environ=None, cwd=None):
         self.db = db
         self.args = list(args)
-        self.env = dict(os.environ, **(env or {}))
+        self.env = dict(os.environ if environ is None else environ, **(env or {}))
+        self.cwd = cwd
         self.process = None
         self.url = None
+        self.banner = None
         self.port = 0
         self.output = ""
 
@@ -50,8 +54,7 @@ class ServiceProcess:
                 "-m",
                 "pushcollector",
                 "serve",
-                "--db",
-                self.db,
+                *(["--db", self.db] if self.db else []),
                 "--port",
                 str(self.port),
                 *self.args,
@@ -59,6 +62,7 @@ class ServiceProcess:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             env=self.env,
+            cwd=self.cwd,
             text=True,
         )
         line = self._read_line(START_TIMEOUT)
@@ -67,6 +71,7 @@ class ServiceProcess:
             self.process.kill()
             rest, _ = self.process.communicate()
             raise ServiceError("serve did not start: %s" % (line + rest))
+        self.banner = line
         self.url = match.group(1)
         self.port = int(self.url.rsplit(":", 1)[1].split("/")[0])
         return self
