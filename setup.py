@@ -39,6 +39,7 @@ setup(
             "requests-mock",
             "attrs",
             "hypothesis",
+            "openapi-spec-validator",
         ],
         "docs": ["sphinx", "pytest"],
     },

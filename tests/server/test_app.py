@@ -15,6 +15,8 @@ from pushcollector.testing import BackendContract
 
 from .service import ServiceProcess
 
+DOCS = os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, "docs")
+
 ITEMS = [
     {"filename": "a.rpm", "state": "PENDING", "dest": "repo"},
     {"filename": "a.rpm", "state": "PUSHED", "dest": "repo"},
@@ -594,3 +596,29 @@ def test_stopping_finishes_the_requests_in_flight(tmp_path, run_id, sig):
         assert len(stored_lines(reopened, run_id)) == 3
     finally:
         reopened.stop()
+
+
+def test_the_openapi_description_names_exactly_the_routes_served(tmp_path):
+    import yaml
+    from openapi_spec_validator import validate
+
+    from pushcollector._impl.server.app import create_app
+    from pushcollector._impl.server.store import Store
+
+    with open(os.path.join(DOCS, "http-openapi.yaml"), encoding="utf-8") as stream:
+        description = yaml.safe_load(stream)
+    validate(description)
+    described = {
+        (path, method.upper())
+        for path, operations in description["paths"].items()
+        for method in operations
+        if method != "parameters"
+    }
+    application = create_app(Store("sqlite:///%s" % (tmp_path / "x.db")))
+    served = {
+        (route.path[len("/api") :].replace(":anything", ""), method)
+        for route in application.routes
+        for method in route.methods - {"HEAD"}
+    }
+
+    assert described == served
