@@ -13,7 +13,7 @@ SERVER_REQUIRES = [
 
 setup(
     name="pushcollector",
-    version="1.5.0",
+    version="1.6.0",
     description="Record push item states and log files of release tooling pushes",
     long_description=long_description,
     long_description_content_type="text/x-rst",

@@ -39,6 +39,27 @@ def test_import_loads_only_what_recording_locally_needs():
         assert heavy not in modules
 
 
+def test_recording_locally_and_reading_never_load_the_server_side(tmp_path):
+    modules = modules_after(
+        "from pushcollector import Collector, open_run, SqlCollector\n"
+        "Collector.get().update_push_items([{'filename': 'a', 'state': 'PUSHED'}])\n"
+        "open_run().summary()\n"
+        "from pushcollector._impl.cli import main\n"
+        "main(['summary'])",
+        cwd=tmp_path,
+    )
+
+    assert "pushcollector._impl.backends.sql" in modules
+    assert not [
+        name
+        for name in modules
+        if name.split(".")[0] in ("sqlalchemy", "alembic", "psycopg", "starlette")
+        or name.split(".")[0] in ("uvicorn", "anyio")
+        or name.startswith("pushcollector._impl.server.")
+        and name != "pushcollector._impl.server.environment"
+    ]
+
+
 def test_lazy_names_are_the_same_objects_as_their_modules():
     from pushcollector._impl import runs
     from pushcollector._impl.backends import http
