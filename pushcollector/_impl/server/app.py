@@ -129,6 +129,9 @@ async def _method_not_allowed(request, error):
 
 
 class _Service:
+    """The endpoints, around one store: each checks the token, then the
+    request, before anything reaches the store."""
+
     def __init__(self, store, tokens, max_body):
         self.store = store
         self.tokens = tokens
