@@ -1,6 +1,7 @@
 """What a fresh Python process has imported after running some code."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -14,6 +15,12 @@ def modules_after(code, cwd=None):
             code + "\nimport json, sys\n" "print(json.dumps(sorted(sys.modules)))",
         ],
         cwd=cwd,
+        # Not measured by coverage, which would add its own imports.
+        env={
+            name: value
+            for name, value in os.environ.items()
+            if not name.startswith("COVERAGE_")
+        },
         capture_output=True,
         text=True,
         check=True,
