@@ -1,13 +1,14 @@
-"""Load: writer processes pushing through the ``http`` backend to a real
-``pushcollector serve`` at once, on SQLite and PostgreSQL.
+"""Load and faults: writer processes pushing through the ``http`` backend to a
+real ``pushcollector serve``, on SQLite and PostgreSQL, while the service is
+killed and PostgreSQL restarted under them.
 
 Each writer is its own process and its own run (tests/server/writer.py),
 recording what writer.records() says and appending what writer.log_bytes()
 says; once they are done, every run must hold exactly that: no record lost,
 none twice, each writer's order kept, its log byte for byte.
 
-What each test saw (retries, lost and duplicated records) is printed:
-``pytest -s`` or ``-rP`` shows it.
+What each test saw (kills, restarts, retries, lost and duplicated records)
+is printed: ``pytest -s`` or ``-rP`` shows it.
 """
 
 import collections
@@ -25,6 +26,12 @@ from .service import ServiceProcess
 # The issue asks for 8 writers of 25,000 items each, at once.
 WRITERS = 8
 ITEMS_PER_WRITER = 25000
+# The same load for the tests that inject faults.
+FAULT_ITEMS_PER_WRITER = 25000
+
+# Kills of the service, and restarts of PostgreSQL, during one load.
+KILLS = 2
+POSTGRES_RESTARTS = 2
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -66,6 +73,9 @@ class Writers:
                     )
                 )
         return self
+
+    def running(self):
+        return any(process.poll() is None for process in self.processes)
 
     def finish(self):
         """Wait for every writer; what each printed, in index order.
@@ -130,6 +140,27 @@ def read(service, path, **kwargs):
 def runs_by_name(service):
     answer = read(service, "/runs", params={"limit": 1000})
     return {run["name"]: run for run in answer.json()["runs"]}
+
+
+def stored_records(service):
+    return sum(run["records"] for run in runs_by_name(service).values())
+
+
+def wait_for_records(service, at_least, writers):
+    """Poll the read API until the service holds at least that many records,
+    while the writers run; how many it holds then."""
+    deadline = time.monotonic() + PROGRESS_TIMEOUT
+    while True:
+        stored = stored_records(service)
+        if stored >= at_least:
+            return stored
+        assert writers.running(), "the writers ended with %d records stored" % stored
+        assert time.monotonic() < deadline, "%d records stored, not %d, after %d s" % (
+            stored,
+            at_least,
+            PROGRESS_TIMEOUT,
+        )
+        time.sleep(POLL_INTERVAL)
 
 
 def expected_records(count, number=WRITERS):
@@ -218,3 +249,66 @@ def test_eight_writers_store_every_item_once_in_order(database_url, writers):
         duplicated=duplicated,
     )
     assert problems == []
+
+
+# -- Faults during the load -------------------------------------------------
+
+
+def load_with_faults(service, writers, what, faults, inject):
+    """Run the writers, calling ``inject`` ``faults`` times while they write,
+    each once the service holds a further share of the records; check what
+    the service holds then, and say what happened."""
+    total = expected_records(FAULT_ITEMS_PER_WRITER)
+    writers.start(service.url, FAULT_ITEMS_PER_WRITER)
+    stored_at_faults = []
+    for fault in range(faults):
+        stored = wait_for_records(service, total * (fault + 1) // (faults + 2), writers)
+        # Requests of some writer are still to be applied: the writers are
+        # still writing.
+        assert stored < total
+        inject()
+        stored_at_faults.append(stored)
+    results = writers.finish()
+
+    lost, duplicated, problems = check_runs(service, results, FAULT_ITEMS_PER_WRITER)
+
+    retries = sum(result["retries"] for result in results)
+    refused = sum(result["refused"] for result in results)
+    report(
+        what,
+        faults=faults,
+        stored_at_faults="/".join(map(str, stored_at_faults)),
+        records=total,
+        retries=retries,
+        refused=refused,
+        cut_off=retries - refused,
+        lost=lost,
+        duplicated=duplicated,
+    )
+    assert problems == []
+    # A request was cut off by a fault, and retried: some came while a
+    # request was in the service, not all between requests.
+    assert retries - refused > 0, "%d retries, all after a refused connection" % (
+        retries
+    )
+
+
+def test_writers_survive_kill_9_of_the_service(database_url, writers):
+    with ServiceProcess(database_url) as service:
+
+        def kill_9_and_start_again():
+            service.kill()
+            service.start()
+
+        load_with_faults(service, writers, "kill -9", KILLS, kill_9_and_start_again)
+
+
+def test_writers_survive_a_postgresql_restart(postgres_server, postgres_url, writers):
+    with ServiceProcess(postgres_url) as service:
+        load_with_faults(
+            service,
+            writers,
+            "PostgreSQL restart",
+            POSTGRES_RESTARTS,
+            postgres_server.restart_fast,
+        )
