@@ -15,10 +15,13 @@ import collections
 import json
 import subprocess
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+import requests
 
 from . import writer
 from .service import ServiceProcess
@@ -33,12 +36,17 @@ FAULT_ITEMS_PER_WRITER = 25000
 KILLS = 2
 POSTGRES_RESTARTS = 2
 
+# Deliveries of one Idempotency-Key at once, and how many keys in a row.
+CONCURRENT_DELIVERIES = 10
+CONCURRENT_ROUNDS = 5
+
 ROOT = Path(__file__).resolve().parents[2]
 
 # Bounds, not measurements: a load that has not finished (or made progress)
 # in that long is stuck, and fails rather than hangs the tests.
 WRITER_TIMEOUT = 900
 PROGRESS_TIMEOUT = 300
+REQUEST_TIMEOUT = 60
 
 # How often the read API is asked how far the writers are.
 POLL_INTERVAL = 0.05
@@ -312,3 +320,76 @@ def test_writers_survive_a_postgresql_restart(postgres_server, postgres_url, wri
             POSTGRES_RESTARTS,
             postgres_server.restart_fast,
         )
+
+
+# -- One key delivered many times at once ----------------------------------
+
+
+def deliver_at_once(service, path, body, headers):
+    """POST the same request from CONCURRENT_DELIVERIES threads at once; the
+    answers.
+
+    Each thread connects first (asking for a page of runs), so that the
+    requests leave together once the barrier lets them go.
+    """
+    barrier = threading.Barrier(CONCURRENT_DELIVERIES)
+
+    def deliver(_):
+        with requests.Session() as session:
+            session.get(
+                service.url + "/runs", params={"limit": 1}, timeout=REQUEST_TIMEOUT
+            ).raise_for_status()
+            barrier.wait(timeout=REQUEST_TIMEOUT)
+            return session.post(
+                service.url + path, data=body, headers=headers, timeout=REQUEST_TIMEOUT
+            )
+
+    with ThreadPoolExecutor(CONCURRENT_DELIVERIES) as pool:
+        return list(pool.map(deliver, range(CONCURRENT_DELIVERIES)))
+
+
+@pytest.mark.parametrize("target", ["push-items", "file-append"])
+def test_ten_concurrent_deliveries_of_one_key_apply_once(database_url, run_id, target):
+    """Round after round, a new key is delivered 10 times at once: the first
+    round creates the run (and the file), the others add to them."""
+    if target == "push-items":
+        path = "/runs/%s/push-items" % run_id
+        content_type = "application/json"
+    else:
+        path = "/runs/%s/files/x" % run_id
+        content_type = "application/octet-stream"
+    bodies = []
+    with ServiceProcess(database_url) as service:
+        for round_number in range(1, CONCURRENT_ROUNDS + 1):
+            if target == "push-items":
+                items = [
+                    {"filename": "r%d-%d" % (round_number, n), "state": "PUSHED"}
+                    for n in range(3)
+                ]
+                body = json.dumps(items).encode()
+            else:
+                body = b"round %d\n" % round_number
+            bodies.append(body)
+            headers = {
+                "Content-Type": content_type,
+                "Idempotency-Key": "%s.0123456789abcdef.%d" % (run_id, round_number),
+            }
+
+            answers = deliver_at_once(service, path, body, headers)
+
+            statuses = [answer.status_code for answer in answers]
+            assert all(200 <= status < 300 for status in statuses), [
+                (status, answer.text) for status, answer in zip(statuses, answers)
+            ]
+            # The service says which delivery it applied: one.
+            assert [answer.json()["applied"] for answer in answers].count(True) == 1
+
+        run = runs_by_name(service)[run_id]
+        stored = read(service, path).content
+    if target == "push-items":
+        expected = [item for body in bodies for item in json.loads(body)]
+        assert [json.loads(line) for line in stored.splitlines()] == expected
+        assert run["records"] == len(expected)
+    else:
+        assert stored == b"".join(bodies)
+        assert (run["records"], run["files"]) == (0, 1)
