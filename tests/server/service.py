@@ -6,6 +6,7 @@ import selectors
 import signal
 import subprocess
 import sys
+import threading
 
 import requests
 
@@ -74,7 +75,17 @@ class ServiceProcess:
         self.banner = line
         self.url = match.group(1)
         self.port = int(self.url.rsplit(":", 1)[1].split("/")[0])
+        # Read what it says from now on, so that a service logging much
+        # never waits on a full pipe.
+        self._reader = threading.Thread(
+            target=self._collect_output, args=(self.process.stdout,), daemon=True
+        )
+        self._reader.start()
         return self
+
+    def _collect_output(self, stream):
+        for line in stream:
+            self.output += line
 
     def _read_line(self, timeout):
         with selectors.DefaultSelector() as selector:
@@ -94,19 +105,25 @@ class ServiceProcess:
     def wait(self):
         """Wait for the process to end by itself; its exit status."""
         try:
-            output, _ = self.process.communicate(timeout=STOP_TIMEOUT)
+            self.process.wait(timeout=STOP_TIMEOUT)
         except subprocess.TimeoutExpired:
             self.process.kill()
-            output, _ = self.process.communicate()
-            raise ServiceError("serve did not stop: %s" % output)
-        self.output += output
+            self.process.wait()
+            raise ServiceError("serve did not stop: %s" % self._ended())
+        self._ended()
         return self.process.returncode
+
+    def _ended(self):
+        """All the output of an ended process."""
+        self._reader.join()
+        self.process.stdout.close()
+        return self.output
 
     def kill(self):
         """kill -9: the service gets no chance to finish anything."""
         self.process.kill()
-        output, _ = self.process.communicate()
-        self.output += output
+        self.process.wait()
+        self._ended()
 
     def get(self, path, **kwargs):
         return requests.get(self.url + path, timeout=60, **kwargs)
