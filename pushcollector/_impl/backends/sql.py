@@ -15,7 +15,9 @@ class SqlCollector:
     For hosts that may reach the database: the records land in the same
     tables as those the service receives, and read back the same. Each call
     is one transaction, committed before it returns: a call's push items
-    are stored all or none.
+    are stored all or none. A call whose transaction fails (the database
+    unreachable, say) raises SQLAlchemy's exception from the call, with
+    nothing of it stored; it is not retried.
 
     As with the other backends, the collectors of one process record into
     one run, named like the ``http`` backend's runs (see
