@@ -355,35 +355,46 @@ class Store:
 
     # -- Writing ----------------------------------------------------------
 
-    def _lock_run(self, connection, run_name: str, new_records: int = 0):
-        """Create the run if needed and lock its row; return (id, record_count).
+    def _begin_write(self, connection, run_name, new_records, key):
+        """Create the run if needed, lock its row, and claim the request's key.
 
-        ``record_count`` is the count after adding ``new_records``.
+        Returns:
+            ``(run_id, record_count)``, the count after adding
+            ``new_records``; or None if the key was applied before, when
+            the caller must roll back.
         """
         now = _now()
-        statement = self._insert(runs).values(
+        if not self.is_sqlite:
+            # One statement, one round trip: this begins every write.
+            cursor = connection.connection.driver_connection.cursor()
+            cursor.execute(
+                _POSTGRESQL_BEGIN_WRITE,
+                {"name": run_name, "now": now, "records": new_records, "key": key},
+            )
+            run_id, record_count, claimed = cursor.fetchone()
+            return (run_id, record_count) if claimed or key is None else None
+        statement = sqlite.insert(runs).values(
             name=run_name, created_at=now, updated_at=now, record_count=new_records
         )
-        statement = statement.on_conflict_do_update(
-            index_elements=[runs.c.name],
-            set_={
-                "record_count": runs.c.record_count + new_records,
-                "updated_at": now,
-            },
-        ).returning(runs.c.id, runs.c.record_count)
-        return connection.execute(statement).one()
-
-    def _claim_key(self, connection, run_id: int, key: str | None) -> bool:
-        """Record the request's key; False if it was applied before."""
-        if key is None:
-            return True
-        statement = (
-            self._insert(applied_requests)
-            .values(run_id=run_id, key=key, applied_at=_now())
-            .on_conflict_do_nothing()
-            .returning(applied_requests.c.key)
-        )
-        return connection.execute(statement).first() is not None
+        run_id, record_count = connection.execute(
+            statement.on_conflict_do_update(
+                index_elements=[runs.c.name],
+                set_={
+                    "record_count": runs.c.record_count + new_records,
+                    "updated_at": now,
+                },
+            ).returning(runs.c.id, runs.c.record_count)
+        ).one()
+        if key is not None:
+            claimed = connection.execute(
+                sqlite.insert(applied_requests)
+                .values(run_id=run_id, key=key, applied_at=now)
+                .on_conflict_do_nothing()
+                .returning(applied_requests.c.key)
+            ).first()
+            if claimed is None:
+                return None
+        return run_id, record_count
 
     def add_push_items(
         self, run_name: str, items: list[dict], key: str | None = None
@@ -401,10 +412,11 @@ class Store:
         """
         lines = list(map(encode_push_item, items))
         with self._writing() as connection, connection.begin() as transaction:
-            run_id, record_count = self._lock_run(connection, run_name, len(items))
-            if not self._claim_key(connection, run_id, key):
+            begun = self._begin_write(connection, run_name, len(items), key)
+            if begun is None:
                 transaction.rollback()
                 return False
+            run_id, record_count = begun
             first_seq = record_count - len(items) + 1
             if not items:
                 return True
@@ -511,10 +523,11 @@ class Store:
 
     def _write_file(self, run_name, name, data, key, replace):
         with self._writing() as connection, connection.begin() as transaction:
-            run_id, _ = self._lock_run(connection, run_name)
-            if not self._claim_key(connection, run_id, key):
+            begun = self._begin_write(connection, run_name, 0, key)
+            if begun is None:
                 transaction.rollback()
                 return False
+            run_id, _ = begun
             now = _now()
             statement = self._insert(files).values(
                 run_id=run_id, name=name, size=len(data), piece_count=1, updated_at=now
@@ -706,6 +719,26 @@ def _copy_text(text):
     """
     return text.replace("\\", "\\\\")
 
+
+# Create or lock the run, then claim the key: both in one statement, and in
+# this order, so that repeats of a key wait for the run's lock, then find
+# the key applied. Runs are numbered by a sequence and never deleted.
+_POSTGRESQL_BEGIN_WRITE = """
+WITH run AS (
+    INSERT INTO runs (name, created_at, updated_at, record_count)
+    VALUES (%(name)s, %(now)s, %(now)s, %(records)s)
+    ON CONFLICT (name) DO UPDATE SET
+        record_count = runs.record_count + excluded.record_count,
+        updated_at = excluded.updated_at
+    RETURNING id, record_count
+), claimed AS (
+    INSERT INTO applied_requests (run_id, key, applied_at)
+    SELECT id, %(key)s::text, %(now)s FROM run WHERE %(key)s::text IS NOT NULL
+    ON CONFLICT DO NOTHING
+    RETURNING key
+)
+SELECT id, record_count, EXISTS (SELECT FROM claimed) FROM run
+"""
 
 # Any constant would do: it names pushcollector's upgrade among the advisory
 # locks of a PostgreSQL server. These are the bytes of "pcollect".
