@@ -459,8 +459,8 @@ def check_service_runs(base_url, writers, where):
         log = get("%s/runs/%s/files/push.log" % (base_url, name)).content
         if log != writers.logs[writer]:
             raise DataCheckError(
-                "%s: push.log of run %s holds %d bytes, not the %d appended"
-                % (where, name, len(log), len(writers.logs[writer]))
+                "%s: push.log of run %s is not what writer %d appended: %d bytes,"
+                " not %d" % (where, name, writer, len(log), len(writers.logs[writer]))
             )
 
 
