@@ -16,16 +16,19 @@ measures:
   The baseline is the same rows (each item's ``json.dumps(item,
   sort_keys=True)``) written from as many processes by a bare psycopg 3
   ``COPY ... FROM STDIN`` into a plain table of a fresh PostgreSQL
-  database, timed the same way and checked by a count and a digest of each
-  writer's rows. Each figure is on a fresh database;
+  database, timed the same way (a process each, from start to exit; it
+  appends no log) and checked by a count and a digest of each writer's
+  rows. Every timed run is on a fresh database, and SQLite's serve is
+  compared with PostgreSQL's COPY too;
 * the summary of a big run: a run of 1,000,000 records (about 1% of its
   items end NOTFOUND; about 10% are recorded PENDING first, so that it has
   more records than items) is stored once in the service's database with
   ``Store.add_push_items`` and written, the same records, as a local run
   directory. ``GET {base}/runs/bench-summary/summary`` (with requests,
   against a running service) is timed against ``pushcollector summary
-  --json DIR`` in a subprocess, and the two documents must be equal but for
-  where the run is held (``directory``, ``items_file``, ``latest``).
+  --json DIR`` in a subprocess (from its start to its exit), and the two
+  documents must be equal but for where the run is held (``directory``,
+  ``items_file``, ``latest``).
 
 ``--scale`` multiplies the items per writer and the records of the big
 run. Each figure is the median of ``--repeat`` runs; within each round the
@@ -38,8 +41,11 @@ The ratios on PostgreSQL are checked against their targets: serve at most
 local command. The same ratios on SQLite are reported without a target
 (their ``target`` and ``pass`` are None; a ratio whose ``value`` is None
 was not measured). A table goes to stdout (one JSON object instead with
-``--json``), progress to stderr. The exit status is 0 whether or not the
-ratios meet their targets, and 1 if any data check fails.
+``--json``), progress to stderr. In the JSON, each measurement has its
+``items`` (records, for the summary), its median and every timing, and
+``checked``: what was verified after each timed run. The exit status is 0
+whether or not the ratios meet their targets, and 1 if any data check
+fails.
 
 The PostgreSQL server this script starts is the tests' ``PostgresServer``
 (Debian's binaries, durability settings on), with PostgreSQL's default
