@@ -5,12 +5,15 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 BENCHMARKS = os.path.join(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks"
 )
 BENCHMARK = os.path.join(BENCHMARKS, "bench_collect.py")
 HTTP_BENCHMARK = os.path.join(BENCHMARKS, "bench_http.py")
 SUMMARY_BENCHMARK = os.path.join(BENCHMARKS, "bench_summary.py")
+SERVE_BENCHMARK = os.path.join(BENCHMARKS, "bench_serve.py")
 
 
 def benchmark_results(script, *args, cwd, timeout=60):
@@ -165,3 +168,151 @@ def test_scaled_down_summary_benchmark_reports_every_figure(tmp_path):
     for target in targets.values():
         assert target["value"] > 0
         assert isinstance(target["pass"], bool)
+
+
+def test_scaled_down_serve_benchmark_on_sqlite_reports_every_figure(tmp_path):
+    results = benchmark_results(
+        SERVE_BENCHMARK,
+        "--scale",
+        "0.002",
+        "--repeat",
+        "1",
+        "--skip-postgres",
+        cwd=tmp_path,
+        timeout=120,
+    )
+
+    settings = results["settings"]
+    assert (settings["writers"], settings["items_per_writer"]) == (8, 50)
+    assert settings["summary_records"] == 2000
+    assert settings["postgresql"] is None
+    assert settings["sqlite"] is True
+    measurements = results["measurements"]
+    measured = {
+        name: figures["items"]
+        for name, figures in measurements.items()
+        if figures is not None
+    }
+    assert measured == {
+        "sqlite_serve": 400,
+        "local_summary": 2000,
+        "sqlite_summary_get": 2000,
+    }
+    for name in measured:
+        figures = measurements[name]
+        assert figures["median_seconds"] > 0
+        assert figures["items_per_second"] > 0
+        assert len(figures["seconds"]) == 1
+        # What was stored or read was checked, else the benchmark failed.
+        assert figures["checked"]
+    assert "8 runs of 50 records" in measurements["sqlite_serve"]["checked"]
+    for name in ("local_summary", "sqlite_summary_get"):
+        # Some items were recorded twice, and some ended unsuccessfully.
+        assert 0 < measurements[name]["push_items"] < 2000
+        assert measurements[name]["unsuccessful"] > 0
+
+    ratios = results["ratios"]
+    # No PostgreSQL: its ratios, and SQLite's serve against its COPY, are not
+    # measured; SQLite's summary is reported without a target.
+    for name in (
+        "postgresql_serve_vs_copy_time",
+        "postgresql_summary_get_vs_local_time",
+    ):
+        assert ratios[name]["value"] is None
+        assert ratios[name]["pass"] is None
+        assert ratios[name]["target"].startswith("<= ")
+    assert ratios["sqlite_serve_vs_postgresql_copy_time"] == {
+        "value": None,
+        "target": None,
+        "pass": None,
+    }
+    summary = ratios["sqlite_summary_get_vs_local_time"]
+    assert summary["value"] > 0
+    assert (summary["target"], summary["pass"]) == (None, None)
+    # The temporary directory of the databases and runs is gone.
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.fixture
+def bench_serve(monkeypatch):
+    """The serve benchmark's module, imported as its script imports it."""
+    monkeypatch.syspath_prepend(BENCHMARKS)
+    import bench_serve
+
+    return bench_serve
+
+
+# How the second writer's run, (items, log), is spoiled, given the first
+# writer's; and what the check then says.
+SPOILED_RUNS = {
+    "intact": (lambda run, first: run, None),
+    "doubled": (
+        lambda run, first: (run[0] + run[0][-1:], run[1]),
+        "run run-1 has 4 records, not 3",
+    ),
+    "another-writers": (
+        lambda run, first: first,
+        "the records of run run-0 are not those of a writer, each once and in" " order",
+    ),
+    "short-log": (
+        lambda run, first: (run[0], run[1][:-1]),
+        "push.log of run run-1 is not what writer 1 appended: 1023 bytes, not" " 1024",
+    ),
+}
+
+
+@pytest.mark.parametrize("spoiled", list(SPOILED_RUNS))
+def test_serve_benchmark_stops_unless_every_record_arrived_once(
+    bench_serve, tmp_path, spoiled
+):
+    from pushcollector._impl.server.store import Store
+
+    spoil, failure = SPOILED_RUNS[spoiled]
+    writers = bench_serve.Writers(str(tmp_path), 2, 3, "seed")
+    items = [[json.loads(line) for line in lines] for lines in writers.lines]
+    first = (items[0], writers.logs[0])
+    runs = [first, spoil((items[1], writers.logs[1]), first)]
+    url = "sqlite:///%s" % (tmp_path / "runs.db")
+    store = Store(url)
+    try:
+        store.check_schema(create=True)
+        for writer, (run_items, log) in enumerate(runs):
+            store.add_push_items("run-%d" % writer, run_items)
+            store.append_file("run-%d" % writer, "push.log", log)
+    finally:
+        store.close()
+
+    with bench_serve.Service(url, str(tmp_path)) as service:
+        if failure is None:
+            bench_serve.check_service_runs(service.url, writers, "here")
+        else:
+            with pytest.raises(SystemExit) as stopped:
+                bench_serve.check_service_runs(service.url, writers, "here")
+            assert stopped.value.code == (
+                "bench_serve: data check failed: here: " + failure
+            )
+
+
+def test_serve_benchmark_stops_unless_the_summaries_agree(bench_serve):
+    local = {
+        "run": "bench-summary",
+        "directory": "/tmp/runs/bench-summary",
+        "items_file": "/tmp/runs/bench-summary/pushitems.jsonl",
+        "latest": False,
+        "records": 3,
+        "push_items": 2,
+        "states": {"PUSHED": 1, "NOTFOUND": 1},
+    }
+    served = dict(local, directory=None, items_file=None, latest=True)
+
+    bench_serve.check_summaries(served, local, 3, "here")
+
+    with pytest.raises(SystemExit, match="the summary counts 3 records, not 4"):
+        bench_serve.check_summaries(served, local, 4, "here")
+    served["states"] = {"PUSHED": 2}
+    with pytest.raises(SystemExit) as stopped:
+        bench_serve.check_summaries(served, local, 3, "here")
+    assert stopped.value.code.startswith(
+        "bench_serve: data check failed: here: GET summary and summary --json"
+        " differ in states: states: {'PUSHED': 2} vs {"
+    )
