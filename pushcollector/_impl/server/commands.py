@@ -11,6 +11,7 @@ import copy
 import ipaddress
 import json
 import os
+import signal
 import socket
 import sys
 
@@ -164,15 +165,30 @@ def serve(
         ),
         flush=True,
     )
+    # uvicorn stops gracefully on SIGTERM and SIGINT, then raises the signal
+    # again for the handler that was there before it: this one, so that a
+    # stop that was asked for ends with status 0.
+    for stop_signal in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(stop_signal, _stop_requested)
     try:
         if workers > 1:
             Multiprocess(config, sockets=[listening]).run()
         else:
             uvicorn.Server(config).run(sockets=[listening])
+    except _StopRequested:
+        pass
     finally:
         listening.close()
         store.close()
     return 0
+
+
+class _StopRequested(Exception):
+    """SIGTERM or SIGINT, once the server has stopped."""
+
+
+def _stop_requested(signum, frame):
+    raise _StopRequested()
 
 
 def _log_config(log_level, access_log):
@@ -183,6 +199,7 @@ def _log_config(log_level, access_log):
     config = copy.deepcopy(LOGGING_CONFIG)
     level = log_level.upper()
     config["loggers"]["uvicorn"]["level"] = level
+    config["loggers"]["uvicorn.error"]["level"] = level
     config["loggers"]["uvicorn.access"]["level"] = "INFO" if access_log else level
     config["loggers"]["pushcollector"] = {
         "handlers": ["default"],
