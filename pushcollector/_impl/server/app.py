@@ -202,9 +202,15 @@ class _Service:
         self._authorize(request, "write")
         run_id = _run_id(request)
         key = _idempotency_key(request)
-        items = _push_items(await self._body(request))
-        applied = await self._call(self.store.add_push_items, run_id, items, key)
-        return _written(applied, push_items=len(items))
+        body = await self._body(request)
+        applied, count = await self._call(self._add_push_items, run_id, body, key)
+        return _written(applied, push_items=count)
+
+    def _add_push_items(self, run_id, body, key):
+        # In the worker thread, with the store's call: decoding and checking
+        # a large body would otherwise hold up the event loop.
+        items = _push_items(body)
+        return self.store.add_push_items(run_id, items, key), len(items)
 
     async def file(self, request: Request) -> Response:
         if request.method == "GET":
