@@ -206,6 +206,13 @@ def _add_server_commands(commands):
         help="the largest request body accepted, such as 500000, 64M or 1G (64M)",
     )
     serve.add_argument(
+        "--body-timeout",
+        metavar="SECONDS",
+        type=_seconds,
+        default=60.0,
+        help="the time a request's body may take to arrive, else 408 (60)",
+    )
+    serve.add_argument(
         "--log-level",
         choices=["critical", "error", "warning", "info", "debug"],
         default="warning",
@@ -268,6 +275,18 @@ def _byte_size(text):
     return int(number) * units[unit]
 
 
+def _seconds(text):
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = 0.0
+    if not 0 < seconds < float("inf"):
+        raise argparse.ArgumentTypeError(
+            "invalid time %r: a positive number of seconds" % text
+        )
+    return seconds
+
+
 class CommandError(Exception):
     """What made a command fail, in one line for the user: exit status 2."""
 
@@ -291,6 +310,7 @@ def _serve(args):
         args.port,
         args.tokens,
         args.max_body,
+        args.body_timeout,
         args.log_level,
         args.access_log,
         args.workers,

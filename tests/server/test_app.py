@@ -436,6 +436,25 @@ def test_a_body_over_the_limit_is_refused(small_service, run_id):
     assert len(stored_lines(small_service, run_id)) == 1
 
 
+def test_a_body_that_does_not_arrive_in_time_is_refused(tmp_path, run_id):
+    running = ServiceProcess(
+        "sqlite:///%s" % (tmp_path / "slow.db"), "--body-timeout", "0.5"
+    ).start()
+    try:
+        with socket.create_connection(("127.0.0.1", running.port)) as connection:
+            connection.sendall(
+                b"POST /api/runs/%s/push-items HTTP/1.1\r\nHost: x\r\n"
+                b"Content-Length: 1000\r\n\r\n[{" % run_id.encode()
+            )
+            # The rest never comes: the service answers without it.
+            answer = connection.makefile("rb").read()
+        assert answer.startswith(b"HTTP/1.1 408 ")
+        assert answer.endswith(b'{"error":"body not received within 0.5 s"}')
+        assert stored_lines(running, run_id) is None
+    finally:
+        running.stop()
+
+
 @pytest.fixture(scope="module")
 def tokens(tmp_path_factory):
     path = tmp_path_factory.mktemp("tokens") / "tokens"

@@ -139,6 +139,7 @@ def test_a_worker_process_makes_its_application_from_the_environment(
                 "db": "sqlite:///%s" % (tmp_path / "w.db"),
                 "tokens": str(tokens),
                 "max_body": 10,
+                "body_timeout": 5,
             }
         ),
     )
@@ -166,6 +167,14 @@ def test_serve_runs_several_workers(tmp_path):
 )
 def test_sizes_of_bodies(size, expected):
     assert cli._byte_size(size) == expected
+
+
+@pytest.mark.parametrize("seconds", ["0", "-1", "x", "inf", "nan"])
+def test_bad_body_timeouts_are_refused(seconds):
+    done = pushcollector("serve", "--body-timeout", seconds)
+
+    assert done.returncode == 2
+    assert "invalid time %r: a positive number of seconds" % seconds in done.stderr
 
 
 @pytest.mark.parametrize("size", ["0", "-1", "1T", "M", "", "1.5M"])

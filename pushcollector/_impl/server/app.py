@@ -17,6 +17,7 @@ import os
 import re
 import urllib.parse
 
+import anyio
 import sqlalchemy.exc
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -35,6 +36,9 @@ LOG = logging.getLogger("pushcollector.serve")
 
 #: The largest request body accepted by default: 64 MiB.
 DEFAULT_MAX_BODY = 64 * 1024 * 1024
+
+#: How long a request's body may take to arrive by default, in seconds.
+DEFAULT_BODY_TIMEOUT = 60.0
 
 # A run id as collectors make them, or as any client may choose: URL-safe,
 # so that it is the same in every URL whether or not it is encoded.
@@ -69,7 +73,10 @@ class Refused(Exception):
 
 
 def create_app(
-    store: Store, tokens: Tokens | None = None, max_body: int = DEFAULT_MAX_BODY
+    store: Store,
+    tokens: Tokens | None = None,
+    max_body: int = DEFAULT_MAX_BODY,
+    body_timeout: float = DEFAULT_BODY_TIMEOUT,
 ) -> Starlette:
     """The service's ASGI application.
 
@@ -77,8 +84,9 @@ def create_app(
         store: where runs are kept.
         tokens: the tokens accepted; None to accept every request.
         max_body: the largest request body accepted, in bytes.
+        body_timeout: the seconds a request's body may take to arrive.
     """
-    service = _Service(store, tokens, max_body)
+    service = _Service(store, tokens, max_body, body_timeout)
     routes = [
         Route("/api/runs", service.list_runs, methods=["GET"]),
         Route("/api/runs/{run_id}/summary", service.summary, methods=["GET"]),
@@ -132,10 +140,11 @@ class _Service:
     """The endpoints, around one store: each checks the token, then the
     request, before anything reaches the store."""
 
-    def __init__(self, store, tokens, max_body):
+    def __init__(self, store, tokens, max_body, body_timeout):
         self.store = store
         self.tokens = tokens
         self.max_body = max_body
+        self.body_timeout = body_timeout
 
     async def _call(self, function, *args):
         """Run a store call in a worker thread; a database that cannot be
@@ -180,11 +189,16 @@ class _Service:
             raise Refused(413, _too_large(self.max_body))
         chunks = []
         size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > self.max_body:
-                raise Refused(413, _too_large(self.max_body))
-            chunks.append(chunk)
+        # A client sending its body a byte at a time, or not at all, would
+        # otherwise hold its connection and what it sent for ever.
+        with anyio.move_on_after(self.body_timeout) as deadline:
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > self.max_body:
+                    raise Refused(413, _too_large(self.max_body))
+                chunks.append(chunk)
+        if deadline.cancelled_caught:
+            raise Refused(408, "body not received within %g s" % self.body_timeout)
         return b"".join(chunks)
 
     async def _run(self, request):
@@ -489,4 +503,6 @@ def app_from_environment() -> Starlette:
     """The application of a worker process of ``serve --workers``."""
     settings = json.loads(os.environ[SETTINGS_VARIABLE])
     tokens = Tokens.load(settings["tokens"]) if settings["tokens"] else None
-    return create_app(Store(settings["db"]), tokens, settings["max_body"])
+    return create_app(
+        Store(settings["db"]), tokens, settings["max_body"], settings["body_timeout"]
+    )

@@ -95,6 +95,7 @@ def serve(
     port: int,
     tokens_file: str | None,
     max_body: int,
+    body_timeout: float,
     log_level: str = "warning",
     access_log: bool = False,
     workers: int = 1,
@@ -142,6 +143,7 @@ def serve(
                 "db": store.url.render_as_string(hide_password=False),
                 "tokens": tokens_file,
                 "max_body": max_body,
+                "body_timeout": body_timeout,
             }
         )
         config = uvicorn.Config(
@@ -151,7 +153,9 @@ def serve(
             **options,
         )
     else:
-        config = uvicorn.Config(create_app(store, tokens, max_body), **options)
+        config = uvicorn.Config(
+            create_app(store, tokens, max_body, body_timeout), **options
+        )
     bound_host, bound_port = listening.getsockname()[:2]
     if ":" in bound_host:
         bound_host = "[%s]" % bound_host
