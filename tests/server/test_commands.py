@@ -85,7 +85,7 @@ def test_serve_refuses_what_it_cannot_serve_safely(tmp_path, args, message):
     assert "s3cret" not in done.stderr
 
 
-def test_serve_refuses_a_database_of_an_older_schema(tmp_path):
+def test_serve_refuses_a_database_of_a_newer_schema(tmp_path):
     url = "sqlite:///%s" % (tmp_path / "old.db")
     store = Store(url)
     store.check_schema(create=True)

@@ -295,6 +295,17 @@ def test_files_are_put_appended_and_read_piece_by_piece(store):
     assert store.counts([run])[0].file_count == 3
 
 
+def test_a_file_is_read_back_in_batches_of_pieces(store, monkeypatch):
+    monkeypatch.setattr(store_module, "_PIECES_PER_FETCH", 3)
+    monkeypatch.setattr(store_module, "_BYTES_PER_FETCH", 10)
+    pieces = [b"a" * 4, b"b" * 4, b"c" * 20, b"d", b"e", b"f", b"g" * 9, b"h"]
+    for piece in pieces:
+        store.append_file("r", "log", piece)
+
+    file_id = store.file_id(store.run("r"), "log")
+    assert list(store.file_pieces(file_id)) == pieces
+
+
 def test_runs_are_listed_newest_first(store):
     for name in ("first", "second", "third"):
         store.add_push_items(name, [{"filename": "a", "state": "PUSHED"}])

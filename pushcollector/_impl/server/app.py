@@ -29,7 +29,7 @@ from starlette.routing import Route
 from ..facade import checked_filename, push_item_validator
 from ..jsonvalues import PushItemValueError, check_json_values
 from ..runs import FinalState, summary_document, verdict
-from .store import MAX_KEY_LENGTH, MAX_RUN_ID_LENGTH, Store
+from .store import MAX_KEY_LENGTH, MAX_RUN_ID_LENGTH, Store, error_summary
 from .tokens import Tokens
 
 LOG = logging.getLogger("pushcollector.serve")
@@ -155,7 +155,7 @@ class _Service:
             sqlalchemy.exc.OperationalError,
             sqlalchemy.exc.InterfaceError,
         ) as error:
-            LOG.warning("database unavailable: %s", _first_line(error))
+            LOG.warning("database unavailable: %s", error_summary(error))
             raise Refused(
                 503, "database unavailable, try again", {"Retry-After": "1"}
             ) from None
@@ -484,14 +484,6 @@ def _timestamp(moment):
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=datetime.timezone.utc)
     return moment.astimezone(datetime.timezone.utc).isoformat().replace("+00:00", "Z")
-
-
-def _first_line(error):
-    return (
-        str(error).strip().splitlines()[0]
-        if str(error).strip()
-        else type(error).__name__
-    )
 
 
 #: The environment variable through which ``serve`` hands its settings to

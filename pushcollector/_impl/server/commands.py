@@ -25,6 +25,7 @@ from .store import (
     DatabaseError,
     Store,
     configured_database_url,
+    error_summary,
 )
 from .tokens import TokenFileError, Tokens, create_token
 
@@ -45,13 +46,8 @@ def _store(url):
 def _database_failure(store, error):
     return CommandError(
         "cannot use the database %s: %s"
-        % (store.url.render_as_string(hide_password=True), _first_line(error))
+        % (store.url.render_as_string(hide_password=True), error_summary(error))
     )
-
-
-def _first_line(error):
-    text = str(getattr(error, "orig", None) or error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
 
 
 def db_upgrade(db: str | None) -> int:

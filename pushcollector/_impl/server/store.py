@@ -42,6 +42,11 @@ MAX_KEY_LENGTH = 256
 # Records read per round trip when streaming a run.
 _RECORDS_PER_FETCH = 5000
 
+# Pieces of a file read per round trip: at most so many, and no more bytes
+# than this unless a single piece is larger.
+_PIECES_PER_FETCH = 1000
+_BYTES_PER_FETCH = 4 * 1024 * 1024
+
 metadata = sa.MetaData()
 
 runs = sa.Table(
@@ -113,6 +118,13 @@ applied_requests = sa.Table(
 
 class DatabaseError(Exception):
     """The database cannot be used as it is: what is wrong, and what to do."""
+
+
+def error_summary(error: BaseException) -> str:
+    """The first line of what a database error says, from the driver's own
+    error when SQLAlchemy wraps one, for one-line messages."""
+    text = str(getattr(error, "orig", None) or error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 def database_url(text: str) -> URL:
@@ -683,22 +695,46 @@ class Store:
             ).scalar_one_or_none()
 
     def file_pieces(self, file_id: int) -> Iterator[bytes]:
-        """The content of a file, piece by piece, each in its own query."""
+        """The content of a file, piece by piece.
+
+        Pieces are read a few megabytes at a time, each batch in its own
+        short query: a log of many small appends takes few queries, and a
+        file of large pieces is never held in memory whole.
+        """
         after = 0
         while True:
             with self.engine.connect() as connection:
-                row = connection.execute(
-                    sa.select(file_pieces.c.piece, file_pieces.c.data)
+                sizes = connection.execute(
+                    sa.select(file_pieces.c.piece, sa.func.length(file_pieces.c.data))
                     .where(
                         file_pieces.c.file_id == file_id, file_pieces.c.piece > after
                     )
                     .order_by(file_pieces.c.piece)
-                    .limit(1)
-                ).one_or_none()
-            if row is None:
-                return
-            after = row[0]
-            yield bytes(row[1])
+                    .limit(_PIECES_PER_FETCH)
+                ).all()
+                if not sizes:
+                    return
+                last, total = sizes[0]
+                for piece, size in sizes[1:]:
+                    if total + size > _BYTES_PER_FETCH:
+                        break
+                    last, total = piece, total + size
+                pieces = (
+                    connection.execute(
+                        sa.select(file_pieces.c.data)
+                        .where(
+                            file_pieces.c.file_id == file_id,
+                            file_pieces.c.piece > after,
+                            file_pieces.c.piece <= last,
+                        )
+                        .order_by(file_pieces.c.piece)
+                    )
+                    .scalars()
+                    .all()
+                )
+            after = last
+            for data in pieces:
+                yield bytes(data)
 
 
 # The columns of item_states, in the order of the rows made for it.
