@@ -343,12 +343,17 @@ def _pieces_of(secrets):
     """[(size, {piece})]: the pieces of every form of the secrets, by size."""
     by_size = collections.defaultdict(set)
     for secret in secrets:
-        for form in _forms_of(secret):
-            form = _casefold_in_place(form)
-            size = min(_SECRET_PIECE, len(form))
-            by_size[size].update(
-                form[start : start + size] for start in range(len(form) - size + 1)
-            )
+        for any_case in _forms_of(secret):
+            # Upper case too: a few characters upper into two ("ß" into
+            # "SS"), which lowering the text shown cannot undo.
+            for form in {
+                _casefold_in_place(any_case),
+                _casefold_in_place(any_case.upper()),
+            }:
+                size = min(_SECRET_PIECE, len(form))
+                by_size[size].update(
+                    form[start : start + size] for start in range(len(form) - size + 1)
+                )
     by_size.pop(0, None)
     return sorted(by_size.items(), reverse=True)
 
