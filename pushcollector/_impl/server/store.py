@@ -535,6 +535,25 @@ class Store:
 
     def _write_file(self, run_name, name, data, key, replace):
         with self._writing() as connection, connection.begin() as transaction:
+            if not (replace or self.is_sqlite):
+                cursor = connection.connection.driver_connection.cursor()
+                cursor.execute(
+                    _POSTGRESQL_APPEND,
+                    {
+                        "name": run_name,
+                        "now": _now(),
+                        "records": 0,
+                        "key": key,
+                        "filename": name,
+                        "size": len(data),
+                        "data": data,
+                    },
+                )
+                if not cursor.fetchone()[0]:
+                    # The key was applied before: not even the run is touched.
+                    transaction.rollback()
+                    return False
+                return True
             begun = self._begin_write(connection, run_name, 0, key)
             if begun is None:
                 transaction.rollback()
@@ -759,7 +778,9 @@ def _copy_text(text):
 # Create or lock the run, then claim the key: both in one statement, and in
 # this order, so that repeats of a key wait for the run's lock, then find
 # the key applied. Runs are numbered by a sequence and never deleted.
-_POSTGRESQL_BEGIN_WRITE = """
+# How each write begins on PostgreSQL: create or update the run, locking its
+# row, and claim the request's key.
+_POSTGRESQL_RUN_AND_KEY = """
 WITH run AS (
     INSERT INTO runs (name, created_at, updated_at, record_count)
     VALUES (%(name)s, %(now)s, %(now)s, %(records)s)
@@ -772,8 +793,30 @@ WITH run AS (
     SELECT id, %(key)s::text, %(now)s FROM run WHERE %(key)s::text IS NOT NULL
     ON CONFLICT DO NOTHING
     RETURNING key
-)
+)"""
+
+_POSTGRESQL_BEGIN_WRITE = _POSTGRESQL_RUN_AND_KEY + """
 SELECT id, record_count, EXISTS (SELECT FROM claimed) FROM run
+"""
+
+# An append to a file on PostgreSQL, in one round trip: appending logs piece
+# by piece is the commonest write after push items. The file and its piece
+# are written only if the key was claimed (or there is none).
+_POSTGRESQL_APPEND = _POSTGRESQL_RUN_AND_KEY + """, file AS (
+    INSERT INTO files (run_id, name, size, piece_count, updated_at)
+    SELECT id, %(filename)s, %(size)s, 1, %(now)s FROM run
+    WHERE %(key)s::text IS NULL OR EXISTS (SELECT FROM claimed)
+    ON CONFLICT (run_id, name) DO UPDATE SET
+        size = files.size + excluded.size,
+        piece_count = files.piece_count + 1,
+        updated_at = excluded.updated_at
+    RETURNING id, piece_count
+), piece AS (
+    INSERT INTO file_pieces (file_id, piece, data)
+    SELECT id, piece_count, %(data)s FROM file
+    WHERE %(size)s > 0 OR piece_count = 1
+)
+SELECT EXISTS (SELECT FROM file) FROM run
 """
 
 # Any constant would do: it names pushcollector's upgrade among the advisory
