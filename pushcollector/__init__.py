@@ -2,8 +2,8 @@
 
 Call :meth:`Collector.get` for a collector and record through it; which
 backend stores the records is chosen by whoever runs the push. Runs recorded
-by the ``local`` backend are read back with :func:`open_run` and
-:func:`list_runs`.
+by the ``local`` backend, or held by a collection service, are read back
+with :func:`open_run` and :func:`list_runs`.
 """
 
 from ._impl.backends.local import LocalCollector
@@ -20,8 +20,10 @@ _LAZY_NAMES = {
     "FinalState": "._impl.runs",
     "NotARunError": "._impl.runs",
     "PushItemValueError": "._impl.jsonvalues",
+    "RemoteRun": "._impl.remote",
     "Run": "._impl.runs",
     "RunSummary": "._impl.runs",
+    "ServiceReadError": "._impl.remote",
     "SqlCollector": "._impl.backends.sql",
     "list_runs": "._impl.runs",
     "open_run": "._impl.runs",
@@ -36,9 +38,11 @@ __all__ = [
     "LocalCollector",
     "NotARunError",
     "PushItemValueError",
+    "RemoteRun",
     "Run",
     "RunSummary",
     "SUCCESSFUL_STATES",
+    "ServiceReadError",
     "SqlCollector",
     "list_runs",
     "open_run",

@@ -119,13 +119,16 @@ class Hold:
 
 
 class _QuietHandler(BaseHTTPRequestHandler):
-    """Answers POST and PUT with ``_handle``, keeps connections open, logs
-    nothing."""
+    """Answers GET, POST and PUT with ``_handle``, keeps connections open,
+    logs nothing."""
 
     protocol_version = "HTTP/1.1"
 
     def log_message(self, *args):
         pass
+
+    def do_GET(self):
+        self._handle()
 
     def do_POST(self):
         self._handle()

@@ -9,7 +9,17 @@ import sys
 from collections.abc import Sequence
 
 from .backends.local import ARTIFACTS_DIR_VARIABLE, configured_directory
-from .runs import NotARunError, list_runs, open_run, summary_document
+from .collector import HTTP_TOKEN_VARIABLE
+from .runs import (
+    BadLine,
+    FinalState,
+    NotARunError,
+    is_service_url,
+    list_runs,
+    open_run,
+    summary_document,
+    verdict,
+)
 from .server.environment import DATABASE_URL_VARIABLE, TOKENS_FILE_VARIABLE
 
 EXIT_PASSED = 0
@@ -37,13 +47,17 @@ exit status:
      every line of the file could be read
   1  some push item ended unsuccessful or was left PENDING, or a line of the
      file could not be read, so that some item's state is unknown
-  2  the path could not be read or holds no run, or the command was misused
+  2  the path could not be read or holds no run, the service could not be
+     read or holds no such run, or the command was misused
 """
 
 _PATH_HELP = (
     "a run directory, an artifacts directory (its 'latest' run is used) or a"
-    " pushitems.jsonl file; default: the latest run under $%s, else under"
-    " ./artifacts" % ARTIFACTS_DIR_VARIABLE
+    " pushitems.jsonl file; or the URL of a run held by a collection"
+    " service, http(s)://HOST/api/runs/RUN_ID, or of the service,"
+    " http(s)://HOST/api, for its newest run (the token is read from $%s);"
+    " default: the latest run under $%s, else under ./artifacts"
+    % (HTTP_TOKEN_VARIABLE, ARTIFACTS_DIR_VARIABLE)
 )
 
 
@@ -102,8 +116,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _parser():
     parser = argparse.ArgumentParser(
         prog="pushcollector",
-        description="Read back the runs that pushcollector's local backend"
-        " recorded.",
+        description="Read back the runs that pushcollector recorded, locally or"
+        " in a collection service; run the collection service.",
         epilog="Run 'pushcollector COMMAND --help' for a command's options.",
     )
     parser.add_argument("--version", action="version", version=_version())
@@ -146,8 +160,9 @@ def _parser():
 
     runs = commands.add_parser(
         "runs",
-        help="list the runs in an artifacts directory",
-        description="List the runs in an artifacts directory, newest first,"
+        help="list the runs in an artifacts directory or a service",
+        description="List the runs in an artifacts directory or a collection"
+        " service, newest first,"
         " with their counts and whether they passed (as 'summary' without"
         " options judges). '*' marks the latest. A run that cannot be read is"
         " listed with its error: the exit status is 0 whenever the directory"
@@ -157,8 +172,8 @@ def _parser():
         "path",
         nargs="?",
         metavar="BASE",
-        help="the artifacts directory; default: $%s, else ./artifacts"
-        % ARTIFACTS_DIR_VARIABLE,
+        help="the artifacts directory, or the URL of a collection service,"
+        " http(s)://HOST/api; default: $%s, else ./artifacts" % ARTIFACTS_DIR_VARIABLE,
     )
     runs.add_argument(
         "--json", action="store_true", help="print one JSON object instead"
@@ -340,74 +355,146 @@ def _describe(error):
     return str(error)
 
 
-class _Verdict:
-    """A run judged as the gate judges it, each list of items made once."""
+class _Report:
+    """What ``summary`` shows of a run, and its verdict, however it is held."""
 
-    def __init__(self, summary, allow_pending=False, allow_bad_lines=False):
-        self.unsuccessful = summary.unsuccessful()
-        self.unfinished = summary.unfinished()
-        self.passed = summary.passed(allow_pending, allow_bad_lines)
-        # What made it fail, as phrases for people.
-        self.reasons = []
-        if self.unsuccessful:
-            self.reasons.append("%s unsuccessful" % _count(len(self.unsuccessful)))
-        if self.unfinished and not allow_pending:
-            self.reasons.append(
-                "%s unfinished (PENDING)" % _count(len(self.unfinished))
-            )
-        if summary.bad_lines and not allow_bad_lines:
-            self.reasons.append(_plural(len(summary.bad_lines), "skipped line"))
+    def __init__(
+        self,
+        record_count,
+        state_counts,
+        unsuccessful,
+        unfinished,
+        bad_lines,
+        allow_pending=False,
+        allow_bad_lines=False,
+    ):
+        self.record_count = record_count
+        self.state_counts = state_counts
+        self.push_item_count = sum(state_counts.values())
+        self.unsuccessful = unsuccessful
+        self.unfinished = unfinished
+        self.bad_lines = bad_lines
+        self.passed = verdict(
+            state_counts, len(bad_lines), allow_pending, allow_bad_lines
+        )
+        self.reasons = _reasons(
+            len(unsuccessful),
+            len(unfinished),
+            len(bad_lines),
+            allow_pending,
+            allow_bad_lines,
+        )
+
+    @classmethod
+    def of_summary(cls, summary, allow_pending=False, allow_bad_lines=False):
+        """The report of a run read here."""
+        return cls(
+            summary.record_count,
+            summary.state_counts(),
+            summary.unsuccessful(),
+            summary.unfinished(),
+            summary.bad_lines,
+            allow_pending,
+            allow_bad_lines,
+        )
+
+    @classmethod
+    def of_service_summary(cls, document, allow_pending, allow_bad_lines):
+        """The report of a run from the summary its service computed; the
+        verdict is still judged here."""
+        return cls(
+            document["records"],
+            document["states"],
+            [FinalState(**item) for item in document["unsuccessful"]],
+            [FinalState(**item) for item in document["unfinished"]],
+            [BadLine(bad["line"], bad["reason"]) for bad in document["bad_lines"]],
+            allow_pending,
+            allow_bad_lines,
+        )
+
+
+def _reasons(unsuccessful, unfinished, bad_lines, allow_pending, allow_bad_lines):
+    """What made a run fail, as phrases for people."""
+    reasons = []
+    if unsuccessful:
+        reasons.append("%s unsuccessful" % _count(unsuccessful))
+    if unfinished and not allow_pending:
+        reasons.append("%s unfinished (PENDING)" % _count(unfinished))
+    if bad_lines and not allow_bad_lines:
+        reasons.append(_plural(bad_lines, "skipped line"))
+    return reasons
 
 
 def _summary(args):
     run = open_run(args.path)
-    summary = run.summary()
-    _warn_about_bad_lines(run, summary.bad_lines)
-    verdict = _Verdict(summary, args.allow_pending, args.allow_bad_lines)
+    if is_service_url(args.path):
+        report = _service_report(run, args)
+        location = {"directory": None, "items_file": None, "url": run.url}
+    else:
+        summary = run.summary()
+        _warn_about_bad_lines(run, summary.bad_lines)
+        report = _Report.of_summary(summary, args.allow_pending, args.allow_bad_lines)
+        location = {"directory": run.directory, "items_file": run.items_path}
     if args.json:
         _print_json(
             summary_document(
                 run.name,
-                {"directory": run.directory, "items_file": run.items_path},
+                location,
                 run.is_latest,
-                summary.record_count,
-                summary.state_counts(),
-                verdict.unsuccessful,
-                verdict.unfinished,
-                summary.bad_lines,
+                report.record_count,
+                report.state_counts,
+                report.unsuccessful,
+                report.unfinished,
+                report.bad_lines,
                 args.allow_pending,
                 args.allow_bad_lines,
             )
         )
     else:
-        _print_summary(run, summary, verdict, args.allow_pending)
-    return EXIT_PASSED if verdict.passed else EXIT_FAILED
+        _print_summary(run, report, args.allow_pending, is_service_url(args.path))
+    return EXIT_PASSED if report.passed else EXIT_FAILED
 
 
-def _print_summary(run, summary, verdict, allow_pending):
+def _service_report(run, args):
+    document = run.service_summary(args.allow_pending, args.allow_bad_lines)
+    try:
+        return _Report.of_service_summary(
+            document, args.allow_pending, args.allow_bad_lines
+        )
+    except (KeyError, TypeError, AttributeError, ValueError):
+        raise CommandError(
+            "%s/summary: not a pushcollector service: not a summary" % run.url
+        ) from None
+
+
+def _print_summary(run, report, allow_pending, remote):
     out = []
-    where = run.directory or run.items_path
     out.append("Run:        %s%s" % (_shown(run.name), " (latest)" * run.is_latest))
-    out.append("Path:       %s" % _shown(where))
-    out.append("Records:    %s" % _count(summary.record_count))
-    out.append("Push items: %s" % _count(len(summary.final_states)))
-    if summary.bad_lines:
-        out.append("Skipped:    %s" % _plural(len(summary.bad_lines), "line"))
-    states = summary.state_counts()
-    if states:
+    if remote:
+        out.append("URL:        %s" % _shown(run.url))
+    else:
+        out.append("Path:       %s" % _shown(run.directory or run.items_path))
+    out.append("Records:    %s" % _count(report.record_count))
+    out.append("Push items: %s" % _count(report.push_item_count))
+    if report.bad_lines:
+        out.append("Skipped:    %s" % _plural(len(report.bad_lines), "line"))
+    if report.state_counts:
         out.append("")
         out.extend(
             _table(
                 ["STATE", "PUSH ITEMS"],
-                [[state, _count(count)] for state, count in states.items()],
+                [
+                    [state, _count(count)]
+                    for state, count in report.state_counts.items()
+                ],
                 right_aligned={1},
             )
         )
     for title, items in (
-        ("Unsuccessful", verdict.unsuccessful),
+        ("Unsuccessful", report.unsuccessful),
         (
             "Left PENDING (allowed)" if allow_pending else "Unfinished, left PENDING",
-            verdict.unfinished,
+            report.unfinished,
         ),
     ):
         if items:
@@ -421,10 +508,10 @@ def _print_summary(run, summary, verdict, allow_pending):
                 )
             )
     out.append("")
-    if not verdict.passed:
-        out.append("FAILED: %s" % ", ".join(verdict.reasons))
+    if not report.passed:
+        out.append("FAILED: %s" % ", ".join(report.reasons))
     else:
-        count = len(summary.final_states)
+        count = report.push_item_count
         if count:
             verdict_line = "PASSED: %s%s ended successfully" % (
                 "all " if count > 1 else "",
@@ -432,19 +519,23 @@ def _print_summary(run, summary, verdict, allow_pending):
             )
         else:
             verdict_line = "PASSED: no push items were recorded"
-        if summary.bad_lines:
+        if report.bad_lines:
             verdict_line += " (%s allowed)" % _plural(
-                len(summary.bad_lines), "skipped line"
+                len(report.bad_lines), "skipped line"
             )
         out.append(verdict_line)
     _print_lines(out)
 
 
 def _runs(args):
-    base = os.path.abspath(args.path or configured_directory())
-    # Only the figures of each run are kept, not its final states, so that
-    # listing many large runs takes the memory of one.
-    runs = [_run_figures(run) for run in list_runs(base)]
+    if is_service_url(args.path):
+        base = args.path
+        runs = [_service_run_figures(run) for run in list_runs(base)]
+    else:
+        base = os.path.abspath(args.path or configured_directory())
+        # Only the figures of each run are kept, not its final states, so
+        # that listing many large runs takes the memory of one.
+        runs = [_run_figures(run) for run in list_runs(base)]
     if args.json:
         _print_json({"base": base, "runs": [figures for figures, _ in runs]})
         return EXIT_PASSED
@@ -484,18 +575,42 @@ def _run_figures(run):
         message = _describe(error)
         figures.update(dict.fromkeys(_RUN_FIGURES), passed=False, error=message)
         return figures, "error: " + message
-    verdict = _Verdict(summary)
+    report = _Report.of_summary(summary)
     figures.update(
         records=summary.record_count,
-        push_items=len(summary.final_states),
+        push_items=report.push_item_count,
         files=len(files),
-        unsuccessful=len(verdict.unsuccessful),
-        unfinished=len(verdict.unfinished),
+        unsuccessful=len(report.unsuccessful),
+        unfinished=len(report.unfinished),
         bad_lines=len(summary.bad_lines),
-        passed=verdict.passed,
+        passed=report.passed,
         error=None,
     )
-    return figures, ", ".join(verdict.reasons or ["passed"])
+    return figures, ", ".join(report.reasons or ["passed"])
+
+
+def _service_run_figures(run):
+    """What ``runs --json`` prints of a run a service lists, as for a local
+    run (plus its ``url``, ``states`` and times), and its result in words.
+
+    The verdict is judged here from the run's state counts, as for a local
+    run.
+    """
+    figures = dict(run.figures, url=run.url)
+    try:
+        figures["passed"] = verdict(figures["states"], figures["bad_lines"])
+        reasons = _reasons(
+            figures["unsuccessful"],
+            figures["unfinished"],
+            figures["bad_lines"],
+            False,
+            False,
+        )
+    except (KeyError, TypeError, AttributeError):
+        raise CommandError(
+            "%s: not a pushcollector service: a run without its counts" % run.url
+        ) from None
+    return figures, ", ".join(reasons or ["passed"])
 
 
 def _warn_about_bad_lines(run, bad_lines):

@@ -1,4 +1,8 @@
-"""Reading runs of the ``local`` backend back: records, final states, summaries."""
+"""Reading runs back: records, final states, summaries.
+
+Runs of the ``local`` backend are read here; runs held by a collection
+service, named by URL, by :mod:`.remote` through the same API.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ import os
 import re
 import stat
 import sys
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
 from .backends.local import (
     _DIRECTORY_FLAGS,
@@ -168,25 +172,8 @@ class Run:
         # Undecodable bytes are kept as surrogates rather than ending the
         # read, so that only the lines holding them are skipped.
         stream = open(fd, encoding="utf-8", errors="surrogateescape", newline="\n")
-        loads = _decode_json
         with stream:
-            for line_number, line in enumerate(stream, 1):
-                try:
-                    record = loads(line)
-                except (ValueError, RecursionError) as error:
-                    report(BadLine(line_number, _decoding_problem(error, line)))
-                    continue
-                if not line.isascii() and not _is_utf8(line):
-                    report(BadLine(line_number, "not UTF-8 text"))
-                elif (
-                    type(record) is dict
-                    and type(record.get("filename")) is str
-                    and type(record.get("state")) is str
-                    and type(record.get("dest")) in (str, type(None))
-                ):
-                    yield record
-                else:
-                    report(BadLine(line_number, _record_problem(record)))
+            yield from records_of_lines(stream, report)
 
     def _log_bad_line(self, bad_line):
         LOG.warning(
@@ -313,6 +300,35 @@ class RunSummary:
         )
 
 
+def records_of_lines(
+    lines: Iterable[str], report: Callable[[BadLine], object]
+) -> Iterator[dict]:
+    """The push item records of lines in the format of ``pushitems.jsonl``.
+
+    Each line is a str as read in text mode with ``errors="surrogateescape"``
+    (its newline kept or not); a line that is not a record is reported as
+    a :class:`BadLine` numbered from 1, and skipped.
+    """
+    loads = _decode_json
+    for line_number, line in enumerate(lines, 1):
+        try:
+            record = loads(line)
+        except (ValueError, RecursionError) as error:
+            report(BadLine(line_number, _decoding_problem(error, line)))
+            continue
+        if not line.isascii() and not _is_utf8(line):
+            report(BadLine(line_number, "not UTF-8 text"))
+        elif (
+            type(record) is dict
+            and type(record.get("filename")) is str
+            and type(record.get("state")) is str
+            and type(record.get("dest")) in (str, type(None))
+        ):
+            yield record
+        else:
+            report(BadLine(line_number, _record_problem(record)))
+
+
 def verdict(
     state_counts: Mapping[str, int],
     bad_line_count: int = 0,
@@ -404,7 +420,21 @@ def open_run(path: str | os.PathLike | None = None) -> Run:
         OSError: if it cannot be examined.
 
     .. versionadded:: 1.4.0
+
+    .. versionchanged:: 1.6.0
+        ``path`` may be the URL of a run held by a collection service,
+        ``http(s)://HOST/api/runs/RUN_ID``, or of the service,
+        ``http(s)://HOST/api``, meaning its newest run: the run is then a
+        :class:`~pushcollector.RemoteRun`, read over HTTP with the token in
+        ``$PUSHCOLLECTOR_HTTP_TOKEN``, if set. An unknown run, or a service
+        holding none, raises :class:`NotARunError`; a service that cannot
+        be reached or refuses the token raises
+        :class:`~pushcollector.ServiceReadError`.
     """
+    if is_service_url(path):
+        from .remote import open_remote_run
+
+        return open_remote_run(path)
     path = os.path.abspath(configured_directory() if path is None else path)
     # A run reached through a symlink, such as "latest", goes by its own name.
     resolved = os.path.realpath(path)
@@ -453,7 +483,17 @@ def list_runs(base: str | os.PathLike | None = None) -> list[Run]:
         OSError: if it cannot be read.
 
     .. versionadded:: 1.4.0
+
+    .. versionchanged:: 1.6.0
+        ``base`` may be the URL of a collection service,
+        ``http(s)://HOST/api``: its runs are listed as
+        :class:`~pushcollector.RemoteRun`, every page of them, with the
+        errors of :func:`open_run` for a URL.
     """
+    if is_service_url(base):
+        from .remote import list_remote_runs
+
+        return list_remote_runs(base)
     base = os.path.abspath(configured_directory() if base is None else base)
     runs = []
     with os.scandir(base) as entries:
@@ -466,6 +506,13 @@ def list_runs(base: str | os.PathLike | None = None) -> list[Run]:
                 runs.append(_run_in(entry.path))
     runs.sort(key=lambda run: run.name, reverse=True)
     return runs
+
+
+def is_service_url(path: object) -> bool:
+    """Whether a path given to the reading API is the URL of a service."""
+    return isinstance(path, str) and path[:8].lower().startswith(
+        ("http://", "https://")
+    )
 
 
 def _run_in(directory):

@@ -286,6 +286,19 @@ def test_runs_are_listed_newest_first_with_their_counts(service, run_id):
     assert first["created_at"] <= first["updated_at"]
 
 
+def test_a_run_is_read_alone_as_the_listing_shows_it(service, run_id):
+    older, newer = run_id + "-1", run_id + "-2"
+    post_items(service.url, older, ITEMS)
+    post_items(service.url, newer, ITEMS[:1])
+    listed = {run["name"]: run for run in service.get("/runs").json()["runs"]}
+
+    alone = service.get("/runs/%s" % older).json()
+
+    assert alone == listed[older]
+    assert alone["records"] == 3 and alone["latest"] is False
+    assert service.get("/runs/%s" % newer).json()["latest"] is True
+
+
 def test_runs_are_listed_a_page_at_a_time(service, run_id):
     for number in range(3):
         post_items(service.url, "%s-%d" % (run_id, number), ITEMS[:1])
@@ -346,7 +359,9 @@ def test_a_bad_flag_of_the_summary_is_refused(service, run_id):
     assert error_of(answer) == "invalid allow_pending 'maybe': true or false"
 
 
-@pytest.mark.parametrize("path", ["/summary", "/push-items", "/files", "/files/log"])
+@pytest.mark.parametrize(
+    "path", ["", "/summary", "/push-items", "/files", "/files/log"]
+)
 def test_what_a_run_does_not_hold_is_not_found(service, run_id, path):
     answer = service.get("/runs/%s%s" % (run_id, path))
 

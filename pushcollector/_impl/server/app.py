@@ -89,6 +89,7 @@ def create_app(
     service = _Service(store, tokens, max_body, body_timeout)
     routes = [
         Route("/api/runs", service.list_runs, methods=["GET"]),
+        Route("/api/runs/{run_id}", service.run_figures, methods=["GET"]),
         Route("/api/runs/{run_id}/summary", service.summary, methods=["GET"]),
         Route(
             "/api/runs/{run_id}/push-items",
@@ -262,6 +263,17 @@ class _Service:
             },
             headers=_HEADERS,
         )
+
+    async def run_figures(self, request: Request) -> Response:
+        self._authorize(request, "read")
+        run = await self._run(request)
+        counts, newest = await self._call(self._counts_of, run)
+        return JSONResponse(_run_figures(counts, newest), headers=_HEADERS)
+
+    def _counts_of(self, run):
+        (counts,) = self.store.counts([run])
+        newest = self.store.newest_run()
+        return counts, newest.id
 
     def _runs_page(self, limit, offset):
         rows = self.store.list_runs(limit, offset)
