@@ -517,6 +517,30 @@ def test_a_write_token_writes_and_reads(guarded_service, tokens, run_id):
     assert len(read.text.splitlines()) == 3
 
 
+def test_tokens_are_added_and_revoked_without_a_restart(
+    guarded_service, tokens, run_id
+):
+    name = "temp-" + run_id[-8:]
+    token = subprocess.run(
+        [sys.executable, "-m", "pushcollector", "token", "create", name]
+        + ["--scope", "write", "--tokens", tokens["path"]],
+        stdout=subprocess.PIPE,
+        check=True,
+        text=True,
+    ).stdout.strip()
+
+    added = post_items(guarded_service.url, run_id, ITEMS, headers=bearer(token))
+    with open(tokens["path"]) as stream:
+        kept = [line for line in stream if not line.startswith(name + " ")]
+    with open(tokens["path"], "w") as stream:
+        stream.writelines(kept)
+    revoked = post_items(guarded_service.url, run_id, ITEMS, headers=bearer(token))
+
+    assert added.status_code == 200
+    assert revoked.status_code == 401
+    assert error_of(revoked) == "unknown token"
+
+
 def test_a_read_token_reads_but_may_not_write(guarded_service, tokens, run_id):
     post_items(guarded_service.url, run_id, ITEMS, headers=bearer(tokens["write"]))
 

@@ -51,3 +51,47 @@ def test_create_token_refuses_a_bad_scope(tmp_path):
     with pytest.raises(ValueError, match="invalid scope 'admin'"):
         create_token(str(tmp_path / "tokens"), "x", "admin")
     assert not (tmp_path / "tokens").exists()
+
+
+def test_the_file_is_followed_without_a_restart(tmp_path, caplog):
+    path = str(tmp_path / "tokens")
+    kept = create_token(path, "kept", "write")
+    tokens = Tokens.load(path)
+    added = create_token(path, "added", "read")
+
+    assert tokens.scope_of(added) == "read"
+
+    with open(path) as stream:
+        lines = stream.readlines()
+    with open(path, "w") as stream:
+        stream.writelines(line for line in lines if not line.startswith("kept "))
+
+    assert tokens.scope_of(kept) is None
+    assert tokens.scope_of(added) == "read"
+    assert len(tokens) == 1
+
+
+def test_a_broken_or_missing_file_accepts_no_token_until_fixed(tmp_path, caplog):
+    path = tmp_path / "tokens"
+    token = create_token(str(path), "someone", "write")
+    good = path.read_text()
+    tokens = Tokens.load(str(path))
+
+    path.write_text(good + "two words\n")
+    assert tokens.scope_of(token) is None
+    assert "tokens:2: expected 'NAME SCOPE sha256:HEX'; no token is accepted" in (
+        caplog.text
+    )
+
+    path.unlink()
+    assert tokens.scope_of(token) is None
+
+    path.write_text(good)
+    assert tokens.scope_of(token) == "write"
+
+
+def test_tokens_made_in_code_follow_no_file():
+    tokens = Tokens([("a", "read", "sha256:" + "0" * 64)])
+
+    assert len(tokens) == 1
+    assert tokens.scope_of("x") is None

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import os
 import re
 import secrets
+
+LOG = logging.getLogger("pushcollector.serve")
 
 #: The scopes a token may have. A write token may read too.
 SCOPES = ("read", "write")
@@ -36,48 +39,95 @@ def _digest(token: str) -> str:
 class Tokens:
     """The tokens a service accepts, read from a tokens file.
 
+    Loaded from a file, they follow it: each :meth:`scope_of` first checks
+    whether the file changed (one ``stat``), and reads it again if so, so
+    that a token added or a line removed counts from the next request. A
+    file that can no longer be read, or holds a line that is not an entry,
+    accepts no token at all until it is fixed: revoking must never fail
+    open.
+
     Args:
         entries: ``(name, scope, digest)`` of each token.
+        path: the file they were read from, followed if given.
     """
 
-    def __init__(self, entries: list[tuple[str, str, str]]):
-        self._entries = [
-            (name, scope, digest.encode("ascii")) for name, scope, digest in entries
-        ]
+    def __init__(self, entries: list[tuple[str, str, str]], path: str | None = None):
+        self._path = path
+        self._entries = _encoded(entries)
+        # The file's signature when the entries were read; None for none.
+        self._signature = None
 
     @classmethod
     def load(cls, path: str) -> Tokens:
-        """Read a tokens file.
+        """Read a tokens file, and follow it.
 
         Raises:
             OSError: if it cannot be read.
             TokenFileError: naming the line that is not a token entry.
         """
-        entries = []
-        with open(path, encoding="utf-8", errors="replace") as stream:
-            for number, line in enumerate(stream, 1):
-                entry = _parse_line(line)
-                if entry is None:
-                    continue
-                if isinstance(entry, str):
-                    raise TokenFileError("%s:%d: %s" % (path, number, entry))
-                entries.append(entry)
-        return cls(entries)
+        # Taken before reading: a change made meanwhile is read at next use.
+        signature = _signature(path)
+        tokens = cls(_read_entries(path), path)
+        tokens._signature = signature
+        return tokens
 
     def __len__(self):
+        self._follow_file()
         return len(self._entries)
+
+    def _follow_file(self):
+        if self._path is None:
+            return
+        try:
+            signature = _signature(self._path)
+            if signature == self._signature:
+                return
+            entries = _read_entries(self._path)
+        except (OSError, TokenFileError) as error:
+            if self._signature is not None:
+                LOG.error("%s; no token is accepted until it is fixed", error)
+            self._entries = []
+            self._signature = None
+            return
+        LOG.info("%s changed: %d tokens", self._path, len(entries))
+        self._entries = _encoded(entries)
+        self._signature = signature
 
     def scope_of(self, token: str) -> str | None:
         """The scope of a token, or None if it is not one of these.
 
         Every entry is compared, in constant time, whatever matches.
         """
+        self._follow_file()
         digest = _digest(token).encode("ascii")
         found = None
         for _, scope, known in self._entries:
             if hmac.compare_digest(digest, known):
                 found = scope
         return found
+
+
+def _encoded(entries):
+    return [(name, scope, digest.encode("ascii")) for name, scope, digest in entries]
+
+
+def _signature(path):
+    """What changes when a file is written or replaced."""
+    status = os.stat(path)
+    return (status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns)
+
+
+def _read_entries(path):
+    entries = []
+    with open(path, encoding="utf-8", errors="replace") as stream:
+        for number, line in enumerate(stream, 1):
+            entry = _parse_line(line)
+            if entry is None:
+                continue
+            if isinstance(entry, str):
+                raise TokenFileError("%s:%d: %s" % (path, number, entry))
+            entries.append(entry)
+    return entries
 
 
 def _parse_line(line):
