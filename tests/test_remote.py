@@ -40,7 +40,7 @@ ITEMS = [
 ]
 
 # What a summary of a run says of where it is held, and by what name.
-LOCATION_KEYS = ("run", "directory", "items_file", "url", "latest")
+LOCATION_KEYS = ("run", "directory", "items_file", "url", "page", "latest")
 
 
 def pushcollector(*args, env=None):
@@ -96,6 +96,7 @@ def test_summary_json_of_a_served_run_is_that_of_the_same_local_run(
     served = json.loads(remote.stdout)
     assert without_location(served) == without_location(json.loads(local.stdout))
     assert served["url"] == served_run
+    assert served["page"] == served_run.replace("/api/runs/", "/runs/")
     assert (served["directory"], served["items_file"]) == (None, None)
     assert served["unsuccessful"] == [
         {"filename": "b.rpm", "dest": None, "state": "NOTFOUND"}
@@ -111,8 +112,11 @@ def test_summary_text_of_a_served_run_is_that_of_the_same_local_run(
     remote_lines = remote.stdout.splitlines()
     local_lines = local.stdout.splitlines()
     assert remote_lines[1] == "URL:        " + served_run
+    assert remote_lines[2] == "Page:       " + served_run.replace(
+        "/api/runs/", "/runs/"
+    )
     assert local_lines[1].startswith("Path:       ")
-    assert remote_lines[2:] == local_lines[2:]
+    assert remote_lines[3:] == local_lines[2:]
     assert remote_lines[-1] == "FAILED: 1 unsuccessful, 1 unfinished (PENDING)"
     assert remote.returncode == local.returncode == 1
 
@@ -296,6 +300,16 @@ def test_open_run_of_a_url_streams_the_records_in_order(served_run, run_id):
     assert list(run.records())[4] == ITEMS[4]
     assert run.files() == ["push.log"]
     assert run.figures["records"] == 5
+    assert run.page_url == served_run.replace("/api/runs/", "/runs/")
+
+
+def test_a_service_not_under_api_has_no_page_url():
+    respond = script_by_path({"/svc/runs/r": ok(RUN_FIGURES)})
+
+    with ScriptedService(respond) as scripted:
+        run = open_run(scripted.url.replace("/api", "/svc") + "/runs/r")
+
+    assert run.page_url is None
 
 
 def test_the_summary_of_a_remote_run_is_worked_out_as_for_a_local_one(

@@ -429,7 +429,12 @@ def _summary(args):
     run = open_run(args.path)
     if is_service_url(args.path):
         report = _service_report(run, args)
-        location = {"directory": None, "items_file": None, "url": run.url}
+        location = {
+            "directory": None,
+            "items_file": None,
+            "url": run.url,
+            "page": run.page_url,
+        }
     else:
         summary = run.summary()
         _warn_about_bad_lines(run, summary.bad_lines)
@@ -472,6 +477,8 @@ def _print_summary(run, report, allow_pending, remote):
     out.append("Run:        %s%s" % (_shown(run.name), " (latest)" * run.is_latest))
     if remote:
         out.append("URL:        %s" % _shown(run.url))
+        if run.page_url:
+            out.append("Page:       %s" % _shown(run.page_url))
     else:
         out.append("Path:       %s" % _shown(run.directory or run.items_path))
     out.append("Records:    %s" % _count(report.record_count))

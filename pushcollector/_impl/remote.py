@@ -180,6 +180,9 @@ class RemoteRun(Run):
 
     Attributes:
         url (str): the run's URL, ``BASE/runs/RUN_ID``, without credentials.
+        page_url (str | None): the URL of the run's page in the service's
+            web view: ``ROOT/runs/RUN_ID`` for a ``BASE`` of ``ROOT/api``;
+            None for a base URL not ending in ``/api``.
         figures (dict): the run as the service lists it (``GET BASE/runs``):
             ``records``, ``push_items``, ``files``, ``states``,
             ``unsuccessful``, ``unfinished``, ``passed``, ``latest`` and
@@ -195,6 +198,11 @@ class RemoteRun(Run):
         self.figures = figures
         self._service = service
         self._path = self.url[len(service.url) :]
+        # The service serves its pages beside its API, under the same root.
+        root, api, _ = service.url.rpartition("/api")
+        self.page_url = (
+            "%s/runs/%s" % (root, urllib.parse.quote(name, safe="")) if api else None
+        )
 
     def __repr__(self):
         return "RemoteRun(%r)" % self.url
