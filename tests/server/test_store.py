@@ -338,3 +338,67 @@ def test_a_forked_child_writes_with_connections_of_its_own(store):
     store.add_push_items("parent", [{"filename": "c", "state": "PUSHED"}])
     assert store.run("parent").record_count == 2
     assert store.run("child").record_count == 1
+
+
+# -- Pages of items, tails of files -------------------------------------------
+
+
+def page_items(store, run, states, **options):
+    return store.item_page(run, states, **options)
+
+
+def test_a_page_of_items_is_sorted_filtered_and_counted(store):
+    store.add_push_items(
+        "r",
+        [
+            {"filename": "b.rpm", "state": "NOTFOUND", "dest": "repo-2"},
+            {"filename": "a.rpm", "state": "UPLOADFAILED", "dest": "repo-1"},
+            {"filename": "C.rpm", "state": "NOTFOUND"},
+            {"filename": "d.rpm", "state": "PUSHED", "dest": "repo-1"},
+            {"filename": 'é"%_.rpm', "state": "NOTFOUND", "dest": "x"},
+        ],
+    )
+    run = store.run("r")
+    failed = ["NOTFOUND", "UPLOADFAILED"]
+
+    def names(**options):
+        rows, total = store.item_page(run, failed, **options)
+        return [row[0] for row in rows], total
+
+    assert store.item_page(run, failed, limit=2) == (
+        [("b.rpm", "repo-2", "NOTFOUND"), ("a.rpm", "repo-1", "UPLOADFAILED")],
+        4,
+    )
+    assert names(offset=2) == (["C.rpm", 'é"%_.rpm'], 4)
+    assert names(descending=True) == (['é"%_.rpm', "C.rpm", "a.rpm", "b.rpm"], 4)
+    # By code point: upper case before lower case, é last.
+    assert names(sort="filename") == (["C.rpm", "a.rpm", "b.rpm", 'é"%_.rpm'], 4)
+    assert names(sort="filename", descending=True, limit=1) == (['é"%_.rpm'], 4)
+    assert names(sort="dest") == (["C.rpm", "a.rpm", "b.rpm", 'é"%_.rpm'], 4)
+    assert names(sort="state") == (["b.rpm", "C.rpm", 'é"%_.rpm', "a.rpm"], 4)
+    assert store.item_page(run, ["NOTFOUND"], contains="RPM")[1] == 3
+    assert names(contains="REPO-") == (["b.rpm", "a.rpm"], 2)
+    # Characters that are special to LIKE, or escaped in JSON, are text.
+    assert names(contains='"%_') == (['é"%_.rpm'], 1)
+    assert names(contains="%") == (['é"%_.rpm'], 1)
+    assert names(contains="nothing") == ([], 0)
+    assert store.item_page(run, []) == ([], 0)
+    with pytest.raises(ValueError):
+        store.item_page(run, failed, sort="size")
+
+
+def test_the_tail_of_a_file_reads_only_its_last_pieces(store, monkeypatch):
+    monkeypatch.setattr(store_module, "_PIECES_PER_FETCH", 2)
+    for number in range(10):
+        store.append_file("r", "log", b"%d" % number * 3)
+    store.put_file("r", "small", b"whole")
+    run = store.run("r")
+
+    row, data = store.file_tail(run, "log", 7)
+    assert (row.name, row.size, data) == ("log", 30, b"7888999")
+    assert store.file_tail(run, "log", 30)[1] == b"".join(
+        b"%d" % number * 3 for number in range(10)
+    )
+    assert store.file_tail(run, "log", 1000)[1] == store.file_tail(run, "log", 30)[1]
+    assert store.file_tail(run, "small", 1000)[1] == b"whole"
+    assert store.file_tail(run, "missing", 10) is None

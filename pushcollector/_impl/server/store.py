@@ -47,6 +47,11 @@ _RECORDS_PER_FETCH = 5000
 _PIECES_PER_FETCH = 1000
 _BYTES_PER_FETCH = 4 * 1024 * 1024
 
+#: The orders in which :meth:`Store.item_page` sorts items.
+ITEM_SORT_KEYS = ("seq", "filename", "dest", "state")
+
+_SORT_COLUMNS = {"filename": "filename_json", "dest": "dest_json", "state": "state"}
+
 metadata = sa.MetaData()
 
 runs = sa.Table(
@@ -673,6 +678,87 @@ class Store:
             for filename, dest, state in rows
         ]
 
+    def item_page(
+        self,
+        run: RunRow,
+        wanted_states: Iterable[str],
+        sort: str = "seq",
+        descending: bool = False,
+        contains: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> tuple[list[tuple[str, str | None, str]], int]:
+        """A page of the run's items now in these states, and how many there
+        are in all, from the final states alone (never the records).
+
+        Args:
+            run: the run.
+            wanted_states: the states of the items wanted.
+            sort: one of :data:`ITEM_SORT_KEYS`: ``seq`` (the order the items
+                were first recorded), ``filename``, ``dest`` or ``state``.
+                Names are compared by code point; a dest of None sorts
+                before every other. Ties go by first record.
+            descending: reverse the order.
+            contains: only the items whose filename or dest holds this text,
+                ignoring the case of ASCII letters.
+            limit, offset: which of the sorted items.
+
+        Returns:
+            ``([(filename, dest, state), ...], total)``.
+        """
+        if sort not in ITEM_SORT_KEYS:
+            raise ValueError("unknown sort key %r" % sort)
+        wanted_states = list(wanted_states)
+        if not wanted_states:
+            return [], 0
+        conditions = [
+            item_states.c.run_id == run.id,
+            item_states.c.state.in_(wanted_states),
+        ]
+        if contains:
+            # The names are kept as JSON text: look for the text as JSON
+            # writes it, which escapes the same characters the same way.
+            needle = _encode_text(contains)[1:-1]
+            conditions.append(
+                sa.or_(
+                    item_states.c.filename_json.icontains(needle, autoescape=True),
+                    item_states.c.dest_json.icontains(needle, autoescape=True),
+                )
+            )
+        order = []
+        if sort == "dest":
+            # NULL first, as SQLite does and PostgreSQL does only descending.
+            order.append(item_states.c.dest_json.is_not(None))
+        if sort != "seq":
+            column = item_states.c[_SORT_COLUMNS[sort]]
+            # By code point, as SQLite compares: PostgreSQL's "C" collation
+            # compares UTF-8 bytes, which is the same order.
+            order.append(column if self.is_sqlite else column.collate("C"))
+        order.append(item_states.c.first_seq)
+        if descending:
+            order = [sa.desc(key) for key in order]
+        with self.engine.connect() as connection:
+            total = connection.execute(
+                sa.select(sa.func.count()).select_from(item_states).where(*conditions)
+            ).scalar_one()
+            rows = connection.execute(
+                sa.select(
+                    item_states.c.filename_json,
+                    item_states.c.dest_json,
+                    item_states.c.state,
+                )
+                .where(*conditions)
+                .order_by(*order)
+                .limit(limit)
+                .offset(offset)
+            ).all()
+        decode = _decode_text
+        page = [
+            (decode(filename), None if dest is None else decode(dest), state)
+            for filename, dest, state in rows
+        ]
+        return page, total
+
     def record_lines(self, run: RunRow) -> Iterator[list[str]]:
         """The run's records as ``pushitems.jsonl`` lines (without newlines),
         in recorded order, a list of lines at a time.
@@ -712,6 +798,55 @@ class Store:
                     files.c.run_id == run.id, files.c.name == name
                 )
             ).scalar_one_or_none()
+
+    def file_tail(self, run: RunRow, name: str, max_bytes: int) -> tuple | None:
+        """The run's file of that name and its last ``max_bytes`` bytes (all
+        of it if it is no longer), or None if the run has no such file.
+
+        Only the last pieces are read, however long the file.
+
+        Returns:
+            ``(FileRow, data)``.
+        """
+        with self.engine.connect() as connection:
+            found = connection.execute(
+                sa.select(
+                    files.c.id, files.c.name, files.c.size, files.c.updated_at
+                ).where(files.c.run_id == run.id, files.c.name == name)
+            ).one_or_none()
+            if found is None:
+                return None
+            file_id, row = found[0], FileRow(*found[1:])
+            # The pieces from the end that hold the tail: by their lengths,
+            # a batch at a time, newest first. Pieces are numbered from 1.
+            first = 1
+            total = 0
+            before = None
+            while total < max_bytes:
+                condition = [file_pieces.c.file_id == file_id]
+                if before is not None:
+                    condition.append(file_pieces.c.piece < before)
+                sizes = connection.execute(
+                    sa.select(file_pieces.c.piece, sa.func.length(file_pieces.c.data))
+                    .where(*condition)
+                    .order_by(file_pieces.c.piece.desc())
+                    .limit(_PIECES_PER_FETCH)
+                ).all()
+                for piece, size in sizes:
+                    first = piece
+                    total += size
+                    if total >= max_bytes:
+                        break
+                if len(sizes) < _PIECES_PER_FETCH:
+                    break
+                before = first
+            pieces = connection.execute(
+                sa.select(file_pieces.c.data)
+                .where(file_pieces.c.file_id == file_id, file_pieces.c.piece >= first)
+                .order_by(file_pieces.c.piece)
+            ).scalars()
+            data = b"".join(bytes(piece) for piece in pieces)
+        return row, data[-max_bytes:] if len(data) > max_bytes else data
 
     def file_pieces(self, file_id: int) -> Iterator[bytes]:
         """The content of a file, piece by piece.
