@@ -6,6 +6,7 @@ with open("README.rst", encoding="utf-8") as readme:
 SERVER_REQUIRES = [
     "SQLAlchemy>=2.0",
     "alembic>=1.13",
+    "jinja2>=3.1",
     "psycopg[binary]>=3.1",
     "starlette>=0.37",
     "uvicorn>=0.30",
@@ -22,7 +23,12 @@ setup(
     packages=find_packages(exclude=["tests", "tests.*"]),
     package_data={
         "pushcollector._impl.schema": ["*.yaml", "*.json"],
-        "pushcollector._impl.server": ["migrations/*.py", "migrations/versions/*.py"],
+        "pushcollector._impl.server": [
+            "migrations/*.py",
+            "migrations/versions/*.py",
+            "templates/*.html",
+            "static/*.css",
+        ],
     },
     include_package_data=True,
     # PyYAML and more-executors are no longer imported at run time; they stay

@@ -86,6 +86,8 @@ def create_app(
         max_body: the largest request body accepted, in bytes.
         body_timeout: the seconds a request's body may take to arrive.
     """
+    from .pages import PageError, page_error, page_routes
+
     service = _Service(store, tokens, max_body, body_timeout)
     routes = [
         Route("/api/runs", service.list_runs, methods=["GET"]),
@@ -103,10 +105,13 @@ def create_app(
             methods=["GET", "PUT", "POST"],
         ),
     ]
+    # The web view: HTML pages of the runs, beside the API.
+    routes += page_routes(store, tokens)
     return Starlette(
         routes=routes,
         exception_handlers={
             Refused: _refused,
+            PageError: page_error,
             404: _not_found,
             405: _method_not_allowed,
         },
@@ -122,6 +127,10 @@ async def _refused(request, error):
 
 
 async def _not_found(request, error):
+    from .pages import error_page, is_page_path
+
+    if is_page_path(request.url.path):
+        return error_page(404, "There is no page %s." % request.url.path)
     return JSONResponse(
         {"error": "no such resource: %s" % request.url.path},
         status_code=404,
@@ -130,6 +139,14 @@ async def _not_found(request, error):
 
 
 async def _method_not_allowed(request, error):
+    from .pages import error_page, is_page_path
+
+    if is_page_path(request.url.path):
+        return error_page(
+            405,
+            "Method %s is not allowed here." % request.method,
+            error.headers,
+        )
     return JSONResponse(
         {"error": "method %s not allowed here" % request.method},
         status_code=405,
