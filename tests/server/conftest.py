@@ -1,8 +1,11 @@
-"""Databases for the tests of the collection service.
+"""Databases, and a browser, for the tests of the collection service.
 
 PostgreSQL is a real server, started by the first test that needs it and
 stopped at the end of the session. Where it cannot run, its tests are
 skipped; with PUSHCOLLECTOR_REQUIRE_POSTGRES=1 (as in CI) they fail instead.
+The browser is headless Chromium: where it is missing, the tests of the web
+view in a browser are skipped; with PUSHCOLLECTOR_REQUIRE_BROWSER=1 (as in
+CI) they fail instead.
 """
 
 import os
@@ -10,10 +13,12 @@ import uuid
 
 import pytest
 
+from .browser import Browser, find_chromium
 from .postgres import PostgresServer, unavailable_reason
 from .service import ServiceProcess
 
 REQUIRE_POSTGRES = "PUSHCOLLECTOR_REQUIRE_POSTGRES"
+REQUIRE_BROWSER = "PUSHCOLLECTOR_REQUIRE_BROWSER"
 
 
 @pytest.fixture(scope="session")
@@ -69,3 +74,18 @@ def service(request, tmp_path_factory):
 def run_id():
     """A run id of this test's own."""
     return "test-%s" % uuid.uuid4().hex
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Chromium, as a :class:`tests.server.browser.Browser`."""
+    executable = find_chromium()
+    if executable is None:
+        if os.environ.get(REQUIRE_BROWSER) == "1":
+            pytest.fail(
+                "%s=1, but Chromium is missing: apt-get install chromium"
+                % REQUIRE_BROWSER,
+                pytrace=False,
+            )
+        pytest.skip("Chromium is missing: apt-get install chromium")
+    return Browser(executable)
