@@ -316,3 +316,74 @@ def test_serve_benchmark_stops_unless_the_summaries_agree(bench_serve):
         "bench_serve: data check failed: here: GET summary and summary --json"
         " differ in states: states: {'PUSHED': 2} vs {"
     )
+
+
+PAGES_BENCHMARK = os.path.join(BENCHMARKS, "bench_pages.py")
+
+
+def test_scaled_down_pages_benchmark_on_sqlite_reports_every_figure(tmp_path):
+    results = benchmark_results(
+        PAGES_BENCHMARK,
+        "--scale",
+        "0.001",
+        "--repeat",
+        "2",
+        "--skip-postgres",
+        cwd=tmp_path,
+        timeout=120,
+    )
+
+    settings = results["settings"]
+    assert (settings["records"], settings["push_items"], settings["failures"]) == (
+        999,
+        909,
+        10,
+    )
+    assert settings["postgresql"] is None
+    measurements = results["measurements"]
+    measured = {name for name, figures in measurements.items() if figures is not None}
+    assert measured == {"sqlite_run_page", "sqlite_filtered_page", "sqlite_log_page"}
+    for name in measured:
+        figures = measurements[name]
+        assert figures["median_seconds"] > 0
+        assert len(figures["seconds"]) == 2
+        # What each page showed was checked, else the benchmark failed.
+        assert figures["checked"]
+    targets = results["targets"]
+    for name in ("postgresql_run_page_seconds", "postgresql_filtered_page_seconds"):
+        assert targets[name] == {"value": None, "target": "<= 1", "pass": None}
+    assert targets["sqlite_run_page_seconds"]["value"] > 0
+    assert targets["sqlite_run_page_seconds"]["target"] is None
+    # The temporary directory of the database is gone.
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.fixture
+def bench_pages(monkeypatch):
+    """The pages benchmark's module, imported as its script imports it."""
+    monkeypatch.syspath_prepend(BENCHMARKS)
+    import bench_pages
+
+    return bench_pages
+
+
+def test_the_pages_benchmark_checks_what_the_pages_show(bench_pages):
+    run = bench_pages.BigRun(900, 10, 2, 2026)
+    rows = "".join(
+        '<td class="filename">%s</td>' % name
+        for name in run.failed[: bench_pages.ROWS_PER_PAGE]
+    )
+    page = (
+        '<dd id="records">%d</dd><dd id="push-items">900</dd>'
+        '<dd id="unsuccessful-count">10</dd><dd id="unfinished-count">0</dd>'
+        '<svg class="chart"></svg><section id="unsuccessful">%s</section>'
+        '<section id="unfinished"></section>' % (run.records, rows)
+    )
+
+    bench_pages.check_run_page(page, run, "here")
+    with pytest.raises(SystemExit, match="the run page shows"):
+        bench_pages.check_run_page(page.replace(">900<", ">899<"), run, "here")
+    with pytest.raises(SystemExit, match="table is not the first 100 failed"):
+        bench_pages.check_run_page(page.replace(run.failed[3], "x"), run, "here")
+    with pytest.raises(SystemExit, match="no chart"):
+        bench_pages.check_run_page(page.replace("chart", "x"), run, "here")
