@@ -713,13 +713,16 @@ def test_screenshots_of_every_page(fresh_service, browser, tmp_path):
     os.makedirs(directory, exist_ok=True)
     base = base_of(fresh_service)
     shots = {
-        "runs.png": "/",
-        "run.png": "/runs/" + run,
-        "run-filtered.png": "/runs/%s?state=NOTFOUND&sort=filename#unsuccessful" % run,
-        "log.png": "/runs/%s/files/push.log" % run,
+        "runs.png": ("/", 700),
+        "run.png": ("/runs/" + run, 1400),
+        "run-filtered.png": (
+            "/runs/%s?state=NOTFOUND&sort=filename&order=desc" % run,
+            1400,
+        ),
+        "log.png": ("/runs/%s/files/push.log" % run, 900),
     }
-    for name, path in shots.items():
-        browser.screenshot(base + path, os.path.join(tmp_path, name))
+    for name, (path, height) in shots.items():
+        browser.screenshot(base + path, os.path.join(tmp_path, name), height=height)
         if directory != str(tmp_path):
             shutil.copyfile(os.path.join(tmp_path, name), os.path.join(directory, name))
 
