@@ -467,7 +467,9 @@ def _int_parameter(request, name, default, low, high):
     text = request.query_params.get(name)
     if text is None:
         return default
-    if not text.isdigit() or int(text) < low or (high is not None and int(text) > high):
+    if not (text.isascii() and text.isdigit()) or (
+        int(text) < low or (high is not None and int(text) > high)
+    ):
         raise Refused(
             400,
             "invalid %s %r: an integer from %d%s"
