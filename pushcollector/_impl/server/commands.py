@@ -155,13 +155,14 @@ def serve(
     bound_host, bound_port = listening.getsockname()[:2]
     if ":" in bound_host:
         bound_host = "[%s]" % bound_host
+    root = "http://%s:%d" % (bound_host, bound_port)
     print(
-        "pushcollector serve: serving http://%s:%d/api (database %s%s)"
+        "pushcollector serve: serving %s/api (database %s%s); web view %s/"
         % (
-            bound_host,
-            bound_port,
+            root,
             store.url.render_as_string(hide_password=True),
             ", %d tokens" % len(tokens) if tokens is not None else ", no tokens",
+            root,
         ),
         flush=True,
     )
