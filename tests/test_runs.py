@@ -662,6 +662,15 @@ def test_files_lists_attachments_without_internal_files(tmp_path):
     assert open_run(run_dir).files() == ["logs/a.txt", "logs/b/push.log", "z.txt"]
 
 
+def test_files_leaves_out_the_upload_marker_at_the_top_only(tmp_path):
+    backend = LocalCollector(tmp_path / "artifacts")
+    CollectorFacade(backend).attach_file("logs/.pushcollector-upload", "x").result()
+    with open(os.path.join(backend.run_dir, ".pushcollector-upload"), "w") as marker:
+        marker.write("run-0123456789abcdef\n")
+
+    assert open_run(backend.run_dir).files() == ["logs/.pushcollector-upload"]
+
+
 @pytest.mark.parametrize(
     "name",
     [

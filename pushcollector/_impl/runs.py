@@ -39,6 +39,10 @@ _RUN_NAME = re.compile(RUN_NAME_PATTERN)
 # exactly like one.
 _STAGING_FILE = re.compile(STAGING_NAME_PATTERN)
 
+# The marker of ``pushcollector upload`` at the top of a run directory: the
+# run id the run was uploaded under. Not part of what the run recorded.
+UPLOAD_MARKER = ".pushcollector-upload"
+
 # How readers open a file. O_NONBLOCK, so that a FIFO cannot keep open()
 # waiting for a writer: it is refused once open. O_NOFOLLOW, so that a link
 # planted in its place is not followed. O_NOCTTY, so that a terminal planted
@@ -188,8 +192,10 @@ class Run:
         backend writes nothing else: symbolic links (to anything), FIFOs,
         sockets and devices are not, and no link is followed. Nothing but
         directories is opened. The backend's own staging files, named
-        ``.pushcollector-tmp-`` and 32 lowercase hex digits, are left out;
-        every other name is listed. A run opened from its push items file
+        ``.pushcollector-tmp-`` and 32 lowercase hex digits, are left out,
+        and so is the marker of ``pushcollector upload``,
+        ``.pushcollector-upload`` at the top of the run directory; every other
+        name is listed. A run opened from its push items file
         alone has none.
 
         Names may be longer than the system lets a path be, and the tree
@@ -198,6 +204,9 @@ class Run:
         Raises:
             OSError: if a directory of the run cannot be read; its
                 ``filename`` is that directory.
+
+        .. versionchanged:: 1.6.0
+            The marker of ``pushcollector upload`` is left out.
         """
         if self.directory is None:
             return []
@@ -614,7 +623,10 @@ def _regular_files_under(directory):
                             uses[fd] += 1
                         elif (
                             entry.is_file(follow_symlinks=False)
-                            and (prefix or entry.name != PUSH_ITEMS_FILE)
+                            and (
+                                prefix
+                                or entry.name not in (PUSH_ITEMS_FILE, UPLOAD_MARKER)
+                            )
                             and not _STAGING_FILE.fullmatch(entry.name)
                         ):
                             names.append(prefix + entry.name)
