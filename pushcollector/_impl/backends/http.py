@@ -448,6 +448,8 @@ class _Request:
         "first",
         "last",
         "attempts",
+        "answer_limit",
+        "answer",
     )
 
     def __init__(self, method, path, body, headers, call):
@@ -460,6 +462,11 @@ class _Request:
         self.first = self.last = False
         # Counted by the sending thread, the only one sending it.
         self.attempts = 0
+        # For a request whose answer is wanted (pushcollector upload's
+        # reads): the most of a success body kept, read up to one byte
+        # more, so that a longer one can be told; the body is in answer.
+        self.answer_limit = 0
+        self.answer = None
 
 
 class _RetryPolicy:
@@ -789,8 +796,26 @@ class HttpCollector:
                 "HttpCollector of run %s to %s is closed" % (self.run_id, self._url)
             )
 
-    def _enqueue(self, specs):
-        """Queue one call's requests; the call's future."""
+    def _request_headers(self, content_type, key):
+        """The headers of a request. Called with the lock held."""
+        headers = dict(self._headers)
+        headers["Content-Type"] = content_type
+        # Error bodies are read only in part, success bodies not at all:
+        # compressing them is of no use.
+        headers["Accept-Encoding"] = "identity"
+        headers["Idempotency-Key"] = key
+        return headers
+
+    def _enqueue(self, specs, keys=None):
+        """Queue one call's requests; the call's future.
+
+        Args:
+            specs: ``(method, path, body, content_type)`` of each request.
+            keys: the Idempotency-Key of each request, for a sender whose
+                keys must be the same in every process sending the same
+                request (``pushcollector upload``); by default the
+                collector's own, ``{run_id}.{sender}.{n}``.
+        """
         from concurrent.futures import Future
 
         call = Future()
@@ -798,18 +823,13 @@ class HttpCollector:
         with self._lock:
             self._raise_if_closed()
             requests = []
-            for method, path, body, content_type in specs:
+            for index, (method, path, body, content_type) in enumerate(specs):
                 self._keys += 1
-                headers = dict(self._headers)
-                headers["Content-Type"] = content_type
-                # Error bodies are read only in part, success bodies not at
-                # all: compressing them is of no use.
-                headers["Accept-Encoding"] = "identity"
-                headers["Idempotency-Key"] = "%s.%s.%d" % (
-                    self.run_id,
-                    self._sender_id,
-                    self._keys,
-                )
+                if keys is None:
+                    key = "%s.%s.%d" % (self.run_id, self._sender_id, self._keys)
+                else:
+                    key = keys[index]
+                headers = self._request_headers(content_type, key)
                 requests.append(_Request(method, path, body, headers, call))
             requests[0].first = requests[-1].last = True
 
@@ -1045,8 +1065,11 @@ class HttpCollector:
                 return None
             status = response.status_code
             if 200 <= status < 300:
-                # Read only so that the connection can be used again.
-                _read_at_most(response, _DRAIN_BYTES)
+                if request.answer_limit:
+                    request.answer = _read_at_most(response, request.answer_limit + 1)
+                else:
+                    # Read only so that the connection can be used again.
+                    _read_at_most(response, _DRAIN_BYTES)
                 LOG.debug(
                     "%s %s: HTTP %d (%d bytes, attempt %d)",
                     request.method,
