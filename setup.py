@@ -34,7 +34,7 @@ setup(
     # PyYAML and more-executors are no longer imported at run time; they stay
     # declared, as 1.3.0 declared them, so that environments built on it keep
     # what they had.
-    install_requires=["jsonschema", "more-executors", "PyYAML", "requests"],
+    install_requires=["jsonschema", "more-executors", "PyYAML", "requests", "tqdm"],
     extras_require={
         # The collection service and the sql backend.
         "server": SERVER_REQUIRES,

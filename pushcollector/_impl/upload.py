@@ -1,0 +1,564 @@
+"""``pushcollector upload``: a run recorded offline, sent to the collection
+service.
+
+A run of the ``local`` backend, its push item records and its files, is sent
+to ``pushcollector serve`` under a run id made for it on its first upload
+and kept in the run directory. Uploading it again, whether the first upload
+finished or was killed at any point, stores nothing twice:
+
+* records resume from the number the service holds for the run, and each
+  request of them is keyed by the index of its first record and a digest of
+  its body, so that a request the service applied but whose answer was lost
+  is not applied again;
+* each piece of a file is keyed by the file's name, a digest of its whole
+  content, its modification time and the piece's offset: a file unchanged
+  since an earlier upload is not stored again, and a changed one is sent
+  again whole (the first piece replaces the file).
+
+Requests go through the ``http`` backend's transport, with its retries,
+timeouts and redaction of secrets. Records are not decoded and encoded
+again for sending: the text of each line, once checked, goes into the
+request's JSON array as it is.
+"""
+
+from __future__ import annotations
+
+import collections
+import hashlib
+import json
+import os
+import re
+import sys
+import urllib.parse
+
+from .backends.http import (
+    BYTES_TYPE,
+    JSON_TYPE,
+    HttpCollector,
+    HttpCollectorError,
+    _AttemptRunner,
+    _Request,
+    quoted_filename,
+)
+from .backends.local import STAGING_PREFIX
+from .facade import push_item_validator
+from .jsonvalues import PushItemValueError, check_json_values
+from .runs import (
+    UPLOAD_MARKER,
+    BadLine,
+    _decode_json,
+    _decoding_problem,
+    _is_utf8,
+    _open_regular_file,
+    _record_problem,
+    open_run,
+)
+
+#: The longest run id the service accepts (``MAX_RUN_ID_LENGTH`` of its
+#: store, which needs the server extra to import).
+MAX_RUN_ID_LENGTH = 128
+
+# A run id the service accepts (as its app checks them).
+_RUN_ID = re.compile(r"[A-Za-z0-9_~-][A-Za-z0-9._~-]{0,%d}\Z" % (MAX_RUN_ID_LENGTH - 1))
+_NOT_IN_RUN_ID = re.compile(r"[^A-Za-z0-9._~-]")
+# The random part of a run id: 16 hex digits.
+_RANDOM_BYTES = 8
+
+#: Records sent in one request by default.
+DEFAULT_BATCH_SIZE = 500
+
+#: The most bytes of a file sent in one request: well within the service's
+#: default largest body (64 MiB).
+FILE_PIECE_BYTES = 4 * 1024 * 1024
+
+# Requests queued ahead of the one being sent: the next ones are read and
+# checked while the service works on it, and memory stays bounded.
+_QUEUED_REQUESTS = 8
+
+# The most of a summary document read back: it lists every unsuccessful
+# item of the run.
+_SUMMARY_ANSWER_BYTES = 512 * 1024 * 1024
+
+# Lines not sent that are named one by one; the rest are counted.
+_NOT_SENT_KEPT = 10
+
+
+class UploadError(Exception):
+    """What stopped an upload, in one line for the user."""
+
+
+class NotSentLine:
+    """A readable record that the service would refuse, so was not sent.
+
+    Attributes:
+        line_number (int): where the line is, counting from 1.
+        reason (str): what is wrong with the record.
+    """
+
+    __slots__ = ("line_number", "reason")
+
+    def __init__(self, line_number: int, reason: str):
+        self.line_number = line_number
+        self.reason = reason
+
+    def __repr__(self):
+        return "NotSentLine(%d, %r)" % (self.line_number, self.reason)
+
+
+class UploadResult:
+    """What an upload did.
+
+    Attributes:
+        run (Run): the local run uploaded.
+        run_id (str): its id in the service.
+        url (str): the run's URL in the service, ``{base}/runs/{run_id}``.
+        records_sent (int): records sent by this upload (not those the
+            service held already).
+        records_held (int): records the service held for the run before.
+        files (int): files sent (each whole, though the service stores
+            again only those changed since an earlier upload).
+        bad_lines (list[BadLine]): lines that could not be read, as
+            ``pushcollector summary`` reports them; not sent.
+        not_sent (list[NotSentLine]): the first readable records the
+            service would refuse; not sent.
+        not_sent_count (int): how many such records there were in all.
+    """
+
+    def __init__(self, run, run_id, url):
+        self.run = run
+        self.run_id = run_id
+        self.url = url
+        self.records_sent = 0
+        self.records_held = 0
+        self.files = 0
+        self.bad_lines = []
+        self.not_sent = []
+        self.not_sent_count = 0
+
+    def _not_sent(self, line_number, reason):
+        self.not_sent_count += 1
+        if len(self.not_sent) < _NOT_SENT_KEPT:
+            self.not_sent.append(NotSentLine(line_number, reason))
+
+
+class _Uploader(HttpCollector):
+    """An HttpCollector sending under a given run id, with keys of its own.
+
+    Through the backend's transport: its retries, backoff, timeouts and
+    redaction of secrets apply to every request.
+    """
+
+    def __init__(self, url, token, run_id, timeout, max_attempts):
+        super().__init__(url, token, timeout=timeout, max_attempts=max_attempts)
+        self.run_id = run_id
+
+    def send(self, method, path, body, content_type, key):
+        """Queue a request with this Idempotency-Key; its future."""
+        return self._enqueue([(method, path, body, content_type)], [key])
+
+    def records_held(self):
+        """How many records the service holds for the run: 0 if it has none.
+
+        Raises:
+            HttpCollectorError: if the service cannot be asked.
+            UploadError: if it answers something else than a summary.
+        """
+        path = "/runs/%s/summary" % self.run_id
+        with self._lock:
+            headers = self._request_headers(JSON_TYPE, "summary")
+        request = _Request("GET", path, b"", headers, None)
+        request.answer_limit = _SUMMARY_ANSWER_BYTES
+        runner = _AttemptRunner()
+        try:
+            failure = self._deliver(request, runner)
+        finally:
+            runner.stop()
+        if failure is not None:
+            if failure.status == 404:
+                return 0
+            raise failure
+        try:
+            records = json.loads(request.answer)["records"]
+        except (TypeError, ValueError, KeyError):
+            records = None
+        if type(records) is not int or records < 0:
+            raise UploadError(
+                "GET %s%s answered something else than a run's summary: is %s"
+                " the base URL of a pushcollector service?" % (self.url, path, self.url)
+            )
+        return records
+
+
+def upload_run(
+    path: str | os.PathLike | None,
+    url: str,
+    token: str | None = None,
+    *,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    timeout: float = 30,
+    max_attempts: int = 5,
+    progress: bool | None = None,
+) -> UploadResult:
+    """Send a local run, its records and files, to the collection service.
+
+    Args:
+        path: the run, as :func:`~pushcollector.open_run` takes it.
+        url: the service's base URL, such as ``http://host:8080/api``.
+        token: sent as a Bearer token.
+        batch_size: the most records in one request.
+        timeout: seconds an attempt of a request may take.
+        max_attempts: attempts per request.
+        progress: whether to show a progress bar on standard error; by
+            default, when it is a terminal.
+
+    Raises:
+        UploadError: if the upload cannot be made or completed.
+        HttpCollectorError: if a request failed for good.
+        OSError: if the run cannot be read.
+        NotARunError: if the path holds no run.
+    """
+    run = open_run(path)
+    try:
+        uploader = _Uploader(url, token, "unknown", timeout, max_attempts)
+    except (TypeError, ValueError) as error:
+        raise UploadError("cannot upload to that URL: %s" % error) from None
+    try:
+        run_id = uploader.run_id = upload_run_id(run)
+        result = UploadResult(
+            run,
+            run_id,
+            "%s/runs/%s" % (uploader.url, urllib.parse.quote(run_id, safe="")),
+        )
+        files = run.files()
+        result.records_held = uploader.records_held()
+        if progress is None:
+            progress = sys.stderr.isatty()
+        sizes = _sizes(run, files)
+        with _progress_bar(progress, sum(sizes)) as bar:
+            _Sending(uploader, bar).run(run, files, sizes[0], result, batch_size)
+    finally:
+        uploader.close()
+    return result
+
+
+def upload_run_id(run) -> str:
+    """The run id the run is uploaded under: made on its first upload.
+
+    It is kept in a marker file: ``.pushcollector-upload`` in the run
+    directory, or ``.{name}.pushcollector-upload`` beside a push items file
+    opened alone. Made once, atomically, so that uploads at the same time
+    agree on it: the run's name (what of it a run id may hold), ``-`` and
+    16 random hex digits.
+
+    Raises:
+        UploadError: if the marker cannot be made, or holds no run id.
+        OSError: if it cannot be read, or is not a regular file.
+    """
+    marker = _marker_path(run)
+    run_id = _read_marker(marker)
+    if run_id is not None:
+        return run_id
+    directory = os.path.dirname(marker)
+    # Written whole under a name of its own, then linked to the marker's
+    # name, which fails if the marker exists: readers never see a marker
+    # half written, and of uploads at the same time one id wins. The name
+    # is the local backend's staging files', which no reader takes for a
+    # file of the run, should the process die before removing it.
+    staging = os.path.join(directory, STAGING_PREFIX + os.urandom(16).hex())
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        fd = os.open(staging, flags, 0o644)
+    except OSError as error:
+        raise UploadError(
+            "cannot record the run id of the upload in %s: %s (the upload keeps"
+            " it there, so that uploading the run again resumes it)"
+            % (directory, error.strerror or error)
+        ) from None
+    try:
+        with open(fd, "w", encoding="ascii") as staged:
+            staged.write(_new_run_id(run.name) + "\n")
+        try:
+            os.link(staging, marker)
+        except FileExistsError:
+            pass  # Another upload made it first: its id is the run's.
+    finally:
+        os.unlink(staging)
+    return _read_marker(marker)
+
+
+def _marker_path(run):
+    if run.directory is not None:
+        return os.path.join(run.directory, UPLOAD_MARKER)
+    directory, name = os.path.split(run.items_path)
+    return os.path.join(directory, ".%s%s" % (name, UPLOAD_MARKER))
+
+
+def _read_marker(marker):
+    """The run id in the marker, or None if there is no marker."""
+    try:
+        fd = _open_regular_file(marker)
+    except FileNotFoundError:
+        return None
+    with open(fd, "rb") as marker_file:
+        data = marker_file.read(MAX_RUN_ID_LENGTH + 2)
+    text = data.decode("ascii", "replace")
+    if text.endswith("\n"):
+        text = text[:-1]
+    if not _RUN_ID.match(text):
+        raise UploadError(
+            "%s holds no run id: it should hold the id this run was uploaded"
+            " under; remove it to upload the run under a new id" % marker
+        )
+    return text
+
+
+def _new_run_id(name):
+    stem = _NOT_IN_RUN_ID.sub("_", name).lstrip(".")
+    stem = stem[: MAX_RUN_ID_LENGTH - 1 - 2 * _RANDOM_BYTES] or "run"
+    return "%s-%s" % (stem, os.urandom(_RANDOM_BYTES).hex())
+
+
+def _sizes(run, files):
+    """The size of the items file, then of each file, for the progress bar;
+    a file gone counts as empty."""
+    paths = [run.items_path]
+    paths.extend(os.path.join(run.directory, name) for name in files)
+    sizes = []
+    for path in paths:
+        try:
+            sizes.append(os.lstat(path).st_size)
+        except OSError:
+            sizes.append(0)
+    return sizes
+
+
+class _NoBar:
+    """A progress bar that shows nothing."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        pass
+
+    def update(self, count):
+        pass
+
+
+def _progress_bar(shown, total):
+    if not shown:
+        return _NoBar()
+    # Imported only here: only a progress bar on a terminal needs it.
+    import tqdm
+
+    return tqdm.tqdm(
+        total=total,
+        desc="uploading",
+        unit="B",
+        unit_scale=True,
+        unit_divisor=1024,
+        file=sys.stderr,
+        leave=True,
+    )
+
+
+def _readable_lines(run, on_bad_line):
+    """(line number, line, record) of each record :meth:`Run.records` reads.
+
+    The same lines, judged the same way, with the same reports of the
+    others, but with the text of each line, which is what is sent.
+    """
+    try:
+        fd = _open_regular_file(run.items_path)
+    except FileNotFoundError:
+        if run.directory is None:
+            raise
+        return  # No push items recorded in this run.
+    stream = open(fd, encoding="utf-8", errors="surrogateescape", newline="\n")
+    loads = _decode_json
+    with stream:
+        for line_number, line in enumerate(stream, 1):
+            try:
+                record = loads(line)
+            except (ValueError, RecursionError) as error:
+                on_bad_line(BadLine(line_number, _decoding_problem(error, line)))
+                continue
+            if not line.isascii() and not _is_utf8(line):
+                on_bad_line(BadLine(line_number, "not UTF-8 text"))
+            elif (
+                type(record) is dict
+                and type(record.get("filename")) is str
+                and type(record.get("state")) is str
+                and type(record.get("dest")) in (str, type(None))
+            ):
+                yield line_number, line, record
+            else:
+                on_bad_line(BadLine(line_number, _record_problem(record)))
+
+
+def _refusal(validator, record):
+    """Why the service would refuse the record (as its 422 says), or None."""
+    if not validator.is_valid(record):
+        error = validator.detailed_error(record)
+        where = "".join("[%r]" % part for part in error.absolute_path)
+        return "%s%s" % (where + ": " if where else "", error.message)
+    try:
+        check_json_values([record])
+    except PushItemValueError as error:
+        where = "".join("[%r]" % step for step in error.path)
+        return "%s%s" % (where + ": " if where else "", error.problem)
+    return None
+
+
+class _Sending:
+    """The requests of one upload, queued a few ahead of the service."""
+
+    def __init__(self, uploader, bar):
+        self.uploader = uploader
+        self.bar = bar
+        self.pending = collections.deque()
+
+    def run(self, run, files, items_size, result, batch_size):
+        shown = self.send_records(run, result, batch_size)
+        # What the bar did not count: unreadable lines, and characters
+        # beyond the first of each that UTF-8 encodes in several bytes.
+        self.bar.update(max(0, items_size - shown))
+        for name in files:
+            self.send_file(run, name)
+            result.files += 1
+        while self.pending:
+            self.pending.popleft().result()
+
+    def send(self, method, path, body, content_type, key):
+        self.pending.append(self.uploader.send(method, path, body, content_type, key))
+        if len(self.pending) > _QUEUED_REQUESTS:
+            # Raises the failure of a request, which stops the upload.
+            self.pending.popleft().result()
+
+    def send_records(self, run, result, batch_size):
+        """Send the records the service does not hold yet, in order."""
+        path = "/runs/%s/push-items" % self.uploader.run_id
+        held = result.records_held
+        validator = push_item_validator()
+        is_valid = validator.is_valid
+        bar = self.bar
+        # Readable lines, checked a batch at a time: the quick checks of a
+        # whole batch, then of each record only if one failed.
+        chunk_lines, chunk_records, chunk_numbers = [], [], []
+        # Records checked: the first ``held`` of them are skipped.
+        index = 0
+        batch = []
+        read = shown = 0
+        lines = _readable_lines(run, result.bad_lines.append)
+        while True:
+            for line_number, line, record in lines:
+                chunk_numbers.append(line_number)
+                chunk_lines.append(line)
+                chunk_records.append(record)
+                if len(chunk_lines) == batch_size:
+                    break
+            if not chunk_lines:
+                break
+            if all(map(is_valid, chunk_records)) and _all_json(chunk_records):
+                valid = chunk_lines
+            else:
+                valid = []
+                for line_number, line, record in zip(
+                    chunk_numbers, chunk_lines, chunk_records
+                ):
+                    refusal = _refusal(validator, record)
+                    if refusal is None:
+                        valid.append(line)
+                    else:
+                        result._not_sent(line_number, refusal)
+            read += sum(map(len, chunk_lines))
+            chunk_lines, chunk_records, chunk_numbers = [], [], []
+            if index + len(valid) <= held:
+                index += len(valid)
+                valid = []
+            elif index < held:
+                valid = valid[held - index :]
+                index = held
+            for line in valid:
+                batch.append(line)
+                if len(batch) == batch_size:
+                    self.send_batch(path, index, batch)
+                    index += len(batch)
+                    result.records_sent += len(batch)
+                    batch = []
+            bar.update(read)
+            shown += read
+            read = 0
+        if batch:
+            self.send_batch(path, index, batch)
+            index += len(batch)
+            result.records_sent += len(batch)
+        if index < held:
+            raise UploadError(
+                "the service holds %d records of run %s, more than the %d of %s:"
+                " was the run changed since it was uploaded?"
+                % (held, self.uploader.run_id, index, run.items_path)
+            )
+        return shown
+
+    def send_batch(self, path, first, lines):
+        body = ("[" + ",".join(lines) + "]").encode("utf-8")
+        key = "records:%d:%s" % (first, hashlib.sha256(body).hexdigest()[:32])
+        self.send("POST", path, body, JSON_TYPE, key)
+
+    def send_file(self, run, name):
+        """Send a file whole, in pieces: the first replaces the file."""
+        path = os.path.join(run.directory, name)
+        url_path = "/runs/%s/files/%s" % (self.uploader.run_id, quoted_filename(name))
+        fd = _open_regular_file(path)
+        with open(fd, "rb") as content:
+            modified = os.fstat(fd).st_mtime_ns
+            whole = hashlib.sha256()
+            for piece in iter(lambda: content.read(FILE_PIECE_BYTES), b""):
+                whole.update(piece)
+            digest = whole.hexdigest()
+            content.seek(0)
+            sent = hashlib.sha256()
+            offset = 0
+            while True:
+                piece = content.read(FILE_PIECE_BYTES)
+                if not piece and offset:
+                    break
+                sent.update(piece)
+                key = (
+                    "file:"
+                    + hashlib.sha256(
+                        ("%s\0%s\0%d\0%d" % (name, digest, modified, offset)).encode(
+                            "utf-8"
+                        )
+                    ).hexdigest()
+                )
+                self.send(
+                    "PUT" if offset == 0 else "POST", url_path, piece, BYTES_TYPE, key
+                )
+                offset += len(piece)
+                self.bar.update(len(piece))
+                if len(piece) < FILE_PIECE_BYTES:
+                    break
+        if sent.hexdigest() != digest:
+            raise UploadError(
+                "%s changed while it was uploaded: upload the run again once it"
+                " no longer changes" % path
+            )
+
+
+def _all_json(records):
+    """Whether every record keeps the JSON rule (the quick check of all)."""
+    try:
+        check_json_values(records)
+    except PushItemValueError:
+        return False
+    return True
+
+
+def describe_failure(error: HttpCollectorError) -> str:
+    """What to tell the user of a request of the upload that failed."""
+    message = " ".join(str(error).split())
+    if error.status in (401, 403):
+        message += " (the token is taken from $PUSHCOLLECTOR_HTTP_TOKEN)"
+    return message
