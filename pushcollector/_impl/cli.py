@@ -765,6 +765,8 @@ def _positive_int(text):
 
 
 def _upload(args):
+    import logging
+
     from .backends.http import HttpCollectorError
     from .collector import HTTP_TOKEN_VARIABLE, HTTP_URL_VARIABLE
     from .upload import UploadError, describe_failure, upload_run
@@ -774,6 +776,13 @@ def _upload(args):
         raise CommandError(
             "no service to upload to: give --to URL, or set $%s" % HTTP_URL_VARIABLE
         )
+    # Retries are shown as warnings as they happen; the request that failed
+    # for good, which the transport logs as an error, is the command's error.
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("pushcollector: warning: %(message)s"))
+    handler.addFilter(lambda record: record.levelno == logging.WARNING)
+    logger = logging.getLogger("pushcollector")
+    logger.addHandler(handler)
     try:
         result = upload_run(
             args.path,
@@ -790,6 +799,8 @@ def _upload(args):
             "upload incomplete: %s; run the command again to complete it"
             % describe_failure(error)
         ) from None
+    finally:
+        logger.removeHandler(handler)
     _warn_about_bad_lines(result.run, result.bad_lines)
     for line in result.not_sent:
         print(
