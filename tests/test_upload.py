@@ -554,13 +554,52 @@ def test_only_regular_files_are_sent_none_followed_none_waited_for(service, tmp_
     os.mkdir(os.path.join(run_dir, "logs"))
     os.symlink("/etc", os.path.join(run_dir, "logs", "etc"))
     os.mkfifo(os.path.join(run_dir, "logs", "pipe"))
+    # Not written by the local backend, and refused by the service.
+    with open(os.path.join(run_dir, "logs", "back\\slash"), "w") as planted:
+        planted.write("planted\n")
 
     done = run_upload(run_dir, "--to", service.url)
 
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 1
+    assert done.stderr == (
+        "pushcollector: warning: %s/logs/back\\slash: not sent: invalid filename"
+        " 'logs/back\\\\slash': must not contain a backslash\n" % run_dir
+    )
     run_id = run_id_of(done.stdout.strip())
     assert stored_files(service, run_id) == {"kept.txt": b"kept\n"}
     assert stored_lines(service, run_id) == []
+
+
+@pytest.mark.parametrize(
+    "kind, refusal",
+    [
+        ("fifo", "a FIFO, not a regular file"),
+        ("socket", "a socket, not a regular file"),
+        ("symlink", "a symbolic link, which is not followed"),
+        ("directory", "Is a directory"),
+        ("gone", "No such file or directory"),
+        ("folder link", "Not a directory"),
+    ],
+)
+def test_a_file_replaced_after_it_was_listed_is_refused_without_waiting(
+    tmp_path, kind, refusal, no_hang
+):
+    run_dir = record_run(tmp_path, [], files={"logs/a.log": b"a\n"})
+    run = open_run(run_dir)
+    path = os.path.join(run_dir, "logs", "a.log")
+    os.remove(path)
+    if kind == "directory":
+        os.mkdir(path)
+    elif kind == "folder link":
+        os.rmdir(os.path.dirname(path))
+        os.symlink(str(tmp_path), os.path.dirname(path))
+    elif kind != "gone":
+        make_special(path, kind)
+
+    with pytest.raises(OSError) as raised:
+        upload._Sending(Recorder(), upload._NoBar()).send_file(run, "logs/a.log")
+
+    assert (raised.value.filename, raised.value.strerror) == (path, refusal)
 
 
 def test_a_push_items_file_that_is_a_fifo_is_refused_without_waiting(service, tmp_path):
@@ -953,6 +992,18 @@ def test_a_run_directory_that_is_not_writable_is_one_line_and_status_2(tmp_path)
         " run again resumes it)\n" % run_dir
     )
     assert os.listdir(run_dir) == ["pushitems.jsonl"]
+
+
+def test_a_file_that_cannot_be_read_is_one_line_and_status_2(service, tmp_path):
+    run_dir = record_run(tmp_path, [items(1)], files={"secret": b"x"})
+    os.chmod(os.path.join(run_dir, "secret"), 0)
+
+    done = run_upload(run_dir, "--to", service.url, prefix=without_write_permission())
+
+    assert done.returncode == 2
+    assert done.stderr == (
+        "pushcollector: error: %s/secret: Permission denied\n" % run_dir
+    )
 
 
 def test_a_path_without_a_run_is_status_2(tmp_path):

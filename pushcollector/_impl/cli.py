@@ -817,7 +817,13 @@ def _upload(args):
             ),
             file=sys.stderr,
         )
+    for name, problem in result.files_not_sent:
+        print(
+            "pushcollector: warning: %s: not sent: %s"
+            % (_shown(os.path.join(result.run.directory, name)), _shown(problem)),
+            file=sys.stderr,
+        )
     _print_lines([result.url])
-    if result.bad_lines or result.not_sent_count:
+    if result.bad_lines or result.not_sent_count or result.files_not_sent:
         return EXIT_FAILED
     return EXIT_PASSED

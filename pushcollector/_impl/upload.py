@@ -40,10 +40,11 @@ from .backends.http import (
     _Request,
     quoted_filename,
 )
-from .backends.local import STAGING_PREFIX
-from .facade import push_item_validator
+from .backends.local import _DIRECTORY_FLAGS, STAGING_PREFIX, _with_path
+from .facade import checked_filename, push_item_validator
 from .jsonvalues import PushItemValueError, check_json_values
 from .runs import (
+    _READ_FLAGS,
     UPLOAD_MARKER,
     BadLine,
     _decode_json,
@@ -51,6 +52,7 @@ from .runs import (
     _is_utf8,
     _open_regular_file,
     _record_problem,
+    _refusal,
     open_run,
 )
 
@@ -92,7 +94,8 @@ class NotSentLine:
 
     Attributes:
         line_number (int): where the line is, counting from 1.
-        reason (str): what is wrong with the record.
+        reason (str): what is wrong with the record, as the service's
+            refusal would say.
     """
 
     __slots__ = ("line_number", "reason")
@@ -117,6 +120,9 @@ class UploadResult:
         records_held (int): records the service held for the run before.
         files (int): files sent (each whole, though the service stores
             again only those changed since an earlier upload).
+        files_not_sent (list[tuple[str, str]]): the name and the problem of
+            each file of the run whose name the service would refuse (one
+            the ``local`` backend cannot have written); not sent.
         bad_lines (list[BadLine]): lines that could not be read, as
             ``pushcollector summary`` reports them; not sent.
         not_sent (list[NotSentLine]): the first readable records the
@@ -131,6 +137,7 @@ class UploadResult:
         self.records_sent = 0
         self.records_held = 0
         self.files = 0
+        self.files_not_sent = []
         self.bad_lines = []
         self.not_sent = []
         self.not_sent_count = 0
@@ -396,7 +403,7 @@ def _readable_lines(run, on_bad_line):
                 on_bad_line(BadLine(line_number, _record_problem(record)))
 
 
-def _refusal(validator, record):
+def _refused_because(validator, record):
     """Why the service would refuse the record (as its 422 says), or None."""
     if not validator.is_valid(record):
         error = validator.detailed_error(record)
@@ -424,6 +431,11 @@ class _Sending:
         # beyond the first of each that UTF-8 encodes in several bytes.
         self.bar.update(max(0, items_size - shown))
         for name in files:
+            try:
+                checked_filename(name)
+            except ValueError as error:
+                result.files_not_sent.append((name, str(error)))
+                continue
             self.send_file(run, name)
             result.files += 1
         while self.pending:
@@ -466,7 +478,7 @@ class _Sending:
                 for line_number, line, record in zip(
                     chunk_numbers, chunk_lines, chunk_records
                 ):
-                    refusal = _refusal(validator, record)
+                    refusal = _refused_because(validator, record)
                     if refusal is None:
                         valid.append(line)
                     else:
@@ -510,7 +522,7 @@ class _Sending:
         """Send a file whole, in pieces: the first replaces the file."""
         path = os.path.join(run.directory, name)
         url_path = "/runs/%s/files/%s" % (self.uploader.run_id, quoted_filename(name))
-        fd = _open_regular_file(path)
+        fd = _open_file_of_run(run.directory, name)
         with open(fd, "rb") as content:
             modified = os.fstat(fd).st_mtime_ns
             whole = hashlib.sha256()
@@ -545,6 +557,58 @@ class _Sending:
                 "%s changed while it was uploaded: upload the run again once it"
                 " no longer changes" % path
             )
+
+
+def _open_file_of_run(directory, name):
+    """A descriptor of a file of the run open for reading, if it is a
+    regular file.
+
+    Opened as the run's files are listed: one directory at a time, each
+    relative to its parent, none of them through a link, and the file
+    without following a link or waiting on a FIFO.
+
+    Raises:
+        OSError: naming the file's path, if it cannot be opened or is not a
+            regular file.
+    """
+    path = os.path.join(directory, name)
+    *folders, base = name.split("/")
+    try:
+        parent = os.open(directory, _DIRECTORY_FLAGS)
+        try:
+            for folder in folders:
+                child = os.open(folder, _DIRECTORY_FLAGS, dir_fd=parent)
+                os.close(parent)
+                parent = child
+            try:
+                fd = os.open(base, _READ_FLAGS, dir_fd=parent)
+            except OSError as error:
+                # Say what a link or a socket is rather than "Too many
+                # levels of symbolic links" or "No such device or address".
+                try:
+                    mode = os.stat(base, dir_fd=parent, follow_symlinks=False)
+                except OSError:
+                    raise error from None
+                refusal = _refusal(path, mode.st_mode)
+                if refusal is None:
+                    raise
+                raise refusal from None
+        finally:
+            os.close(parent)
+    except OSError as error:
+        if error.filename == path:
+            raise
+        raise _with_path(error, path) from None
+    try:
+        refusal = _refusal(path, os.fstat(fd).st_mode)
+        if refusal is not None:
+            raise refusal
+        # Only open() had to return at once; reads of a file never wait.
+        os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 def _all_json(records):
