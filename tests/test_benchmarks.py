@@ -14,6 +14,7 @@ BENCHMARK = os.path.join(BENCHMARKS, "bench_collect.py")
 HTTP_BENCHMARK = os.path.join(BENCHMARKS, "bench_http.py")
 SUMMARY_BENCHMARK = os.path.join(BENCHMARKS, "bench_summary.py")
 SERVE_BENCHMARK = os.path.join(BENCHMARKS, "bench_serve.py")
+UPLOAD_BENCHMARK = os.path.join(BENCHMARKS, "bench_upload.py")
 
 
 def benchmark_results(script, *args, cwd, timeout=60):
@@ -387,3 +388,41 @@ def test_the_pages_benchmark_checks_what_the_pages_show(bench_pages):
         bench_pages.check_run_page(page.replace(run.failed[3], "x"), run, "here")
     with pytest.raises(SystemExit, match="no chart"):
         bench_pages.check_run_page(page.replace("chart", "x"), run, "here")
+
+
+def test_scaled_down_upload_benchmark_on_sqlite_reports_every_figure(tmp_path):
+    results = benchmark_results(
+        UPLOAD_BENCHMARK,
+        "--scale",
+        "0.001",
+        "--repeat",
+        "1",
+        "--skip-postgres",
+        cwd=tmp_path,
+        timeout=120,
+    )
+
+    settings = results["settings"]
+    assert (settings["records"], settings["batch_size"]) == (1000, 500)
+    assert (settings["postgresql"], settings["sqlite"]) == (None, True)
+    measurements = results["measurements"]
+    assert {
+        name: figures["items"]
+        for name, figures in measurements.items()
+        if figures is not None
+    } == {"sqlite_upload": 1000, "sqlite_http": 1000}
+    for name in ("sqlite_upload", "sqlite_http"):
+        figures = measurements[name]
+        assert figures["median_seconds"] > 0
+        assert len(figures["seconds"]) == 1
+        # What the service held was checked, else the benchmark failed.
+        assert "1,000 records, each the item sent" in figures["checked"]
+    ratios = results["ratios"]
+    assert ratios["sqlite_upload_vs_http_time"]["value"] > 0
+    assert ratios["sqlite_upload_vs_http_time"]["target"] == "<= 2"
+    assert isinstance(ratios["sqlite_upload_vs_http_time"]["pass"], bool)
+    assert ratios["postgresql_upload_vs_http_time"] == {
+        "value": None,
+        "target": "<= 2",
+        "pass": None,
+    }

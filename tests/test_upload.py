@@ -407,11 +407,13 @@ class Proxy(http.server.ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, target, kill_at, after_answer):
+    def __init__(self, target, kill_at, after_answer, busy_at=None):
         super().__init__(("127.0.0.1", 0), ProxyHandler)
         self.target = target
         self.kill_at = kill_at
         self.after_answer = after_answer
+        # The write request answered 503 once, rather than forwarded.
+        self.busy_at = busy_at
         self.writes = []
         self.victim = None
         self.lock = threading.Lock()
@@ -434,8 +436,17 @@ class ProxyHandler(http.server.BaseHTTPRequestHandler):
             with server.lock:
                 server.writes.append((self.command, self.path))
                 number = len(server.writes)
-        if number == server.kill_at and not server.after_answer:
+        killing = number is not None and number == server.kill_at
+        if killing and not server.after_answer:
             server.kill_victim()
+            return
+        if number is not None and number == server.busy_at:
+            server.busy_at = None
+            self.send_response(503)
+            self.send_header("Retry-After", "0")
+            self.send_header("Content-Length", "4")
+            self.end_headers()
+            self.wfile.write(b"busy")
             return
         headers = {
             name: value
@@ -449,7 +460,7 @@ class ProxyHandler(http.server.BaseHTTPRequestHandler):
             headers=headers,
             timeout=60,
         )
-        if number == server.kill_at:
+        if killing:
             assert answer.status_code == 200
             assert answer.json()["applied"] is True
             server.kill_victim()
@@ -540,6 +551,28 @@ def test_an_upload_killed_at_any_request_completes_when_run_again(
     assert stored_files(service, run_id) == INTERRUPTED_FILES
     expected_held = min(kill_at - (0 if after_answer else 1), 6) * 100
     assert held_after_kill == min(expected_held, 560)
+
+
+def test_retries_are_shown_as_warnings(service, tmp_path):
+    run_dir = record_run(tmp_path, [items(30)], files={"a.log": b"a\n"})
+    proxy = Proxy(service.url, kill_at=None, after_answer=False, busy_at=2)
+    thread = threading.Thread(target=proxy.serve_forever, daemon=True)
+    thread.start()
+    try:
+        done = run_upload(run_dir, "--to", proxy.url, "--batch-size", "20")
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
+
+    assert done.returncode == 0
+    run_id = run_id_of(done.stdout.strip())
+    assert done.stderr == (
+        "pushcollector: warning: POST %s/runs/%s/push-items failed (attempt 1 of"
+        " 5): HTTP 503 Service Unavailable: 'busy'; retrying in 0.00 s\n"
+        % (proxy.url, run_id)
+    )
+    assert [json.loads(line) for line in stored_lines(service, run_id)] == items(30)
+    assert stored_files(service, run_id) == {"a.log": b"a\n"}
 
 
 # Hostile files --------------------------------------------------------------
