@@ -907,6 +907,7 @@ def test_an_unreachable_service_is_one_line_and_status_2(tmp_path):
     assert line.startswith(
         "pushcollector: error: upload incomplete: GET %s/runs/" % url
     )
+    assert "/summary" not in line
     assert "ConnectionError" in line
 
 
@@ -968,8 +969,8 @@ def test_something_else_than_the_service_is_refused(tmp_path):
     assert done.returncode == 2
     run_id = open(os.path.join(run_dir, ".pushcollector-upload")).read().strip()
     assert done.stderr == (
-        "pushcollector: error: GET %s/runs/%s/summary answered something else"
-        " than a run's summary: is %s the base URL of a pushcollector service?\n"
+        "pushcollector: error: GET %s/runs/%s answered something else"
+        " than a run's figures: is %s the base URL of a pushcollector service?\n"
         % (url, run_id, url)
     )
 
@@ -1036,6 +1037,17 @@ def test_a_file_that_cannot_be_read_is_one_line_and_status_2(service, tmp_path):
     assert done.returncode == 2
     assert done.stderr == (
         "pushcollector: error: %s/secret: Permission denied\n" % run_dir
+    )
+
+
+def test_a_url_is_not_a_run_to_upload(service):
+    done = run_upload(service.url, "--to", service.url)
+
+    assert done.returncode == 2
+    assert done.stderr == (
+        "pushcollector: error: %s is a URL: upload sends a run held here (a run"
+        " directory, an artifacts directory or a push items file) to a service\n"
+        % service.url
     )
 
 

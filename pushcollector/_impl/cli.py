@@ -725,7 +725,14 @@ def _add_upload_command(commands):
         epilog=_UPLOAD_EXIT_CODES_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    upload.add_argument("path", nargs="?", metavar="PATH", help=_PATH_HELP)
+    upload.add_argument(
+        "path",
+        nargs="?",
+        metavar="PATH",
+        help="a run directory, an artifacts directory (its 'latest' run is"
+        " used) or a pushitems.jsonl file; default: the latest run under $%s,"
+        " else under ./artifacts" % ARTIFACTS_DIR_VARIABLE,
+    )
     upload.add_argument(
         "--to",
         metavar="URL",

@@ -46,14 +46,11 @@ from .jsonvalues import PushItemValueError, check_json_values
 from .runs import (
     _READ_FLAGS,
     UPLOAD_MARKER,
-    BadLine,
-    _decode_json,
-    _decoding_problem,
-    _is_utf8,
     _open_regular_file,
-    _record_problem,
     _refusal,
+    is_service_url,
     open_run,
+    records_of_lines,
 )
 
 #: The longest run id the service accepts (``MAX_RUN_ID_LENGTH`` of its
@@ -77,9 +74,9 @@ FILE_PIECE_BYTES = 4 * 1024 * 1024
 # checked while the service works on it, and memory stays bounded.
 _QUEUED_REQUESTS = 8
 
-# The most of a summary document read back: it lists every unsuccessful
-# item of the run.
-_SUMMARY_ANSWER_BYTES = 512 * 1024 * 1024
+# The most of a run's figures read back: a few hundred bytes, and a count
+# for each state.
+_RUN_ANSWER_BYTES = 1024 * 1024
 
 # Lines not sent that are named one by one; the rest are counted.
 _NOT_SENT_KEPT = 10
@@ -170,11 +167,11 @@ class _Uploader(HttpCollector):
             HttpCollectorError: if the service cannot be asked.
             UploadError: if it answers something else than a summary.
         """
-        path = "/runs/%s/summary" % self.run_id
+        path = "/runs/%s" % self.run_id
         with self._lock:
-            headers = self._request_headers(JSON_TYPE, "summary")
+            headers = self._request_headers(JSON_TYPE, "figures")
         request = _Request("GET", path, b"", headers, None)
-        request.answer_limit = _SUMMARY_ANSWER_BYTES
+        request.answer_limit = _RUN_ANSWER_BYTES
         runner = _AttemptRunner()
         try:
             failure = self._deliver(request, runner)
@@ -190,7 +187,7 @@ class _Uploader(HttpCollector):
             records = None
         if type(records) is not int or records < 0:
             raise UploadError(
-                "GET %s%s answered something else than a run's summary: is %s"
+                "GET %s%s answered something else than a run's figures: is %s"
                 " the base URL of a pushcollector service?" % (self.url, path, self.url)
             )
         return records
@@ -224,6 +221,11 @@ def upload_run(
         OSError: if the run cannot be read.
         NotARunError: if the path holds no run.
     """
+    if is_service_url(path):
+        raise UploadError(
+            "%s is a URL: upload sends a run held here (a run directory, an"
+            " artifacts directory or a push items file) to a service" % path
+        )
     run = open_run(path)
     try:
         uploader = _Uploader(url, token, "unknown", timeout, max_attempts)
@@ -369,10 +371,26 @@ def _progress_bar(shown, total):
     )
 
 
+class _Lines:
+    """The lines of a stream, each given with its number kept in ``number``
+    and itself in ``line`` until the next is given."""
+
+    __slots__ = ("_lines", "number", "line")
+
+    def __init__(self, lines):
+        self._lines = lines
+        self.number = 0
+        self.line = None
+
+    def __iter__(self):
+        for self.number, self.line in enumerate(self._lines, 1):
+            yield self.line
+
+
 def _readable_lines(run, on_bad_line):
     """(line number, line, record) of each record :meth:`Run.records` reads.
 
-    The same lines, judged the same way, with the same reports of the
+    The same lines, judged by the same parser with the same reports of the
     others, but with the text of each line, which is what is sent.
     """
     try:
@@ -382,25 +400,11 @@ def _readable_lines(run, on_bad_line):
             raise
         return  # No push items recorded in this run.
     stream = open(fd, encoding="utf-8", errors="surrogateescape", newline="\n")
-    loads = _decode_json
     with stream:
-        for line_number, line in enumerate(stream, 1):
-            try:
-                record = loads(line)
-            except (ValueError, RecursionError) as error:
-                on_bad_line(BadLine(line_number, _decoding_problem(error, line)))
-                continue
-            if not line.isascii() and not _is_utf8(line):
-                on_bad_line(BadLine(line_number, "not UTF-8 text"))
-            elif (
-                type(record) is dict
-                and type(record.get("filename")) is str
-                and type(record.get("state")) is str
-                and type(record.get("dest")) in (str, type(None))
-            ):
-                yield line_number, line, record
-            else:
-                on_bad_line(BadLine(line_number, _record_problem(record)))
+        lines = _Lines(stream)
+        # The parser takes a line, and gives its record before the next.
+        for record in records_of_lines(lines, on_bad_line):
+            yield lines.number, lines.line, record
 
 
 def _refused_because(validator, record):
