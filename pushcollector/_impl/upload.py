@@ -165,7 +165,7 @@ class _Uploader(HttpCollector):
 
         Raises:
             HttpCollectorError: if the service cannot be asked.
-            UploadError: if it answers something else than a summary.
+            UploadError: if it answers something else than a run's figures.
         """
         path = "/runs/%s" % self.run_id
         with self._lock:
@@ -206,7 +206,8 @@ def upload_run(
     """Send a local run, its records and files, to the collection service.
 
     Args:
-        path: the run, as :func:`~pushcollector.open_run` takes it.
+        path: a run on disk, as :func:`~pushcollector.open_run` takes it;
+            not a URL.
         url: the service's base URL, such as ``http://host:8080/api``.
         token: sent as a Bearer token.
         batch_size: the most records in one request.
