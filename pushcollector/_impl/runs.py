@@ -22,6 +22,7 @@ from .backends.local import (
     PUSH_ITEMS_FILE,
     RUN_NAME_PATTERN,
     STAGING_NAME_PATTERN,
+    UPLOAD_MARKER,
     _with_path,
     configured_directory,
 )
@@ -38,10 +39,6 @@ _RUN_NAME = re.compile(RUN_NAME_PATTERN)
 # name given by the caller, so no attachment is taken for one unless named
 # exactly like one.
 _STAGING_FILE = re.compile(STAGING_NAME_PATTERN)
-
-# The marker of ``pushcollector upload`` at the top of a run directory: the
-# run id the run was uploaded under. Not part of what the run recorded.
-UPLOAD_MARKER = ".pushcollector-upload"
 
 # How readers open a file. O_NONBLOCK, so that a FIFO cannot keep open()
 # waiting for a writer: it is refused once open. O_NOFOLLOW, so that a link

@@ -40,12 +40,16 @@ from .backends.http import (
     _Request,
     quoted_filename,
 )
-from .backends.local import _DIRECTORY_FLAGS, STAGING_PREFIX, _with_path
+from .backends.local import (
+    _DIRECTORY_FLAGS,
+    STAGING_PREFIX,
+    UPLOAD_MARKER,
+    _with_path,
+)
 from .facade import checked_filename, push_item_validator
 from .jsonvalues import PushItemValueError, check_json_values
 from .runs import (
     _READ_FLAGS,
-    UPLOAD_MARKER,
     _open_regular_file,
     _refusal,
     is_service_url,

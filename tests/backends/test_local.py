@@ -174,7 +174,27 @@ def test_push_items_file_is_reserved(in_tmp_dir, method, filename):
 
 
 @pytest.mark.parametrize(
-    "filename", ["pushitems.json", "pushitems.jsonl.bak", "sub/pushitems.jsonl"]
+    "filename",
+    [".pushcollector-upload", ".PushCollector-Upload", ".pushcollector-upload/x"],
+)
+def test_the_upload_marker_is_reserved(in_tmp_dir, filename):
+    collector = Collector.get("local")
+    collector.update_push_items([item("x")]).result()
+
+    with pytest.raises(ValueError, match="reserved for pushcollector upload"):
+        collector.attach_file(filename, "not a run id")
+
+    assert os.listdir(latest(in_tmp_dir)) == ["pushitems.jsonl"]
+
+
+@pytest.mark.parametrize(
+    "filename",
+    [
+        "pushitems.json",
+        "pushitems.jsonl.bak",
+        "sub/pushitems.jsonl",
+        "sub/.pushcollector-upload",
+    ],
 )
 def test_names_like_the_push_items_file_are_not_reserved(in_tmp_dir, filename):
     Collector.get("local").attach_file(filename, "fine").result()

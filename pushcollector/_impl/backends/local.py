@@ -36,6 +36,10 @@ STAGING_PREFIX = ".pushcollector-tmp-"
 STAGING_NAME_PATTERN = re.escape(STAGING_PREFIX) + r"[0-9a-f]{32}"
 _STAGING_NAME = re.compile(STAGING_NAME_PATTERN)
 
+# Where ``pushcollector upload`` keeps, at the top of a run directory, the
+# run id the run was uploaded under: not a file the run recorded.
+UPLOAD_MARKER = ".pushcollector-upload"
+
 #: One push item as a line of ``pushitems.jsonl`` (without its newline): the
 #: format every store of records shares. Strict, though the facade refused
 #: values that are not JSON already: NaN and Infinity would be written as
@@ -332,6 +336,11 @@ def _refuse_reserved(filename):
         raise ValueError(
             "refusing filename %r: %r is reserved for push items, "
             "use update_push_items()" % (filename, top)
+        )
+    if top.casefold() == UPLOAD_MARKER:
+        raise ValueError(
+            "refusing filename %r: %r is reserved for pushcollector upload"
+            % (filename, top)
         )
     if _STAGING_NAME.fullmatch(filename.rpartition("/")[2]):
         raise ValueError(
