@@ -53,11 +53,18 @@ def test_serve_takes_the_database_from_the_environment(tmp_path):
 
 def test_serve_prints_its_base_url_and_stops_on_sigint(tmp_path):
     running = ServiceProcess("sqlite:///%s" % (tmp_path / "s.db")).start()
+    try:
+        assert running.url == "http://127.0.0.1:%d/api" % running.port
+        assert running.banner.endswith(
+            "; web view http://127.0.0.1:%d/\n" % running.port
+        )
+        assert running.get("/runs").json() == {"runs": [], "total": 0, "next": None}
+        stopped = running.stop(signal.SIGINT)
+    finally:
+        # A failed check must not leave the service running.
+        running.kill()
 
-    assert running.url == "http://127.0.0.1:%d/api" % running.port
-    assert running.banner.endswith("; web view http://127.0.0.1:%d/\n" % running.port)
-    assert running.get("/runs").json() == {"runs": [], "total": 0, "next": None}
-    assert running.stop(signal.SIGINT) == 0
+    assert stopped == 0
     assert "Traceback" not in running.output
 
 
