@@ -554,6 +554,13 @@ def _open_regular_file(path):
         if refusal is None:
             raise
         raise refusal from error
+    return regular_file_opened(fd, path)
+
+
+def regular_file_opened(fd: int, path: str) -> int:
+    """The descriptor of a file opened with ``_READ_FLAGS``, made blocking,
+    if it is a regular file; else it is closed and the refusal naming path
+    raised."""
     try:
         refusal = _refusal(path, os.fstat(fd).st_mode)
         if refusal is not None:

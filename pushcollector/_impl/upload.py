@@ -55,6 +55,7 @@ from .runs import (
     is_service_url,
     open_run,
     records_of_lines,
+    regular_file_opened,
 )
 
 #: The longest run id the service accepts (``MAX_RUN_ID_LENGTH`` of its
@@ -608,16 +609,7 @@ def _open_file_of_run(directory, name):
         if error.filename == path:
             raise
         raise _with_path(error, path) from None
-    try:
-        refusal = _refusal(path, os.fstat(fd).st_mode)
-        if refusal is not None:
-            raise refusal
-        # Only open() had to return at once; reads of a file never wait.
-        os.set_blocking(fd, True)
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
+    return regular_file_opened(fd, path)
 
 
 def _all_json(records):

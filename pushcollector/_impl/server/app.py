@@ -118,6 +118,20 @@ def create_app(
     )
 
 
+async def call_store(function, args, refusal, unavailable):
+    """Run a store call in a worker thread, off the event loop.
+
+    A database that cannot be used is logged, and raised as ``refusal``
+    (:class:`Refused` or a subclass) with status 503, the message
+    ``unavailable`` and a ``Retry-After``.
+    """
+    try:
+        return await run_in_threadpool(function, *args)
+    except (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError) as error:
+        LOG.warning("database unavailable: %s", error_summary(error))
+        raise refusal(503, unavailable, {"Retry-After": "1"}) from None
+
+
 async def _refused(request, error):
     return JSONResponse(
         {"error": error.message},
@@ -167,16 +181,9 @@ class _Service:
     async def _call(self, function, *args):
         """Run a store call in a worker thread; a database that cannot be
         used answers 503, for the client to retry."""
-        try:
-            return await run_in_threadpool(function, *args)
-        except (
-            sqlalchemy.exc.OperationalError,
-            sqlalchemy.exc.InterfaceError,
-        ) as error:
-            LOG.warning("database unavailable: %s", error_summary(error))
-            raise Refused(
-                503, "database unavailable, try again", {"Retry-After": "1"}
-            ) from None
+        return await call_store(
+            function, args, Refused, "database unavailable, try again"
+        )
 
     def _authorize(self, request, scope):
         if self.tokens is None:

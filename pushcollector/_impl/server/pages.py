@@ -31,23 +31,18 @@ import base64
 import binascii
 import datetime
 import importlib.resources
-import logging
 import urllib.parse
 
 import jinja2
-import sqlalchemy.exc
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from ..runs import verdict
 from ..schema import SUCCESSFUL_STATES, push_item_schema
-from .app import Refused, _filename, _run_id
-from .store import ITEM_SORT_KEYS, Store, error_summary
+from .app import Refused, _filename, _run_id, call_store
+from .store import ITEM_SORT_KEYS, Store
 from .tokens import Tokens
-
-LOG = logging.getLogger("pushcollector.serve")
 
 #: Runs per page of the list, and items per page of a table of a run.
 RUNS_PER_PAGE = 50
@@ -98,14 +93,8 @@ _UNSUCCESSFUL_STATES = [
 ]
 
 
-class PageError(Exception):
+class PageError(Refused):
     """A page answered with an error status and a message, as HTML."""
-
-    def __init__(self, status: int, message: str, headers: dict | None = None):
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.headers = headers or {}
 
 
 def page_routes(store: Store, tokens: Tokens | None) -> list[Route]:
@@ -200,16 +189,9 @@ class _Pages:
     async def _call(self, function, *args):
         """Run store calls and rendering in a worker thread; a database that
         cannot be used answers 503."""
-        try:
-            return await run_in_threadpool(function, *args)
-        except (
-            sqlalchemy.exc.OperationalError,
-            sqlalchemy.exc.InterfaceError,
-        ) as error:
-            LOG.warning("database unavailable: %s", error_summary(error))
-            raise PageError(
-                503, "The database is unavailable; try again.", {"Retry-After": "1"}
-            ) from None
+        return await call_store(
+            function, args, PageError, "The database is unavailable; try again."
+        )
 
     async def _run(self, request):
         run_id = _checked(_run_id, request)
