@@ -52,7 +52,13 @@ import sys
 import tempfile
 import time
 
-from bench_serve import Service, fresh_sqlite, postgres_databases
+from bench_serve import (
+    Service,
+    add_batches,
+    fresh_sqlite,
+    postgres_databases,
+    stores_to_fill,
+)
 from benchlib import (
     add_json_option,
     add_repeat_option,
@@ -176,33 +182,11 @@ class BigRun:
 
 
 def fill(database_urls, run):
-    from pushcollector._impl.server.store import Store
-
-    stores = [Store(url) for url in database_urls]
-    try:
-        for store in stores:
-            store.check_schema(create=True)
-        written = 0
-        for batch in run.batches():
-            for store in stores:
-                store.add_push_items(RUN, batch)
-            written += len(batch)
-            if written % 100_000 < FILL_BATCH:
-                progress(
-                    "  %s of %s records"
-                    % (format(written, ","), format(run.records, ","))
-                )
+    with stores_to_fill(database_urls) as stores:
+        add_batches(stores, RUN, run.batches(), run.records)
         for number in range(run.log_appends):
             for store in stores:
                 store.append_file(RUN, "push.log", run.log_line(number))
-        for store in stores:
-            if not store.is_sqlite:
-                with store.engine.connect() as connection:
-                    connection.execution_options(isolation_level="AUTOCOMMIT")
-                    connection.exec_driver_sql("VACUUM ANALYZE")
-    finally:
-        for store in stores:
-            store.close()
 
 
 # -- Pages ------------------------------------------------------------------

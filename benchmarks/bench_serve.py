@@ -72,7 +72,6 @@ import random
 import re
 import secrets
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -80,6 +79,7 @@ import time
 import urllib.parse
 
 from benchlib import (
+    case_figures,
     REPO_ROOT,
     add_json_option,
     add_repeat_option,
@@ -600,30 +600,21 @@ def summary_batches(records, seed):
         number += 1
 
 
-def fill_summary_run(database_urls, run_dir, records, seed):
-    """Write the big run into each database and into a local run directory."""
+@contextlib.contextmanager
+def stores_to_fill(database_urls):
+    """A Store on each database, its schema created, for the block to fill.
+
+    Once filled, each PostgreSQL database is vacuumed and analysed, as
+    autovacuum would do soon after, so that it does not do so in the middle
+    of timed runs. The stores are closed after the block.
+    """
     from pushcollector._impl.server.store import Store
 
     stores = [Store(url) for url in database_urls]
     try:
         for store in stores:
             store.check_schema(create=True)
-        os.makedirs(run_dir)
-        items_path = os.path.join(run_dir, "pushitems.jsonl")
-        written = 0
-        with open(items_path, "w", encoding="utf-8", newline="\n") as items_file:
-            for batch in summary_batches(records, seed):
-                items_file.write(
-                    "".join(json.dumps(item, sort_keys=True) + "\n" for item in batch)
-                )
-                for store in stores:
-                    store.add_push_items(SUMMARY_RUN, batch)
-                written += len(batch)
-                if written % 100_000 < FILL_BATCH:
-                    progress(
-                        "  %s of %s records"
-                        % (format(written, ","), format(records, ","))
-                    )
+        yield stores
         for store in stores:
             if not store.is_sqlite:
                 with store.engine.connect() as connection:
@@ -632,6 +623,40 @@ def fill_summary_run(database_urls, run_dir, records, seed):
     finally:
         for store in stores:
             store.close()
+
+
+def add_batches(stores, run_name, batches, records, each=None):
+    """Add each batch of push items to the run in every store, saying how
+    far it got every 100,000 of ``records``; ``each(batch)`` after each."""
+    written = 0
+    for batch in batches:
+        for store in stores:
+            store.add_push_items(run_name, batch)
+        if each is not None:
+            each(batch)
+        written += len(batch)
+        if written % 100_000 < FILL_BATCH:
+            progress(
+                "  %s of %s records" % (format(written, ","), format(records, ","))
+            )
+
+
+def fill_summary_run(database_urls, run_dir, records, seed):
+    """Write the big run into each database and into a local run directory."""
+    os.makedirs(run_dir)
+    items_path = os.path.join(run_dir, "pushitems.jsonl")
+    with stores_to_fill(database_urls) as stores, open(
+        items_path, "w", encoding="utf-8", newline="\n"
+    ) as items_file:
+
+        def write_lines(batch):
+            items_file.write(
+                "".join(json.dumps(item, sort_keys=True) + "\n" for item in batch)
+            )
+
+        add_batches(
+            stores, SUMMARY_RUN, summary_batches(records, seed), records, write_lines
+        )
 
 
 def without_location(document):
@@ -752,22 +777,8 @@ def measure_summary(args, postgres, work):
 
 
 def measurement(key, count, timings, checked):
-    """The figures of a case of CASES from its timings; None if it was not run.
-
-    ``count`` is of items, or of records for the summary; ``checked`` says
-    what was found right after each timed run (else the benchmark stopped).
-    """
-    if not timings:
-        return None
-    seconds = statistics.median(timings)
-    return {
-        "case": CASES[key],
-        "items": count,
-        "median_seconds": seconds,
-        "items_per_second": count / seconds,
-        "seconds": timings,
-        "checked": checked,
-    }
+    """The figures of a case of CASES (see benchlib.case_figures)."""
+    return case_figures(CASES[key], count, timings, checked)
 
 
 def reported(value):

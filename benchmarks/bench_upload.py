@@ -42,7 +42,6 @@ import json
 import os
 import pickle
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -50,6 +49,7 @@ import time
 
 from bench_serve import REQUEST_TIMEOUT, Service, fresh_sqlite, postgres_databases
 from benchlib import (
+    case_figures,
     add_json_option,
     add_repeat_option,
     add_scale_option,
@@ -280,17 +280,8 @@ def measure(args, work):
 
 
 def measurement(key, count, timings, checked):
-    if not timings:
-        return None
-    seconds = statistics.median(timings)
-    return {
-        "case": CASES[key],
-        "items": count,
-        "median_seconds": seconds,
-        "items_per_second": count / seconds,
-        "seconds": timings,
-        "checked": checked,
-    }
+    """The figures of a case of CASES (see benchlib.case_figures)."""
+    return case_figures(CASES[key], count, timings, checked)
 
 
 def ratios(measurements):

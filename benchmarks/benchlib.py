@@ -10,6 +10,7 @@ import argparse
 import collections
 import json
 import os
+import statistics
 import sys
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -172,3 +173,22 @@ def print_results(results, as_json, print_report):
         print(json.dumps(results, indent=2))
     else:
         print_report(results)
+
+
+def case_figures(case, count, timings, checked):
+    """The figures of a timed case; None if it was not run.
+
+    ``count`` is of what the case handled (items, records); ``checked`` says
+    what was found right after each timed run (else the benchmark stopped).
+    """
+    if not timings:
+        return None
+    seconds = statistics.median(timings)
+    return {
+        "case": case,
+        "items": count,
+        "median_seconds": seconds,
+        "items_per_second": count / seconds,
+        "seconds": timings,
+        "checked": checked,
+    }
