@@ -24,7 +24,7 @@ from pushcollector import BadLine, Collector, open_run
 from pushcollector._impl import upload
 from pushcollector._impl.backends.http import quoted_filename
 
-from .server.conftest import postgres_server, service  # noqa: F401
+from .server.conftest import postgres_server, service, tokens  # noqa: F401
 from .server.service import ServiceProcess
 from .special_files import make_special
 
@@ -811,21 +811,6 @@ def test_a_file_changing_while_it_is_sent_stops_the_upload(tmp_path, monkeypatch
 
 
 # Errors ---------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def tokens(tmp_path_factory):
-    path = tmp_path_factory.mktemp("tokens") / "tokens"
-    made = {"path": str(path)}
-    for name, scope in (("pusher", "write"), ("viewer", "read")):
-        made[scope] = subprocess.run(
-            [sys.executable, "-m", "pushcollector", "token", "create", name]
-            + ["--scope", scope, "--tokens", str(path)],
-            stdout=subprocess.PIPE,
-            check=True,
-            text=True,
-        ).stdout.strip()
-    return made
 
 
 @pytest.fixture(scope="module")

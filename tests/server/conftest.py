@@ -9,6 +9,8 @@ CI) they fail instead.
 """
 
 import os
+import subprocess
+import sys
 import uuid
 
 import pytest
@@ -89,3 +91,20 @@ def browser():
             )
         pytest.skip("Chromium is missing: apt-get install chromium")
     return Browser(executable)
+
+
+@pytest.fixture(scope="module")
+def tokens(tmp_path_factory):
+    """A tokens file made by ``token create``, with a write and a read
+    token: ``{"write": ..., "read": ..., "path": ...}``."""
+    path = tmp_path_factory.mktemp("tokens") / "tokens"
+    made = {"path": str(path)}
+    for name, scope in (("pusher", "write"), ("viewer", "read")):
+        made[scope] = subprocess.run(
+            [sys.executable, "-m", "pushcollector", "token", "create", name]
+            + ["--scope", scope, "--tokens", str(path)],
+            stdout=subprocess.PIPE,
+            check=True,
+            text=True,
+        ).stdout.strip()
+    return made

@@ -476,22 +476,6 @@ def test_a_body_that_does_not_arrive_in_time_is_refused(tmp_path, run_id):
 
 
 @pytest.fixture(scope="module")
-def tokens(tmp_path_factory):
-    path = tmp_path_factory.mktemp("tokens") / "tokens"
-    made = {}
-    for name, scope in (("pusher", "write"), ("viewer", "read")):
-        made[scope] = subprocess.run(
-            [sys.executable, "-m", "pushcollector", "token", "create", name]
-            + ["--scope", scope, "--tokens", str(path)],
-            stdout=subprocess.PIPE,
-            check=True,
-            text=True,
-        ).stdout.strip()
-    made["path"] = str(path)
-    return made
-
-
-@pytest.fixture(scope="module")
 def guarded_service(tmp_path_factory, tokens):
     db = tmp_path_factory.mktemp("guarded") / "guarded.db"
     running = ServiceProcess(
