@@ -20,7 +20,6 @@ from pushcollector._impl.server.pages import CONTENT_SECURITY_POLICY, TAIL_BYTES
 
 from .service import ServiceProcess
 from .test_app import admin, post_items, send_file
-from .test_app import tokens as tokens  # noqa: F401 (a fixture of this module)
 
 SCREENSHOTS = "PUSHCOLLECTOR_SCREENSHOTS"
 
