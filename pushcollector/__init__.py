@@ -16,7 +16,7 @@ from ._impl.schema import SUCCESSFUL_STATES
 _LAZY_NAMES = {
     "HttpCollector": "._impl.backends.http",
     "HttpCollectorError": "._impl.backends.http",
-    "BadLine": "._impl.runs",
+    "BadLine": "._impl.records",
     "FinalState": "._impl.runs",
     "NotARunError": "._impl.runs",
     "PushItemValueError": "._impl.jsonvalues",

@@ -11,7 +11,7 @@ import jsonschema
 import pytest
 
 from pushcollector import Collector
-from pushcollector._impl.facade import (
+from pushcollector._impl.inputs import (
     MAX_COMPONENT_BYTES,
     MAX_FILENAME_BYTES,
     checked_filename,

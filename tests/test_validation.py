@@ -14,7 +14,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pushcollector._impl.facade import push_item_validator
+from pushcollector._impl.inputs import push_item_validator
 from pushcollector._impl.schema import SCHEMA_PATH, push_item_schema
 from pushcollector._impl.validation import (
     SchemaValidator,

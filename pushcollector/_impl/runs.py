@@ -8,24 +8,22 @@ from __future__ import annotations
 
 import collections
 import errno
-import json
 import logging
 import os
 import re
-import stat
 import sys
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 from .backends.local import (
-    _DIRECTORY_FLAGS,
     LATEST_LINK,
     PUSH_ITEMS_FILE,
     RUN_NAME_PATTERN,
     STAGING_NAME_PATTERN,
     UPLOAD_MARKER,
-    _with_path,
     configured_directory,
 )
+from .records import BadLine, records_of_lines
+from .safefs import open_regular_file, regular_files_under
 from .schema import SUCCESSFUL_STATES
 
 LOG = logging.getLogger("pushcollector")
@@ -40,24 +38,6 @@ _RUN_NAME = re.compile(RUN_NAME_PATTERN)
 # exactly like one.
 _STAGING_FILE = re.compile(STAGING_NAME_PATTERN)
 
-# How readers open a file. O_NONBLOCK, so that a FIFO cannot keep open()
-# waiting for a writer: it is refused once open. O_NOFOLLOW, so that a link
-# planted in its place is not followed. O_NOCTTY, so that a terminal planted
-# there cannot become the controlling terminal of the process.
-_READ_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_NOCTTY | os.O_CLOEXEC
-
-# What readers say of a file they refuse, by its type, with the errno.
-_REFUSALS = {
-    stat.S_IFLNK: (errno.ELOOP, "a symbolic link, which is not followed"),
-    stat.S_IFIFO: (errno.EINVAL, "a FIFO, not a regular file"),
-    stat.S_IFSOCK: (errno.EINVAL, "a socket, not a regular file"),
-    stat.S_IFCHR: (errno.EINVAL, "a device, not a regular file"),
-    stat.S_IFBLK: (errno.EINVAL, "a device, not a regular file"),
-}
-
-# json.loads less its checks of the argument's type and of a BOM, which
-# decoding rejects anyway: a tenth faster over a million lines.
-_decode_json = json.JSONDecoder().decode
 
 FinalState = collections.namedtuple("FinalState", "filename dest state")
 FinalState.__doc__ = """The state a push item ended in: ``(filename, dest, state)``.
@@ -73,35 +53,6 @@ class NotARunError(ValueError):
 
     .. versionadded:: 1.4.0
     """
-
-
-class BadLine:
-    """A line of ``pushitems.jsonl`` that holds no push item record.
-
-    Such lines are skipped, never fatal, whatever bytes they hold. The usual
-    one is a torn last line, left by a push that was killed while writing
-    it.
-
-    Attributes:
-        line_number (int): where the line is, counting from 1.
-        reason (str): what is wrong with it.
-
-    .. versionadded:: 1.4.0
-    """
-
-    __slots__ = ("line_number", "reason")
-
-    def __init__(self, line_number: int, reason: str):
-        self.line_number = line_number
-        self.reason = reason
-
-    def __repr__(self):
-        return "BadLine(%d, %r)" % (self.line_number, self.reason)
-
-    def __eq__(self, other):
-        if not isinstance(other, BadLine):
-            return NotImplemented
-        return (self.line_number, self.reason) == (other.line_number, other.reason)
 
 
 class Run:
@@ -165,7 +116,7 @@ class Run:
         """
         report = on_bad_line or self._log_bad_line
         try:
-            fd = _open_regular_file(self.items_path)
+            fd = open_regular_file(self.items_path)
         except FileNotFoundError:
             if self.directory is None:
                 raise
@@ -207,7 +158,7 @@ class Run:
         """
         if self.directory is None:
             return []
-        return sorted(_regular_files_under(self.directory))
+        return sorted(regular_files_under(self.directory, _is_file_of_run))
 
     def summary(self) -> RunSummary:
         """Read the whole run and work out the final state of every push item.
@@ -304,35 +255,6 @@ class RunSummary:
         return verdict(
             self.state_counts(), len(self.bad_lines), allow_pending, allow_bad_lines
         )
-
-
-def records_of_lines(
-    lines: Iterable[str], report: Callable[[BadLine], object]
-) -> Iterator[dict]:
-    """The push item records of lines in the format of ``pushitems.jsonl``.
-
-    Each line is a str as read in text mode with ``errors="surrogateescape"``
-    (its newline kept or not); a line that is not a record is reported as
-    a :class:`BadLine` numbered from 1, and skipped.
-    """
-    loads = _decode_json
-    for line_number, line in enumerate(lines, 1):
-        try:
-            record = loads(line)
-        except (ValueError, RecursionError) as error:
-            report(BadLine(line_number, _decoding_problem(error, line)))
-            continue
-        if not line.isascii() and not _is_utf8(line):
-            report(BadLine(line_number, "not UTF-8 text"))
-        elif (
-            type(record) is dict
-            and type(record.get("filename")) is str
-            and type(record.get("state")) is str
-            and type(record.get("dest")) in (str, type(None))
-        ):
-            yield record
-        else:
-            report(BadLine(line_number, _record_problem(record)))
 
 
 def verdict(
@@ -521,6 +443,14 @@ def is_service_url(path: object) -> bool:
     )
 
 
+def _is_file_of_run(prefix, name):
+    """Whether a file of a run directory is one the run recorded: not its
+    records or upload marker at the top, nor a staging file anywhere."""
+    if not prefix and name in (PUSH_ITEMS_FILE, UPLOAD_MARKER):
+        return False
+    return not _STAGING_FILE.fullmatch(name)
+
+
 def _run_in(directory):
     return Run(
         os.path.basename(directory),
@@ -536,169 +466,3 @@ def _broken_latest_error(base, latest):
             % (base, os.readlink(latest))
         )
     return NotARunError("%s: 'latest' is not a link to a run directory" % base)
-
-
-def _open_regular_file(path):
-    """A descriptor of path open for reading, if it is a regular file.
-
-    Raises:
-        OSError: naming path, if it cannot be opened or is anything else.
-    """
-    try:
-        fd = os.open(path, _READ_FLAGS)
-    except OSError as error:
-        # A link (with O_NOFOLLOW) and a socket cannot be opened at all: say
-        # what they are rather than "Too many levels of symbolic links" or
-        # "No such device or address".
-        refusal = _refusal(path, _lstat_mode(path))
-        if refusal is None:
-            raise
-        raise refusal from error
-    return regular_file_opened(fd, path)
-
-
-def regular_file_opened(fd: int, path: str) -> int:
-    """The descriptor of a file opened with ``_READ_FLAGS``, made blocking,
-    if it is a regular file; else it is closed and the refusal naming path
-    raised."""
-    try:
-        refusal = _refusal(path, os.fstat(fd).st_mode)
-        if refusal is not None:
-            raise refusal
-        # Only open() had to return at once; reads of a file never wait.
-        os.set_blocking(fd, True)
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
-
-
-def _refusal(path, mode):
-    """The error for reading path of this mode; None for a regular file."""
-    if mode is None or stat.S_ISREG(mode):
-        return None
-    if stat.S_ISDIR(mode):
-        return IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
-    number, description = _REFUSALS.get(
-        stat.S_IFMT(mode), (errno.EINVAL, "not a regular file")
-    )
-    return OSError(number, description, path)
-
-
-def _lstat_mode(path):
-    """The file mode of path, not following a link; None if it has none."""
-    try:
-        return os.lstat(path).st_mode
-    except OSError:
-        return None
-
-
-def _regular_files_under(directory):
-    """The names of the regular files under directory, relative to it.
-
-    Each directory is opened relative to its parent's descriptor, never by
-    a path: the local backend writes one name at a time too, so a run may
-    hold paths longer than the kernel takes whole. The walk is a loop over a
-    stack, not a recursion, so depth does not meet the recursion limit; and
-    a directory's descriptor is closed as soon as its last subdirectory is
-    open, so a chain of directories holds two at a time, not one per level.
-    """
-    names = []
-    # Directories to read: the descriptor of the parent (None for the top),
-    # the name in it, and the prefix of the names below it.
-    to_read = [(None, directory, "")]
-    # Each open descriptor, with its uses left: its own listing, and opening
-    # each of its subdirectories still to read.
-    uses = {}
-    try:
-        while to_read:
-            parent_fd, name, prefix = to_read.pop()
-            try:
-                fd = os.open(name, _DIRECTORY_FLAGS, dir_fd=parent_fd)
-                uses[fd] = 1
-                if parent_fd is not None:
-                    _release(uses, parent_fd)
-                with os.scandir(fd) as entries:
-                    for entry in entries:
-                        # Types as the directory records them: nothing is
-                        # followed or opened to learn them.
-                        if entry.is_dir(follow_symlinks=False):
-                            to_read.append((fd, entry.name, prefix + entry.name + "/"))
-                            uses[fd] += 1
-                        elif (
-                            entry.is_file(follow_symlinks=False)
-                            and (
-                                prefix
-                                or entry.name not in (PUSH_ITEMS_FILE, UPLOAD_MARKER)
-                            )
-                            and not _STAGING_FILE.fullmatch(entry.name)
-                        ):
-                            names.append(prefix + entry.name)
-            except OSError as error:
-                path = os.path.join(directory, prefix[:-1]) if prefix else directory
-                raise _with_path(error, path) from error
-            _release(uses, fd)
-    finally:
-        for fd in uses:
-            os.close(fd)
-    return names
-
-
-def _release(uses, fd):
-    """One use of fd fewer; close it after its last."""
-    uses[fd] -= 1
-    if not uses[fd]:
-        del uses[fd]
-        os.close(fd)
-
-
-def _is_utf8(line):
-    try:
-        line.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def _decoding_problem(error, line):
-    if isinstance(error, RecursionError):
-        problem = "not valid JSON (nested too deeply)"
-    elif not line.strip():
-        problem = "empty line"
-    elif isinstance(error, json.JSONDecodeError):
-        problem = "not valid JSON (%s, column %d)" % (error.msg, error.colno)
-    else:
-        # Valid JSON that the decoder cannot turn into Python: int() refuses
-        # numbers of more digits than sys.get_int_max_str_digits(), a limit
-        # the writing process may have lifted for itself. The message's
-        # advice on lifting it is meant for programmers, not for readers.
-        problem = "not readable JSON (%s)" % str(error).partition(":")[0]
-    if not line.endswith("\n"):
-        problem += " (the last line is incomplete: was the push interrupted?)"
-    return problem
-
-
-def _record_problem(record):
-    if type(record) is not dict:
-        return "not a push item: a JSON %s, not an object" % _json_type(record)
-    for key in ("filename", "state"):
-        if type(record.get(key)) is not str:
-            return "not a push item: %r is %s, not a string" % (
-                key,
-                _json_type(record.get(key)) if key in record else "missing",
-            )
-    return "not a push item: 'dest' is %s, not a string or null" % _json_type(
-        record["dest"]
-    )
-
-
-def _json_type(value):
-    return {
-        dict: "object",
-        list: "array",
-        str: "string",
-        int: "number",
-        float: "number",
-        bool: "boolean",
-        type(None): "null",
-    }[type(value)]

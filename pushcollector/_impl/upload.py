@@ -40,23 +40,12 @@ from .backends.http import (
     _Request,
     quoted_filename,
 )
-from .backends.local import (
-    _DIRECTORY_FLAGS,
-    STAGING_PREFIX,
-    UPLOAD_MARKER,
-    _with_path,
-)
-from .facade import checked_filename, push_item_validator
+from .backends.local import STAGING_PREFIX, UPLOAD_MARKER
+from .inputs import checked_filename, push_item_validator
 from .jsonvalues import PushItemValueError, check_json_values
-from .runs import (
-    _READ_FLAGS,
-    _open_regular_file,
-    _refusal,
-    is_service_url,
-    open_run,
-    records_of_lines,
-    regular_file_opened,
-)
+from .records import records_of_lines
+from .runs import is_service_url, open_run
+from .safefs import open_file_under, open_regular_file
 
 #: The longest run id the service accepts (``MAX_RUN_ID_LENGTH`` of its
 #: store, which needs the server extra to import).
@@ -311,7 +300,7 @@ def _marker_path(run):
 def _read_marker(marker):
     """The run id in the marker, or None if there is no marker."""
     try:
-        fd = _open_regular_file(marker)
+        fd = open_regular_file(marker)
     except FileNotFoundError:
         return None
     with open(fd, "rb") as marker_file:
@@ -400,7 +389,7 @@ def _readable_lines(run, on_bad_line):
     others, but with the text of each line, which is what is sent.
     """
     try:
-        fd = _open_regular_file(run.items_path)
+        fd = open_regular_file(run.items_path)
     except FileNotFoundError:
         if run.directory is None:
             raise
@@ -532,7 +521,7 @@ class _Sending:
         """Send a file whole, in pieces: the first replaces the file."""
         path = os.path.join(run.directory, name)
         url_path = "/runs/%s/files/%s" % (self.uploader.run_id, quoted_filename(name))
-        fd = _open_file_of_run(run.directory, name)
+        fd = open_file_under(run.directory, name)
         with open(fd, "rb") as content:
             modified = os.fstat(fd).st_mtime_ns
             whole = hashlib.sha256()
@@ -567,49 +556,6 @@ class _Sending:
                 "%s changed while it was uploaded: upload the run again once it"
                 " no longer changes" % path
             )
-
-
-def _open_file_of_run(directory, name):
-    """A descriptor of a file of the run open for reading, if it is a
-    regular file.
-
-    Opened as the run's files are listed: one directory at a time, each
-    relative to its parent, none of them through a link, and the file
-    without following a link or waiting on a FIFO.
-
-    Raises:
-        OSError: naming the file's path, if it cannot be opened or is not a
-            regular file.
-    """
-    path = os.path.join(directory, name)
-    *folders, base = name.split("/")
-    try:
-        parent = os.open(directory, _DIRECTORY_FLAGS)
-        try:
-            for folder in folders:
-                child = os.open(folder, _DIRECTORY_FLAGS, dir_fd=parent)
-                os.close(parent)
-                parent = child
-            try:
-                fd = os.open(base, _READ_FLAGS, dir_fd=parent)
-            except OSError as error:
-                # Say what a link or a socket is rather than "Too many
-                # levels of symbolic links" or "No such device or address".
-                try:
-                    mode = os.stat(base, dir_fd=parent, follow_symlinks=False)
-                except OSError:
-                    raise error from None
-                refusal = _refusal(path, mode.st_mode)
-                if refusal is None:
-                    raise
-                raise refusal from None
-        finally:
-            os.close(parent)
-    except OSError as error:
-        if error.filename == path:
-            raise
-        raise _with_path(error, path) from None
-    return regular_file_opened(fd, path)
 
 
 def _all_json(records):

@@ -6,7 +6,6 @@ import contextlib
 import errno
 import fcntl
 import itertools
-import json
 import logging
 import os
 import re
@@ -15,6 +14,8 @@ import threading
 import time
 
 from ..process_run import current_run
+from ..records import encode_push_item
+from ..safefs import DIRECTORY_FLAGS, with_path
 
 LOG = logging.getLogger("pushcollector")
 
@@ -40,16 +41,10 @@ _STAGING_NAME = re.compile(STAGING_NAME_PATTERN)
 # run id the run was uploaded under: not a file the run recorded.
 UPLOAD_MARKER = ".pushcollector-upload"
 
-#: One push item as a line of ``pushitems.jsonl`` (without its newline): the
-#: format every store of records shares. Strict, though the facade refused
-#: values that are not JSON already: NaN and Infinity would be written as
-#: they are, and most parsers refuse them.
-encode_push_item = json.JSONEncoder(sort_keys=True, allow_nan=False).encode
 
 # About a megabyte of typical push items per write.
 _LINES_PER_CHUNK = 2048
 
-_DIRECTORY_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 # Non-blocking, so that opening a FIFO planted under a file's name fails or
 # returns at once instead of waiting for a reader; what was opened is then
 # checked to be a regular file.
@@ -238,12 +233,12 @@ class LocalCollector:
                         os.mkdir(subdir, dir_fd=dir_fd)
                     parent_fd = dir_fd
                     dir_fd = _open_existing(
-                        filename, subdir, _DIRECTORY_FLAGS, parent_fd
+                        filename, subdir, DIRECTORY_FLAGS, parent_fd
                     )
                     os.close(parent_fd)
                 yield dir_fd, name
             except OSError as error:
-                raise _with_path(error, self._path(filename)) from error
+                raise with_path(error, self._path(filename)) from error
             finally:
                 os.close(dir_fd)
 
@@ -256,11 +251,11 @@ class LocalCollector:
         if self._run_dir is None:
             self._run_dir = self._join_run()
         try:
-            return os.open(self._run_dir, _DIRECTORY_FLAGS)
+            return os.open(self._run_dir, DIRECTORY_FLAGS)
         except FileNotFoundError:
             self._run.forget_local_run_dir(self._run_key(), self._run_dir)
             self._run_dir = self._join_run()
-            return os.open(self._run_dir, _DIRECTORY_FLAGS)
+            return os.open(self._run_dir, DIRECTORY_FLAGS)
 
     def _join_run(self):
         os.makedirs(self._base_dir, exist_ok=True)
@@ -410,11 +405,6 @@ def _lstat_mode(name, dir_fd):
         return os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode
     except FileNotFoundError:
         return None
-
-
-def _with_path(error, path):
-    """The same kind of OSError, naming the full path of the file."""
-    return type(error)(error.errno, error.strerror, path)
 
 
 def _joined_in_chunks(lines):

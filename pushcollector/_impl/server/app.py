@@ -26,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from ..facade import checked_filename, push_item_validator
+from ..inputs import checked_filename, push_item_validator
 from ..jsonvalues import PushItemValueError, check_json_values
 from ..runs import FinalState, summary_document, verdict
 from .store import MAX_KEY_LENGTH, MAX_RUN_ID_LENGTH, Store, error_summary
