@@ -22,7 +22,7 @@ import requests
 
 from pushcollector import BadLine, Collector, open_run
 from pushcollector._impl import upload
-from pushcollector._impl.backends.http import quoted_filename
+from pushcollector._impl.protocol import quoted_filename
 
 from .server.conftest import postgres_server, service, tokens  # noqa: F401
 from .server.service import ServiceProcess
@@ -717,17 +717,15 @@ def test_uploads_at_once_agree_on_the_marker_made_first(tmp_path, monkeypatch):
     ],
 )
 def test_new_run_ids_are_what_the_service_takes(name, stem):
-    from pushcollector._impl.server.app import _RUN_ID
-    from pushcollector._impl.server.store import MAX_RUN_ID_LENGTH
+    from pushcollector._impl.protocol import RUN_ID_PATTERN
 
     made = {upload._new_run_id(name) for _ in range(3)}
 
     assert len(made) == 3
     for run_id in made:
         assert re.fullmatch(re.escape(stem) + "-[0-9a-f]{16}", run_id)
-        assert _RUN_ID.match(run_id)
-    assert upload.MAX_RUN_ID_LENGTH == MAX_RUN_ID_LENGTH
-    assert upload._RUN_ID.pattern == _RUN_ID.pattern
+        # The rule the service checks run ids with.
+        assert RUN_ID_PATTERN.match(run_id)
 
 
 # Files, piece by piece ------------------------------------------------------
@@ -756,7 +754,7 @@ class Recorder:
 def test_a_file_is_sent_in_pieces_each_keyed_by_its_content(
     tmp_path, monkeypatch, size
 ):
-    from pushcollector._impl.server.store import MAX_KEY_LENGTH
+    from pushcollector._impl.protocol import MAX_KEY_LENGTH
 
     monkeypatch.setattr(upload, "FILE_PIECE_BYTES", 4)
     run_dir = record_run(tmp_path, [], files={"logs/a": bytes(range(size))})

@@ -27,33 +27,32 @@ import collections
 import hashlib
 import json
 import os
-import re
 import sys
 import urllib.parse
 
 from .backends.http import (
-    BYTES_TYPE,
-    JSON_TYPE,
     HttpCollector,
     HttpCollectorError,
     _AttemptRunner,
     _Request,
-    quoted_filename,
 )
 from .backends.local import STAGING_PREFIX, UPLOAD_MARKER
 from .inputs import checked_filename, push_item_validator
 from .jsonvalues import PushItemValueError, check_json_values
+from .protocol import (
+    BYTES_TYPE,
+    JSON_TYPE,
+    MAX_RUN_ID_LENGTH,
+    NOT_IN_RUN_ID,
+    RUN_ID_PATTERN,
+    file_path,
+    push_items_path,
+    record_refusal,
+)
 from .records import records_of_lines
 from .runs import is_service_url, open_run
 from .safefs import open_file_under, open_regular_file
 
-#: The longest run id the service accepts (``MAX_RUN_ID_LENGTH`` of its
-#: store, which needs the server extra to import).
-MAX_RUN_ID_LENGTH = 128
-
-# A run id the service accepts (as its app checks them).
-_RUN_ID = re.compile(r"[A-Za-z0-9_~-][A-Za-z0-9._~-]{0,%d}\Z" % (MAX_RUN_ID_LENGTH - 1))
-_NOT_IN_RUN_ID = re.compile(r"[^A-Za-z0-9._~-]")
 # The random part of a run id: 16 hex digits.
 _RANDOM_BYTES = 8
 
@@ -308,7 +307,7 @@ def _read_marker(marker):
     text = data.decode("ascii", "replace")
     if text.endswith("\n"):
         text = text[:-1]
-    if not _RUN_ID.match(text):
+    if not RUN_ID_PATTERN.match(text):
         raise UploadError(
             "%s holds no run id: it should hold the id this run was uploaded"
             " under; remove it to upload the run under a new id" % marker
@@ -317,7 +316,7 @@ def _read_marker(marker):
 
 
 def _new_run_id(name):
-    stem = _NOT_IN_RUN_ID.sub("_", name).lstrip(".")
+    stem = NOT_IN_RUN_ID.sub("_", name).lstrip(".")
     stem = stem[: MAX_RUN_ID_LENGTH - 1 - 2 * _RANDOM_BYTES] or "run"
     return "%s-%s" % (stem, os.urandom(_RANDOM_BYTES).hex())
 
@@ -402,20 +401,6 @@ def _readable_lines(run, on_bad_line):
             yield lines.number, lines.line, record
 
 
-def _refused_because(validator, record):
-    """Why the service would refuse the record (as its 422 says), or None."""
-    if not validator.is_valid(record):
-        error = validator.detailed_error(record)
-        where = "".join("[%r]" % part for part in error.absolute_path)
-        return "%s%s" % (where + ": " if where else "", error.message)
-    try:
-        check_json_values([record])
-    except PushItemValueError as error:
-        where = "".join("[%r]" % step for step in error.path)
-        return "%s%s" % (where + ": " if where else "", error.problem)
-    return None
-
-
 class _Sending:
     """The requests of one upload, queued a few ahead of the service."""
 
@@ -448,7 +433,7 @@ class _Sending:
 
     def send_records(self, run, result, batch_size):
         """Send the records the service does not hold yet, in order."""
-        path = "/runs/%s/push-items" % self.uploader.run_id
+        path = push_items_path(self.uploader.run_id)
         held = result.records_held
         validator = push_item_validator()
         is_valid = validator.is_valid
@@ -477,7 +462,7 @@ class _Sending:
                 for line_number, line, record in zip(
                     chunk_numbers, chunk_lines, chunk_records
                 ):
-                    refusal = _refused_because(validator, record)
+                    refusal = record_refusal(validator, record)
                     if refusal is None:
                         valid.append(line)
                     else:
@@ -520,7 +505,7 @@ class _Sending:
     def send_file(self, run, name):
         """Send a file whole, in pieces: the first replaces the file."""
         path = os.path.join(run.directory, name)
-        url_path = "/runs/%s/files/%s" % (self.uploader.run_id, quoted_filename(name))
+        url_path = file_path(self.uploader.run_id, name)
         fd = open_file_under(run.directory, name)
         with open(fd, "rb") as content:
             modified = os.fstat(fd).st_mtime_ns

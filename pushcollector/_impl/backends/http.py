@@ -29,11 +29,9 @@ import zlib
 from collections.abc import Mapping
 
 from ..process_run import current_run
+from ..protocol import BYTES_TYPE, JSON_TYPE, file_path, push_items_path
 
 LOG = logging.getLogger("pushcollector")
-
-JSON_TYPE = "application/json"
-BYTES_TYPE = "application/octet-stream"
 
 # How much of an error response's body an exception quotes.
 _BODY_EXCERPT_CHARS = 200
@@ -518,13 +516,6 @@ def retry_after_seconds(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
-def quoted_filename(filename: str) -> str:
-    """The filename as a URL path: each ``/``-separated part percent-encoded."""
-    import urllib.parse
-
-    return "/".join(urllib.parse.quote(part, safe="") for part in filename.split("/"))
-
-
 class HttpCollector:
     """A backend sending every record to a web service over HTTP(S).
 
@@ -768,7 +759,7 @@ class HttpCollector:
             _encode_json(items[start : start + size]).encode("utf-8")
             for start in range(0, len(items), size)
         ]
-        path = "/runs/%s/push-items" % self.run_id
+        path = push_items_path(self.run_id)
         return self._enqueue([("POST", path, body, JSON_TYPE) for body in bodies])
 
     def attach_file(self, filename, content):
@@ -777,7 +768,9 @@ class HttpCollector:
         Raises:
             RuntimeError: if the collector is closed.
         """
-        return self._enqueue([("PUT", self._file_path(filename), content, BYTES_TYPE)])
+        return self._enqueue(
+            [("PUT", file_path(self.run_id, filename), content, BYTES_TYPE)]
+        )
 
     def append_file(self, filename, content):
         """Send content to append to a file (``POST``).
@@ -785,10 +778,9 @@ class HttpCollector:
         Raises:
             RuntimeError: if the collector is closed.
         """
-        return self._enqueue([("POST", self._file_path(filename), content, BYTES_TYPE)])
-
-    def _file_path(self, filename):
-        return "/runs/%s/files/%s" % (self.run_id, quoted_filename(filename))
+        return self._enqueue(
+            [("POST", file_path(self.run_id, filename), content, BYTES_TYPE)]
+        )
 
     def _raise_if_closed(self):
         if self._closed:

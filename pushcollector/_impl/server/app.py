@@ -14,7 +14,6 @@ import datetime
 import json
 import logging
 import os
-import re
 import urllib.parse
 
 import anyio
@@ -29,7 +28,15 @@ from starlette.routing import Route
 from ..inputs import checked_filename, push_item_validator
 from ..jsonvalues import PushItemValueError, check_json_values
 from ..runs import FinalState, summary_document, verdict
-from .store import MAX_KEY_LENGTH, MAX_RUN_ID_LENGTH, Store, error_summary
+from ..protocol import (
+    JSON_LINES_TYPE,
+    KEY_PATTERN,
+    KEY_RULE,
+    RUN_ID_PATTERN,
+    RUN_ID_RULE,
+    schema_refusal,
+)
+from .store import Store, error_summary
 from .tokens import Tokens
 
 LOG = logging.getLogger("pushcollector.serve")
@@ -42,10 +49,7 @@ DEFAULT_BODY_TIMEOUT = 60.0
 
 # A run id as collectors make them, or as any client may choose: URL-safe,
 # so that it is the same in every URL whether or not it is encoded.
-_RUN_ID = re.compile(r"[A-Za-z0-9_~-][A-Za-z0-9._~-]{0,%d}\Z" % (MAX_RUN_ID_LENGTH - 1))
-_KEY = re.compile(r"[\x21-\x7e]{1,%d}\Z" % MAX_KEY_LENGTH)
 
-_JSON_LINES = "application/x-ndjson"
 
 # Answers that must never be cached or sniffed as something else.
 _HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
@@ -342,7 +346,7 @@ class _Service:
         pages = self.store.record_lines(run)
         return StreamingResponse(
             ("".join(line + "\n" for line in page).encode("ascii") for page in pages),
-            media_type=_JSON_LINES,
+            media_type=JSON_LINES_TYPE,
             headers=_HEADERS,
         )
 
@@ -384,23 +388,15 @@ def _written(applied, **counts):
 
 def _run_id(request):
     run_id = request.path_params["run_id"]
-    if not _RUN_ID.match(run_id):
-        raise Refused(
-            400,
-            "invalid run id %r: 1 to %d letters, digits and ._~- (not starting"
-            " with .)" % (run_id, MAX_RUN_ID_LENGTH),
-        )
+    if not RUN_ID_PATTERN.match(run_id):
+        raise Refused(400, "invalid run id %r: %s" % (run_id, RUN_ID_RULE))
     return run_id
 
 
 def _idempotency_key(request):
     key = request.headers.get("idempotency-key")
-    if key is not None and not _KEY.match(key):
-        raise Refused(
-            400,
-            "invalid Idempotency-Key: 1 to %d printable ASCII characters, no"
-            " spaces" % MAX_KEY_LENGTH,
-        )
+    if key is not None and not KEY_PATTERN.match(key):
+        raise Refused(400, "invalid Idempotency-Key: %s" % KEY_RULE)
     return key
 
 
@@ -451,19 +447,13 @@ def _push_items(body):
         for index, item in enumerate(items):
             if not is_valid(item):
                 raise Refused(
-                    422, "push item %d: %s" % (index, _schema_error(validator, item))
+                    422, "push item %d: %s" % (index, schema_refusal(validator, item))
                 )
     try:
         check_json_values(items, None)
     except PushItemValueError as error:
         raise Refused(422, str(error)) from None
     return items
-
-
-def _schema_error(validator, item):
-    error = validator.detailed_error(item)
-    where = "".join("[%r]" % part for part in error.absolute_path)
-    return "%s%s" % (where + ": " if where else "", error.message)
 
 
 def _too_large(max_body):
