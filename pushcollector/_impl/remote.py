@@ -13,13 +13,8 @@ import re
 import urllib.parse
 from collections.abc import Callable, Iterator
 
-from .backends.http import (
-    _Authorization,
-    _basic_credentials,
-    _check_token,
-    _checked_url,
-    _Redactor,
-)
+from .transport.auth import Authorization, basic_credentials, check_token, checked_url
+from .transport.redaction import Redactor
 from .collector import HTTP_TOKEN_VARIABLE
 from .runs import BadLine, NotARunError, Run, records_of_lines
 
@@ -66,28 +61,28 @@ class _Service:
 
     def __init__(self, base_url):
         try:
-            self.url, credentials = _checked_url(base_url)
+            self.url, credentials = checked_url(base_url)
         except ValueError as error:
             # Not quoted: the URL may hold a password.
             raise NotARunError("not a service URL: %s" % error) from None
         token = os.environ.get(HTTP_TOKEN_VARIABLE) or None
         if token is not None:
             try:
-                _check_token(token)
+                check_token(token)
             except ValueError as error:
                 raise ServiceReadError(
                     "$%s is not a token: %s" % (HTTP_TOKEN_VARIABLE, error), self.url
                 ) from None
-            self.auth = _Authorization("Bearer", token)
+            self.auth = Authorization("Bearer", token)
             secrets = [token]
         elif credentials is not None:
-            basic = _basic_credentials(*credentials)
-            self.auth = _Authorization("Basic", basic)
+            basic = basic_credentials(*credentials)
+            self.auth = Authorization("Basic", basic)
             secrets = [credentials[1], basic] if credentials[1] else []
         else:
             self.auth = None
             secrets = []
-        self.redact = _Redactor(secrets)
+        self.redact = Redactor(secrets)
         import requests
 
         self.session = requests.Session()

@@ -30,12 +30,8 @@ import os
 import sys
 import urllib.parse
 
-from .backends.http import (
-    HttpCollector,
-    HttpCollectorError,
-    _AttemptRunner,
-    _Request,
-)
+from .backends.http import HttpCollector, HttpCollectorError
+from .transport.attempt import AttemptRunner, Request
 from .backends.local import STAGING_PREFIX, UPLOAD_MARKER
 from .inputs import checked_filename, push_item_validator
 from .jsonvalues import PushItemValueError, check_json_values
@@ -163,9 +159,9 @@ class _Uploader(HttpCollector):
         path = "/runs/%s" % self.run_id
         with self._lock:
             headers = self._request_headers(JSON_TYPE, "figures")
-        request = _Request("GET", path, b"", headers, None)
+        request = Request("GET", path, b"", headers, None)
         request.answer_limit = _RUN_ANSWER_BYTES
-        runner = _AttemptRunner()
+        runner = AttemptRunner()
         try:
             failure = self._deliver(request, runner)
         finally:

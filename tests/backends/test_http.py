@@ -15,6 +15,7 @@ import requests_mock as requests_mock_module
 from pushcollector import Collector, HttpCollector, HttpCollectorError
 from pushcollector._impl import process_run
 from pushcollector._impl.backends import http
+from pushcollector._impl.transport import attempt, redaction, retry
 
 BASE = "https://collect.example.com/api"
 TOKEN = "tok-3f9a1c2b7d4e-secret"
@@ -474,14 +475,14 @@ def retryable(retry_after=None):
 
 
 def test_policy_uses_retry_after_within_the_cap():
-    policy = http._RetryPolicy(5, backoff=100, max_backoff=60)
+    policy = retry.RetryPolicy(5, backoff=100, max_backoff=60)
     assert policy.sleep_time(1, retryable(retry_after=7)) == 7
     assert policy.sleep_time(3, retryable(retry_after=0)) == 0
     assert policy.sleep_time(1, retryable(retry_after=3600)) == 60
 
 
 def test_policy_backs_off_exponentially_with_jitter():
-    policy = http._RetryPolicy(100, backoff=1, max_backoff=1000)
+    policy = retry.RetryPolicy(100, backoff=1, max_backoff=1000)
     random.seed(1)
     for attempt, ceiling in [(1, 1), (2, 2), (3, 4), (4, 8), (9, 256)]:
         delays = {policy.sleep_time(attempt, retryable()) for _ in range(20)}
@@ -491,7 +492,7 @@ def test_policy_backs_off_exponentially_with_jitter():
 
 
 def test_policy_retries_only_retryable_errors_up_to_max_attempts():
-    policy = http._RetryPolicy(3, backoff=0, max_backoff=0)
+    policy = retry.RetryPolicy(3, backoff=0, max_backoff=0)
     assert policy.should_retry(1, retryable())
     assert policy.should_retry(2, retryable())
     assert not policy.should_retry(3, retryable())
@@ -499,18 +500,18 @@ def test_policy_retries_only_retryable_errors_up_to_max_attempts():
 
 
 def test_retry_after_seconds():
-    assert http.retry_after_seconds(None) is None
-    assert http.retry_after_seconds("120") == 120
-    assert http.retry_after_seconds(" 0 ") == 0
-    assert http.retry_after_seconds("soon") is None
-    assert http.retry_after_seconds("-5") is None
-    assert http.retry_after_seconds("") is None
+    assert retry.retry_after_seconds(None) is None
+    assert retry.retry_after_seconds("120") == 120
+    assert retry.retry_after_seconds(" 0 ") == 0
+    assert retry.retry_after_seconds("soon") is None
+    assert retry.retry_after_seconds("-5") is None
+    assert retry.retry_after_seconds("") is None
     # An HTTP date: in the future, the time until then; past, now.
     future = email.utils.formatdate(time.time() + 1000, usegmt=True)
-    assert 900 < http.retry_after_seconds(future) <= 1000
-    assert http.retry_after_seconds("Sun, 06 Nov 1994 08:49:37 GMT") == 0
+    assert 900 < retry.retry_after_seconds(future) <= 1000
+    assert retry.retry_after_seconds("Sun, 06 Nov 1994 08:49:37 GMT") == 0
     # Without a zone it is taken as GMT, as HTTP dates are.
-    assert http.retry_after_seconds("Sun, 06 Nov 1994 08:49:37") == 0
+    assert retry.retry_after_seconds("Sun, 06 Nov 1994 08:49:37") == 0
 
 
 # Ordering
@@ -711,10 +712,10 @@ def test_a_session_that_cannot_be_made_fails_the_call(make, monkeypatch):
 def test_an_attempt_that_finished_cannot_be_given_up_on():
     # The race of a timeout with the answer's last byte: what came first
     # wins, and a finished attempt's connection is never shut down.
-    finished = http._Exchange()
+    finished = attempt.Exchange()
     finished.finish()
     assert not finished.give_up()
-    given_up = http._Exchange()
+    given_up = attempt.Exchange()
     assert given_up.give_up()
     assert not given_up.answered(requests.Response())
 
@@ -990,7 +991,7 @@ def test_password_never_shown(make, requests_mock, caplog):
 
 
 def test_secrets_are_blanked_out_whatever_surrounds_them():
-    redact = http._Redactor(["tok-3f9a-Secret", "pw"])
+    redact = redaction.Redactor(["tok-3f9a-Secret", "pw"])
     assert redact("nothing to hide") == "nothing to hide"
     # Pieces of 8 characters, in any case, next to anything; short secrets
     # whole; characters whose lower case is longer do not shift the rest.
@@ -998,7 +999,7 @@ def test_secrets_are_blanked_out_whatever_surrounds_them():
         redact("İ: TOK-3F9A-SECRET, tok-3f9a-S, cret|pw|p") == "İ: ***, ***, cret|***|p"
     )
     assert redact("=\\x74ok-3f9a-Secret") == "=\\x74***"
-    assert http._Redactor([])("tok-3f9a-Secret") == "tok-3f9a-Secret"
+    assert redaction.Redactor([])("tok-3f9a-Secret") == "tok-3f9a-Secret"
 
 
 def test_repr():

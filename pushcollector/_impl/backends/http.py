@@ -12,36 +12,39 @@ handler or in a thread that outlives the main one.
 from __future__ import annotations
 
 import collections
-import contextlib
 import functools
 import json
 import logging
 import math
 import os
-import queue
-import random
 import re
-import socket
 import threading
 import time
 import weakref
-import zlib
 from collections.abc import Mapping
 
 from ..process_run import current_run
 from ..protocol import BYTES_TYPE, JSON_TYPE, file_path, push_items_path
+from ..transport.attempt import (
+    DRAIN_BYTES,
+    AttemptRunner,
+    Exchange,
+    Request,
+    body_excerpt,
+    read_at_most,
+)
+from ..transport.auth import (
+    Authorization,
+    basic_credentials,
+    check_token,
+    checked_url,
+    is_latin1,
+)
+from ..transport.redaction import Redactor
+from ..transport.retry import RetryPolicy, retry_after_seconds
 
 LOG = logging.getLogger("pushcollector")
 
-# How much of an error response's body an exception quotes.
-_BODY_EXCERPT_CHARS = 200
-# The most of an error response's body read, as sent, and the most it is
-# decompressed to: enough for the excerpt, whatever a service sends.
-_ERROR_BODY_BYTES = 4096
-# The most of a success response's body read: a short one is read to its
-# end so that the connection can be used again; a longer one is not, and
-# its connection is closed.
-_DRAIN_BYTES = 4096
 # How much of a response's reason phrase an exception quotes.
 _REASON_CHARS = 100
 
@@ -111,409 +114,6 @@ class HttpCollectorError(OSError):
         # Read by the retry policy only.
         self._retryable = False
         self._retry_after = None
-
-
-class _Authorization:
-    """Sets the Authorization header; its repr never shows the credentials.
-
-    Given to requests as ``auth`` rather than as a header, so a ``.netrc``
-    found by the session cannot replace the header.
-    """
-
-    __slots__ = ("_scheme", "_value")
-
-    def __init__(self, scheme, credentials):
-        self._scheme = scheme
-        self._value = "%s %s" % (scheme, credentials)
-
-    def __call__(self, request):
-        request.headers["Authorization"] = self._value
-        return request
-
-    def __repr__(self):
-        return "<%s credentials>" % self._scheme.lower()
-
-
-class _AttemptRunner:
-    """Runs attempts in a thread of its own, one at a time.
-
-    One thread serves a sending thread's attempts until one of them is
-    given up on; that one may never end, so the next gets a new thread.
-    """
-
-    __slots__ = ("_thread", "_jobs")
-
-    def __init__(self):
-        self._thread = None
-        self._jobs = None
-
-    def run(self, job):
-        """Start job in the thread; False if no thread can be started."""
-        if self._thread is None:
-            jobs = queue.SimpleQueue()
-            thread = threading.Thread(
-                target=_run_jobs,
-                args=(jobs,),
-                name="pushcollector-http-attempt",
-                # Given up on, it must not hold up the interpreter's exit.
-                daemon=True,
-            )
-            try:
-                thread.start()
-            except RuntimeError:
-                # No new thread once the interpreter is finalizing.
-                return False
-            self._thread, self._jobs = thread, jobs
-        self._jobs.put(job)
-        return True
-
-    def abandon(self):
-        """Leave the thread to its job, and to end once that ends."""
-        self._jobs.put(None)
-        self._thread = self._jobs = None
-
-    def stop(self):
-        """End the thread; its job, if any, is done."""
-        if self._thread is not None:
-            self._jobs.put(None)
-            self._thread.join()
-            self._thread = self._jobs = None
-
-
-def _run_jobs(jobs):
-    for job in iter(jobs.get, None):
-        job()
-
-
-class _Exchange:
-    """One attempt at a request, in a thread that can be given up on.
-
-    The sending thread waits for the attempt up to the timeout, then gives
-    up on it. If the answer has begun to arrive, its connection is shut
-    down, which ends the attempt's thread at once; otherwise the thread is
-    left to end by itself, and closes the connection as soon as the answer
-    comes, if it ever does.
-    """
-
-    __slots__ = ("done", "outcome", "succeeded", "_lock", "_response", "_state")
-
-    def __init__(self):
-        self.done = threading.Event()
-        self.outcome = None
-        # Whether the answer's status was a success.
-        self.succeeded = False
-        self._lock = threading.Lock()
-        self._response = None
-        self._state = "sending"
-
-    def run(self, exchange, *args):
-        try:
-            self.outcome = exchange(self, *args)
-        finally:
-            self.done.set()
-
-    def answered(self, response):
-        """Note the answer; False if the attempt was given up on already."""
-        with self._lock:
-            if self._state == "given up":
-                return False
-            self._response = response
-            self.succeeded = 200 <= response.status_code < 300
-            return True
-
-    def finish(self):
-        """Keep give_up() off the connection, about to be released."""
-        with self._lock:
-            if self._state != "given up":
-                self._state = "finished"
-
-    def give_up(self):
-        """Abandon the attempt; False if it finished in the meantime."""
-        with self._lock:
-            if self._state == "finished":
-                return False
-            self._state = "given up"
-            if self._response is not None:
-                _shut_down(self._response)
-        return True
-
-
-def _shut_down(response):
-    """Shut a response's connection down, waking the thread reading it.
-
-    Shut down, not closed: a socket closed under a thread using it may be
-    reused for another connection before that thread notices.
-    """
-    # urllib3's responses name their connection, when they have one; it
-    # wraps a TLS connection through a TLS proxy in an object whose socket
-    # is its "socket".
-    sock = getattr(getattr(response.raw, "connection", None), "sock", None)
-    sock = getattr(sock, "socket", sock)
-    if isinstance(sock, socket.socket):
-        with contextlib.suppress(OSError):
-            # The plain socket's shutdown: ssl.SSLSocket's would also drop
-            # its TLS state from under the thread reading with it.
-            socket.socket.shutdown(sock, socket.SHUT_RDWR)
-
-
-def _read_at_most(response, limit):
-    """Up to limit bytes of a body as sent (not decompressed); b"" if unreadable."""
-    try:
-        return response.raw.read(limit, decode_content=False)
-    except Exception:
-        # A body that cannot be read, or was shut down, changes nothing
-        # about the answer's status, which is what counts.
-        return b""
-
-
-def _body_excerpt(response, redact):
-    """The start of an error response's body, quoted, read and decoded bounded.
-
-    Secrets are blanked out of all that was decoded, before it is cut to the
-    excerpt: one straddling the cut must not show its first characters.
-    """
-    data = _read_at_most(response, _ERROR_BODY_BYTES + 1)
-    more = len(data) > _ERROR_BODY_BYTES
-    encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
-    if encoding in ("gzip", "x-gzip", "deflate"):
-        try:
-            # 47: a gzip or zlib header, told apart by the decompressor.
-            decompressor = zlib.decompressobj(47)
-            data = decompressor.decompress(data, _ERROR_BODY_BYTES)
-        except zlib.error:
-            return "[a body that is not the %s data it claims to be]" % encoding
-        more = more or bool(decompressor.unconsumed_tail)
-    elif encoding != "identity":
-        return "[a body in a content coding not shown]"
-    text = redact(data.decode("utf-8", "replace"))
-    if more or len(text) > _BODY_EXCERPT_CHARS:
-        text = text[:_BODY_EXCERPT_CHARS] + "..."
-    return repr(text)
-
-
-# A secret is recognised by its pieces of this many characters, whatever
-# surrounds them: no piece of a secret this long is ever shown. A secret
-# shorter than this is recognised whole.
-_SECRET_PIECE = 8
-
-
-class _Redactor:
-    """Blanks out every piece of some secrets in text, however encoded.
-
-    What a service answers, and what a library says of a failure, may quote
-    a request's credentials in any way: raw or escaped by Python, JSON or
-    HTML, percent-encoded, in base64 or hex, as UTF-8 bytes read as latin-1
-    or the reverse, in upper or lower case, cut anywhere. Any run of text
-    that matches a piece of a secret in one of those forms, ignoring case,
-    becomes ``***``.
-    """
-
-    __slots__ = ("_pieces", "_secrets")
-
-    def __init__(self, secrets):
-        self._secrets = secrets
-        # Made when first needed: most collectors never fail.
-        self._pieces = None
-
-    def __call__(self, text):
-        if not self._secrets:
-            return text
-        if self._pieces is None:
-            self._pieces = _pieces_of(self._secrets)
-        folded = _casefold_in_place(text)
-        hidden = bytearray(len(text))
-        for size, pieces in self._pieces:
-            for start in range(len(folded) - size + 1):
-                if folded[start : start + size] in pieces:
-                    hidden[start : start + size] = b"\x01" * size
-        if not any(hidden):
-            return text
-        shown = []
-        for start, char in enumerate(text):
-            if not hidden[start]:
-                shown.append(char)
-            elif not start or not hidden[start - 1]:
-                shown.append("***")
-        return "".join(shown)
-
-
-def _pieces_of(secrets):
-    """[(size, {piece})]: the pieces of every form of the secrets, by size."""
-    by_size = collections.defaultdict(set)
-    for secret in secrets:
-        for any_case in _forms_of(secret):
-            # Upper case too: a few characters upper into two ("ß" into
-            # "SS"), which lowering the text shown cannot undo.
-            for form in {
-                _casefold_in_place(any_case),
-                _casefold_in_place(any_case.upper()),
-            }:
-                size = min(_SECRET_PIECE, len(form))
-                by_size[size].update(
-                    form[start : start + size] for start in range(len(form) - size + 1)
-                )
-    by_size.pop(0, None)
-    return sorted(by_size.items(), reverse=True)
-
-
-def _forms_of(secret):
-    """The ways a secret may come back from a service, or out of a library."""
-    import html
-    import urllib.parse
-
-    forms = set()
-    # As the service may have decoded it (its header bytes are latin-1),
-    # and as the collector decodes answers (UTF-8).
-    texts = {
-        secret,
-        secret.encode("latin-1").decode("utf-8", "replace"),
-        secret.encode("utf-8").decode("latin-1"),
-    }
-    for text in texts:
-        escaped = {
-            text,
-            repr(text)[1:-1],
-            ascii(text)[1:-1],
-            text.encode("unicode_escape").decode("ascii"),
-            json.dumps(text)[1:-1],
-            json.dumps(text, ensure_ascii=False)[1:-1],
-        }
-        for form in escaped:
-            forms.update(
-                (
-                    form,
-                    form.replace("'", "\\'"),
-                    form.replace('"', '\\"'),
-                    form.replace("/", "\\/"),
-                )
-            )
-        forms.add(html.escape(text, quote=False))
-        for quote in ("&#x27;", "&#39;"):
-            for double in ("&quot;", "&#34;"):
-                forms.add(
-                    html.escape(text).replace("&#x27;", quote).replace("&quot;", double)
-                )
-        for encoding in ("utf-8", "latin-1"):
-            try:
-                data = text.encode(encoding)
-            except UnicodeEncodeError:
-                continue
-            forms.add(repr(data)[2:-1])
-            forms.add(data.hex())
-            for safe in ("", "/", "!'()*~", "!#$&'()*+,/:;=?@[]~"):
-                forms.add(urllib.parse.quote(data, safe=safe))
-            forms.add(urllib.parse.quote_plus(data, safe=""))
-            forms.update(_base64_forms(data))
-    return forms
-
-
-def _base64_forms(data):
-    """data in base64, alone or at any offset within longer data."""
-    import base64
-
-    forms = set()
-    for encode in (base64.b64encode, base64.urlsafe_b64encode):
-        forms.add(encode(data).decode("ascii"))
-        for offset in range(3):
-            encoded = encode(bytes(offset) + data).decode("ascii")
-            # The first group holds bytes before data, the last (unless
-            # data ends on a group boundary) bytes after it.
-            first = 4 if offset else 0
-            last = len(encoded) - (4 if (offset + len(data)) % 3 else 0)
-            if last - first >= _SECRET_PIECE:
-                forms.add(encoded[first:last])
-    return forms
-
-
-def _casefold_in_place(text):
-    """text in lower case, each character where it was."""
-    folded = text.lower()
-    if len(folded) == len(text):
-        return folded
-    # A few characters lower into two: those are left as they are.
-    return "".join(char if len(char.lower()) != 1 else char.lower() for char in text)
-
-
-class _Request:
-    """One HTTP request of a call; the body and headers are final."""
-
-    __slots__ = (
-        "method",
-        "path",
-        "body",
-        "headers",
-        "call",
-        "first",
-        "last",
-        "attempts",
-        "answer_limit",
-        "answer",
-    )
-
-    def __init__(self, method, path, body, headers, call):
-        self.method = method
-        self.path = path
-        self.body = body
-        self.headers = headers
-        self.call = call
-        # Whether this is the first or last request of its call.
-        self.first = self.last = False
-        # Counted by the sending thread, the only one sending it.
-        self.attempts = 0
-        # For a request whose answer is wanted (pushcollector upload's
-        # reads): the most of a success body kept, read up to one byte
-        # more, so that a longer one can be told; the body is in answer.
-        self.answer_limit = 0
-        self.answer = None
-
-
-class _RetryPolicy:
-    """Retries what is marked retryable, after Retry-After or a backoff."""
-
-    __slots__ = ("max_attempts", "backoff", "max_backoff")
-
-    def __init__(self, max_attempts, backoff, max_backoff):
-        self.max_attempts = max_attempts
-        self.backoff = backoff
-        self.max_backoff = max_backoff
-
-    def should_retry(self, attempt, error):
-        return attempt < self.max_attempts and error._retryable
-
-    def sleep_time(self, attempt, error):
-        delay = error._retry_after
-        if delay is None:
-            # The exponent is bounded so that a huge max_attempts cannot
-            # overflow a float.
-            ceiling = self.backoff * 2.0 ** min(attempt - 1, 64)
-            # Equal jitter: collectors failing together retry apart.
-            delay = random.uniform(ceiling / 2, ceiling)
-        return min(delay, self.max_backoff)
-
-
-def retry_after_seconds(value: str | None) -> float | None:
-    """The delay a ``Retry-After`` header asks for, or None if it asks none.
-
-    Both forms are understood: seconds, and an HTTP date (a date in the
-    past means now).
-    """
-    if value is None:
-        return None
-    value = value.strip()
-    if value.isascii() and value.isdigit():
-        return float(value)
-    import email.utils
-
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        # RFC 9110 dates are GMT; a date without a zone is one of those.
-        import datetime
-
-        when = when.replace(tzinfo=datetime.timezone.utc)
-    return max(0.0, when.timestamp() - time.time())
 
 
 class HttpCollector:
@@ -619,9 +219,9 @@ class HttpCollector:
         backoff: float = 1.0,
         max_backoff: float = 60.0,
     ):
-        self._url, credentials = _checked_url(url)
+        self._url, credentials = checked_url(url)
         if token is not None:
-            _check_token(token)
+            check_token(token)
         self._batch_size = _checked_int("batch_size", batch_size)
         self._timeout = _checked_seconds("timeout", timeout, zero_allowed=False)
         max_attempts = _checked_int("max_attempts", max_attempts)
@@ -637,16 +237,16 @@ class HttpCollector:
         # Secrets are blanked out of errors and logs, should a service echo
         # them back.
         if token is not None:
-            self._auth = _Authorization("Bearer", token)
+            self._auth = Authorization("Bearer", token)
             secrets = [token]
         elif credentials is not None:
-            basic = _basic_credentials(*credentials)
-            self._auth = _Authorization("Basic", basic)
+            basic = basic_credentials(*credentials)
+            self._auth = Authorization("Basic", basic)
             secrets = [credentials[1], basic] if credentials[1] else []
         else:
             self._auth = None
             secrets = []
-        self._redact = _Redactor(secrets)
+        self._redact = Redactor(secrets)
 
         self.run_id = current_run().run_id
         self._session = session
@@ -654,7 +254,7 @@ class HttpCollector:
         # Set in a forked child: the session's pool holds the parent's
         # connections.
         self._session_inherited = False
-        self._policy = _RetryPolicy(max_attempts, backoff, max_backoff)
+        self._policy = RetryPolicy(max_attempts, backoff, max_backoff)
         self._closed = False
         self._new_sender()
         _collectors.add(self)
@@ -822,7 +422,7 @@ class HttpCollector:
                 else:
                     key = keys[index]
                 headers = self._request_headers(content_type, key)
-                requests.append(_Request(method, path, body, headers, call))
+                requests.append(Request(method, path, body, headers, call))
             requests[0].first = requests[-1].last = True
 
             failure = self._failure
@@ -870,7 +470,7 @@ class HttpCollector:
             self._sender = threading.current_thread()
             if own_thread:
                 self._thread = self._sender
-        runner = _AttemptRunner()
+        runner = AttemptRunner()
         try:
             self._send_each(runner)
         finally:
@@ -983,7 +583,7 @@ class HttpCollector:
             session = self._session_to_send_with()
         except Exception as error:
             return self._unexpected(request, url, error)
-        exchange = _Exchange()
+        exchange = Exchange()
         job = functools.partial(exchange.run, self._exchange, session, request, url)
         if not runner.run(job):
             # This thread makes the attempt, each read bounded by the socket
@@ -1058,10 +658,10 @@ class HttpCollector:
             status = response.status_code
             if 200 <= status < 300:
                 if request.answer_limit:
-                    request.answer = _read_at_most(response, request.answer_limit + 1)
+                    request.answer = read_at_most(response, request.answer_limit + 1)
                 else:
                     # Read only so that the connection can be used again.
-                    _read_at_most(response, _DRAIN_BYTES)
+                    read_at_most(response, DRAIN_BYTES)
                 LOG.debug(
                     "%s %s: HTTP %d (%d bytes, attempt %d)",
                     request.method,
@@ -1079,7 +679,7 @@ class HttpCollector:
                 % (
                     status,
                     self._redact(str(response.reason))[:_REASON_CHARS],
-                    _body_excerpt(response, self._redact),
+                    body_excerpt(response, self._redact),
                 ),
             )
             # Exactly what the protocol names: 429 and the 5xx class, not
@@ -1112,71 +712,6 @@ class HttpCollector:
         message = self._redact(message)
         return HttpCollectorError(
             message, method=request.method, url=url, status=status
-        )
-
-
-def _checked_url(url):
-    """The URL without user info and trailing ``/``; (user, password) or None."""
-    if not isinstance(url, str):
-        raise TypeError("url must be a str, not %s" % type(url).__name__)
-    import urllib.parse
-
-    # Messages never quote the URL: it may hold credentials.
-    parts = urllib.parse.urlsplit(url)
-    if parts.scheme.lower() not in ("http", "https"):
-        raise ValueError(
-            "url must start with http:// or https://%s"
-            % (", not %s:" % parts.scheme if parts.scheme else "")
-        )
-    try:
-        host = parts.hostname
-        parts.port
-    except ValueError:
-        raise ValueError("url has an invalid port") from None
-    if not host:
-        raise ValueError("url must name a host")
-    if parts.query or parts.fragment:
-        raise ValueError("url must not have a query or a fragment")
-    userinfo, _, netloc = parts.netloc.rpartition("@")
-    credentials = None
-    if userinfo:
-        user, _, password = userinfo.partition(":")
-        credentials = (urllib.parse.unquote(user), urllib.parse.unquote(password))
-        if not all(map(_is_latin1, credentials)):
-            raise ValueError(
-                "url credentials must be latin-1 text, which is all that HTTP "
-                "basic authentication can send"
-            )
-    bare = urllib.parse.urlunsplit(
-        (parts.scheme, netloc, parts.path.rstrip("/"), "", "")
-    )
-    return bare, credentials
-
-
-def _basic_credentials(user, password):
-    """The base64 part of the Basic Authorization header requests sends."""
-    import base64
-
-    return base64.b64encode(("%s:%s" % (user, password)).encode("latin-1")).decode()
-
-
-def _is_latin1(text):
-    # Checked without encoding: a UnicodeEncodeError would hold the text,
-    # and the text may be a secret.
-    return all(ord(char) < 256 for char in text)
-
-
-def _check_token(token):
-    if not isinstance(token, str):
-        raise TypeError("token must be a str, not %s" % type(token).__name__)
-    # Never quoted: the token is a secret.
-    if not token or not token.isprintable() or " " in token:
-        raise ValueError(
-            "token must be non-empty, without spaces or control characters"
-        )
-    if not _is_latin1(token):
-        raise ValueError(
-            "token must be latin-1 text, which is all that an HTTP header can carry"
         )
 
 
@@ -1216,7 +751,7 @@ def _checked_headers(headers):
             )
         # The value is never quoted: it may be a credential.
         if (
-            not _is_latin1(value)
+            not is_latin1(value)
             or value != value.strip(" \t")
             or any(char < " " and char != "\t" or char == "\x7f" for char in value)
         ):
