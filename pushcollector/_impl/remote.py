@@ -8,33 +8,55 @@ its records streamed from the service's ``GET .../push-items``.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
+import time
 import urllib.parse
 from collections.abc import Callable, Iterator
 
-from .transport.auth import Authorization, basic_credentials, check_token, checked_url
-from .transport.redaction import Redactor
 from .collector import HTTP_TOKEN_VARIABLE
-from .runs import BadLine, NotARunError, Run, records_of_lines
+from .protocol import (
+    RUNS_PATH,
+    files_path,
+    push_items_path,
+    run_path,
+    summary_path,
+)
+from .records import BadLine, records_of_lines
+from .runs import NotARunError, Run
+from .transport.attempt import AttemptRunner, Request, Transport, describe_cause
+from .transport.auth import check_token
+from .transport.errors import ServiceError
+from .transport.retry import READ_RETRY_STATUSES, RetryPolicy
 
 # The path of a run's URL below the service's base URL.
 _RUN_PATH = re.compile(r"(?P<base>.*)/runs/(?P<name>[^/]+)/?")
 
 _RUNS_PER_PAGE = 1000
 
-# Seconds to connect, and between two reads of an answer: a service that
-# stops answering fails the read rather than hangs it.
+# Seconds a read may take: each GET, its retries included, and each chunk
+# of a streamed answer. A service that stops answering, or trickles its
+# answer a byte at a time, fails the read rather than hangs it.
 _TIMEOUT = 60
+
+# A read is retried while the service or a proxy in front of it is busy or
+# restarting (its database restarted, say): a CI gate must not fail on a
+# blip. Attempts and delays are bounded by _TIMEOUT too.
+_READ_POLICY = RetryPolicy(
+    max_attempts=6, backoff=0.5, max_backoff=10.0, statuses=READ_RETRY_STATUSES
+)
 
 _CHUNK_BYTES = 64 * 1024
 
-# Of an error answer, what is read and what is quoted at most.
-_ERROR_BYTES = 64 * 1024
+# The most of a JSON answer read: a page of runs, a run's files.
+_DOCUMENT_BYTES = 64 * 1024 * 1024
+
+# Of an error answer, what is quoted at most.
 _DETAIL_CHARS = 300
 
 
-class ServiceReadError(OSError):
+class ServiceReadError(ServiceError):
     """A collection service could not be read.
 
     It could not be reached, refused the token, or answered what no
@@ -50,82 +72,99 @@ class ServiceReadError(OSError):
     .. versionadded:: 1.6.0
     """
 
-    def __init__(self, message: str, url: str, status: int | None = None):
-        super().__init__(message)
-        self.url = url
-        self.status = status
+
+def _describe_read(request, url, failure, policy):
+    """What the error of a failed read says: the URL, then why."""
+    if failure.time_limit is not None:
+        reason = "cannot read the service: timed out"
+    elif failure.status is not None:
+        reason = "HTTP %d %s: %s" % (
+            failure.status,
+            failure.reason or "",
+            _detail(failure),
+        )
+    else:
+        reason = "cannot read the service: %s" % describe_cause(failure.cause)
+    return "%s: %s" % (url, reason)
+
+
+def _detail(failure):
+    """The service's ``error`` message of an error answer, else a note."""
+    try:
+        message = json.loads(failure.body)["error"]
+    except Exception:
+        return "not an answer of a pushcollector service"
+    if failure.body_cut or not isinstance(message, str):
+        return "not an answer of a pushcollector service"
+    return message[:_DETAIL_CHARS]
 
 
 class _Service:
     """The base URL of a service, and how to ask it."""
 
     def __init__(self, base_url):
-        try:
-            self.url, credentials = checked_url(base_url)
-        except ValueError as error:
-            # Not quoted: the URL may hold a password.
-            raise NotARunError("not a service URL: %s" % error) from None
         token = os.environ.get(HTTP_TOKEN_VARIABLE) or None
         if token is not None:
             try:
                 check_token(token)
             except ValueError as error:
                 raise ServiceReadError(
-                    "$%s is not a token: %s" % (HTTP_TOKEN_VARIABLE, error), self.url
+                    "$%s is not a token: %s" % (HTTP_TOKEN_VARIABLE, error)
                 ) from None
-            self.auth = Authorization("Bearer", token)
-            secrets = [token]
-        elif credentials is not None:
-            basic = basic_credentials(*credentials)
-            self.auth = Authorization("Basic", basic)
-            secrets = [credentials[1], basic] if credentials[1] else []
-        else:
-            self.auth = None
-            secrets = []
-        self.redact = Redactor(secrets)
-        import requests
+        try:
+            self.transport = Transport(
+                base_url,
+                token=token,
+                timeout=_TIMEOUT,
+                policy=_READ_POLICY,
+                error_type=ServiceReadError,
+                describe=_describe_read,
+                # Shown by nothing by default: the command says what failed
+                # in the end, in one line.
+                retry_log_level=logging.INFO,
+            )
+        except ValueError as error:
+            # Not quoted: the URL may hold a password.
+            raise NotARunError("not a service URL: %s" % error) from None
+        self.url = self.transport.url
 
-        self.session = requests.Session()
-
-    def get(self, path, params=None, stream=False):
-        """The answer to ``GET base + path``, if it is a success.
+    def get(self, path, params=None, answer_limit=_DOCUMENT_BYTES, stream=False):
+        """The delivered request ``GET base + path``, if it succeeded.
 
         Raises:
             NotARunError: if the service holds no such run.
             ServiceReadError: for any other failure.
         """
-        import requests
-
-        url = self.url + path
-        try:
-            answer = self.session.get(
-                url,
-                params=params,
-                auth=self.auth,
-                timeout=_TIMEOUT,
-                stream=stream,
-                allow_redirects=False,
-            )
-        except requests.RequestException as error:
-            raise self.error(url, "cannot read the service: %s" % _reason(error))
-        if answer.status_code == 200:
-            return answer
-        with answer:
-            detail = _error_detail(answer)
-        if answer.status_code == 404 and detail.startswith("no run "):
-            raise NotARunError("%s: %s" % (url, detail))
-        raise self.error(
-            url,
-            "HTTP %d %s: %s" % (answer.status_code, answer.reason or "", detail),
-            answer.status_code,
+        request = Request(
+            "GET", path, b"", self.transport.request_headers(), params=params
         )
+        request.answer_limit = 0 if stream else answer_limit
+        request.stream = stream
+        runner = AttemptRunner()
+        try:
+            failure = self.transport.deliver(
+                request, runner, deadline=time.monotonic() + _TIMEOUT
+            )
+        finally:
+            runner.stop()
+        if failure is None:
+            return request
+        if failure.status == 404 and _detail(failure).startswith("no run "):
+            raise NotARunError("%s%s: %s" % (self.url, path, _detail(failure)))
+        raise failure.error
 
     def document(self, path, params=None):
         """The JSON object ``GET base + path`` answers."""
         url = self.url + path
-        answer = self.get(path, params)
+        answer = self.get(path, params).answer
+        if len(answer) > _DOCUMENT_BYTES:
+            raise self.error(
+                url,
+                "not a pushcollector service: an answer longer than %d bytes"
+                % _DOCUMENT_BYTES,
+            )
         try:
-            document = answer.json()
+            document = json.loads(answer)
         except ValueError:
             document = None
         if type(document) is not dict:
@@ -134,33 +173,34 @@ class _Service:
             )
         return document
 
+    def lines(self, path, url):
+        """The lines of the streamed answer to ``GET base + path``.
+
+        Raises:
+            ServiceReadError: naming url, if the answer is cut off or stalls.
+        """
+        request = self.get(path, stream=True)
+        pending = b""
+        chunks = self.transport.chunks(
+            request,
+            _CHUNK_BYTES,
+            lambda reason: self.error(url, "cut off while reading: %s" % reason),
+        )
+        for chunk in chunks:
+            lines = (pending + chunk).split(b"\n")
+            pending = lines.pop()
+            for line in lines:
+                yield line.decode("utf-8", "surrogateescape")
+        if pending:
+            yield pending.decode("utf-8", "surrogateescape")
+
     def error(self, url, reason, status=None):
-        return ServiceReadError(self.redact("%s: %s" % (url, reason)), url, status)
-
-
-def _reason(error):
-    """What went wrong with a request, in a few words: the system's own
-    message when there is one, not the chain of wrappers around it."""
-    text = str(error)
-    found = re.findall(r"\[Errno -?\d+\] [^'\"\)]*", text)
-    if found:
-        return found[-1].strip()
-    if "timed out" in text.lower():
-        return "timed out"
-    return "%s: %s" % (type(error).__name__, text[:_DETAIL_CHARS])
-
-
-def _error_detail(answer):
-    """The service's ``error`` message of an error answer, else its reason."""
-    try:
-        # At most so much of it: an error answer may be endless.
-        body = next(answer.iter_content(_ERROR_BYTES), b"")
-        message = json.loads(body)["error"]
-    except Exception:
-        return "not an answer of a pushcollector service"
-    if not isinstance(message, str):
-        return "not an answer of a pushcollector service"
-    return message[:_DETAIL_CHARS]
+        return ServiceReadError(
+            self.transport.redact("%s: %s" % (url, reason)),
+            method="GET",
+            url=url,
+            status=status,
+        )
 
 
 class RemoteRun(Run):
@@ -188,16 +228,13 @@ class RemoteRun(Run):
 
     def __init__(self, service: _Service, figures: dict):
         name = figures["name"]
-        self.url = "%s/runs/%s" % (service.url, urllib.parse.quote(name, safe=""))
+        self.url = service.url + run_path(name)
         super().__init__(name, None, self.url + "/push-items")
         self.figures = figures
         self._service = service
-        self._path = self.url[len(service.url) :]
         # The service serves its pages beside its API, under the same root.
         root, api, _ = service.url.rpartition("/api")
-        self.page_url = (
-            "%s/runs/%s" % (root, urllib.parse.quote(name, safe="")) if api else None
-        )
+        self.page_url = root + run_path(name) if api else None
 
     def __repr__(self):
         return "RemoteRun(%r)" % self.url
@@ -220,26 +257,8 @@ class RemoteRun(Run):
             NotARunError: if the service no longer holds the run.
         """
         report = on_bad_line or self._log_bad_line
-        answer = self._service.get(self._path + "/push-items", stream=True)
-        with answer:
-            yield from records_of_lines(self._lines(answer), report)
-
-    def _lines(self, answer):
-        import requests
-
-        pending = b""
-        try:
-            for chunk in answer.iter_content(_CHUNK_BYTES):
-                lines = (pending + chunk).split(b"\n")
-                pending = lines.pop()
-                for line in lines:
-                    yield line.decode("utf-8", "surrogateescape")
-        except requests.RequestException as error:
-            raise self._service.error(
-                self.items_path, "cut off while reading: %s" % _reason(error)
-            ) from None
-        if pending:
-            yield pending.decode("utf-8", "surrogateescape")
+        lines = self._service.lines(push_items_path(self.name), self.items_path)
+        yield from records_of_lines(lines, report)
 
     def files(self) -> list[str]:
         """The names of the run's files, sorted.
@@ -247,7 +266,7 @@ class RemoteRun(Run):
         Raises:
             ServiceReadError: if the service cannot be read.
         """
-        document = self._service.document(self._path + "/files")
+        document = self._service.document(files_path(self.name))
         try:
             return sorted(entry["name"] for entry in document["files"])
         except (KeyError, TypeError):
@@ -270,7 +289,7 @@ class RemoteRun(Run):
             NotARunError: if the service no longer holds the run.
         """
         return self._service.document(
-            self._path + "/summary",
+            summary_path(self.name),
             {
                 "allow_pending": str(allow_pending).lower(),
                 "allow_bad_lines": str(allow_bad_lines).lower(),
@@ -295,13 +314,13 @@ def open_remote_run(url: str) -> RemoteRun:
     base, name = split_run_url(url)
     service = _Service(base)
     if name is None:
-        page = service.document("/runs", {"limit": 1})
+        page = service.document(RUNS_PATH, {"limit": 1})
         runs = _runs_of(service, page)
         if not runs:
             raise NotARunError("%s: the service holds no runs" % service.url)
         figures = runs[0]
     else:
-        figures = service.document("/runs/%s" % urllib.parse.quote(name, safe=""))
+        figures = service.document(run_path(name))
         _check_figures(service, figures)
     return RemoteRun(service, figures)
 
@@ -318,7 +337,7 @@ def list_remote_runs(url: str) -> list[RemoteRun]:
     seen = set()
     offset = 0
     while True:
-        page = service.document("/runs", {"limit": _RUNS_PER_PAGE, "offset": offset})
+        page = service.document(RUNS_PATH, {"limit": _RUNS_PER_PAGE, "offset": offset})
         found = _runs_of(service, page)
         offset += len(found)
         # A run created meanwhile moves the pages by one: none is listed twice.
@@ -333,7 +352,7 @@ def _runs_of(service, page):
     runs = page.get("runs")
     if type(runs) is not list:
         raise service.error(
-            service.url + "/runs", "not a pushcollector service: no list of runs"
+            service.url + RUNS_PATH, "not a pushcollector service: no list of runs"
         )
     for figures in runs:
         _check_figures(service, figures)
@@ -343,5 +362,5 @@ def _runs_of(service, page):
 def _check_figures(service, figures):
     if not (type(figures) is dict and type(figures.get("name")) is str):
         raise service.error(
-            service.url + "/runs", "not a pushcollector service: a run without a name"
+            service.url + RUNS_PATH, "not a pushcollector service: a run without a name"
         )

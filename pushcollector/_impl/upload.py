@@ -28,10 +28,11 @@ import hashlib
 import json
 import os
 import sys
-import urllib.parse
 
-from .backends.http import HttpCollector, HttpCollectorError
-from .transport.attempt import AttemptRunner, Request
+from .backends.http import HttpCollectorError
+from .transport.attempt import AttemptRunner, Request, Transport
+from .transport.retry import RetryPolicy
+from .transport.sender import OrderedSender
 from .backends.local import STAGING_PREFIX, UPLOAD_MARKER
 from .inputs import checked_filename, push_item_validator
 from .jsonvalues import PushItemValueError, check_json_values
@@ -44,6 +45,7 @@ from .protocol import (
     file_path,
     push_items_path,
     record_refusal,
+    run_path,
 )
 from .records import records_of_lines
 from .runs import is_service_url, open_run
@@ -134,20 +136,35 @@ class UploadResult:
             self.not_sent.append(NotSentLine(line_number, reason))
 
 
-class _Uploader(HttpCollector):
-    """An HttpCollector sending under a given run id, with keys of its own.
+class _Uploader:
+    """The requests of an upload, through the transport of every client.
 
-    Through the backend's transport: its retries, backoff, timeouts and
-    redaction of secrets apply to every request.
+    Its retries, backoff, timeouts and redaction of secrets apply to every
+    request; records and file pieces go through an ordered sender, with
+    keys of the upload's own.
     """
 
-    def __init__(self, url, token, run_id, timeout, max_attempts):
-        super().__init__(url, token, timeout=timeout, max_attempts=max_attempts)
-        self.run_id = run_id
+    def __init__(self, url, token, timeout, max_attempts):
+        self.transport = Transport(
+            url,
+            token=token,
+            timeout=timeout,
+            policy=RetryPolicy(max_attempts, backoff=1.0, max_backoff=60.0),
+            error_type=HttpCollectorError,
+        )
+        self.url = self.transport.url
+        self.run_id = None
+        self._sender = OrderedSender(
+            self.transport, key_prefix="upload", name="upload to %s" % self.url
+        )
 
     def send(self, method, path, body, content_type, key):
         """Queue a request with this Idempotency-Key; its future."""
-        return self._enqueue([(method, path, body, content_type)], [key])
+        return self._sender.enqueue([(method, path, body, content_type)], [key])
+
+    def close(self):
+        """Wait for every request sent, then release the thread and session."""
+        self._sender.close()
 
     def records_held(self):
         """How many records the service holds for the run: 0 if it has none.
@@ -156,20 +173,18 @@ class _Uploader(HttpCollector):
             HttpCollectorError: if the service cannot be asked.
             UploadError: if it answers something else than a run's figures.
         """
-        path = "/runs/%s" % self.run_id
-        with self._lock:
-            headers = self._request_headers(JSON_TYPE, "figures")
-        request = Request("GET", path, b"", headers, None)
+        path = run_path(self.run_id)
+        request = Request("GET", path, b"", self.transport.request_headers(JSON_TYPE))
         request.answer_limit = _RUN_ANSWER_BYTES
         runner = AttemptRunner()
         try:
-            failure = self._deliver(request, runner)
+            failure = self.transport.deliver(request, runner)
         finally:
             runner.stop()
         if failure is not None:
             if failure.status == 404:
                 return 0
-            raise failure
+            raise failure.error
         try:
             records = json.loads(request.answer)["records"]
         except (TypeError, ValueError, KeyError):
@@ -218,7 +233,7 @@ def upload_run(
         )
     run = open_run(path)
     try:
-        uploader = _Uploader(url, token, "unknown", timeout, max_attempts)
+        uploader = _Uploader(url, token, timeout, max_attempts)
     except (TypeError, ValueError) as error:
         raise UploadError("cannot upload to that URL: %s" % error) from None
     try:
@@ -226,7 +241,7 @@ def upload_run(
         result = UploadResult(
             run,
             run_id,
-            "%s/runs/%s" % (uploader.url, urllib.parse.quote(run_id, safe="")),
+            uploader.url + run_path(run_id),
         )
         files = run.files()
         result.records_held = uploader.records_held()

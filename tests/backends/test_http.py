@@ -16,6 +16,7 @@ from pushcollector import Collector, HttpCollector, HttpCollectorError
 from pushcollector._impl import process_run
 from pushcollector._impl.backends import http
 from pushcollector._impl.transport import attempt, redaction, retry
+from pushcollector._impl.transport import sender as sender_module
 
 BASE = "https://collect.example.com/api"
 TOKEN = "tok-3f9a1c2b7d4e-secret"
@@ -299,8 +300,8 @@ def test_after_fork_a_collector_is_a_new_sender_of_the_same_run(
     collector = make()
     collector.append_file("a", b"").result(WAIT)
     # What os.fork() runs in the child, here for this collector only.
-    monkeypatch.setattr(http, "_collectors", weakref.WeakSet([collector]))
-    http._after_fork_in_child()
+    monkeypatch.setattr(sender_module, "_senders", weakref.WeakSet([collector._sender]))
+    sender_module.after_fork_in_child()
     collector.append_file("a", b"").result(WAIT)
     before, after = [r.headers["Idempotency-Key"] for r in service.request_history]
     assert before.rsplit(".", 1)[0] != after.rsplit(".", 1)[0]
@@ -311,11 +312,11 @@ def test_after_fork_a_collector_is_a_new_sender_of_the_same_run(
 def test_after_fork_a_collector_makes_its_own_session(make, service, monkeypatch):
     collector = make()
     collector.append_file("a", b"").result(WAIT)
-    parents = collector._session
-    monkeypatch.setattr(http, "_collectors", weakref.WeakSet([collector]))
-    http._after_fork_in_child()
+    parents = collector._transport.session
+    monkeypatch.setattr(sender_module, "_senders", weakref.WeakSet([collector._sender]))
+    sender_module.after_fork_in_child()
     collector.append_file("a", b"").result(WAIT)
-    assert collector._session is not parents
+    assert collector._transport.session is not parents
 
 
 def test_after_fork_a_given_session_drops_the_parents_connections(
@@ -324,14 +325,14 @@ def test_after_fork_a_given_session_drops_the_parents_connections(
     session = CountingSession()
     collector = make(session=session)
     collector.append_file("a", b"").result(WAIT)
-    monkeypatch.setattr(http, "_collectors", weakref.WeakSet([collector]))
-    http._after_fork_in_child()
+    monkeypatch.setattr(sender_module, "_senders", weakref.WeakSet([collector._sender]))
+    sender_module.after_fork_in_child()
     # Nothing is done in the fork itself, where any lock may be held.
     assert session.closed == 0
     collector.append_file("a", b"").result(WAIT)
     collector.append_file("a", b"").result(WAIT)
     assert session.closed == 1
-    assert collector._session is session
+    assert collector._transport.session is session
     session.close()
 
 
@@ -468,10 +469,7 @@ def test_retry_after_is_honoured(make, requests_mock, caplog):
 
 
 def retryable(retry_after=None):
-    error = HttpCollectorError("failed")
-    error._retryable = True
-    error._retry_after = retry_after
-    return error
+    return retry.Failure(status=503, retry_after=retry_after)
 
 
 def test_policy_uses_retry_after_within_the_cap():
@@ -496,7 +494,7 @@ def test_policy_retries_only_retryable_errors_up_to_max_attempts():
     assert policy.should_retry(1, retryable())
     assert policy.should_retry(2, retryable())
     assert not policy.should_retry(3, retryable())
-    assert not policy.should_retry(1, HttpCollectorError("4xx"))
+    assert not policy.should_retry(1, retry.Failure(status=404))
 
 
 def test_retry_after_seconds():
@@ -914,9 +912,9 @@ def test_close_from_a_callback_raises_instead_of_waiting_for_itself(
 
 
 def test_at_exit_calls_send_before_returning(make, service, monkeypatch):
-    # What _exiting() says in an atexit handler, where no thread started
+    # What exiting() says in an atexit handler, where no thread started
     # would be waited for.
-    monkeypatch.setattr(http, "_exiting", lambda: True)
+    monkeypatch.setattr(sender_module, "exiting", lambda: True)
     before = http_threads()
     collector = make()
     future = collector.update_push_items(items(3))
@@ -960,7 +958,7 @@ def test_token_never_shown(make, requests_mock, caplog):
         post = other.append_file("f", b"x").exception(WAIT)
         other.close()
 
-    shown = [repr(collector), str(collector), repr(collector._auth)]
+    shown = [repr(collector), str(collector), repr(collector._transport.auth)]
     shown += [str(put), repr(put), str(post), repr(post)]
     shown += [record.getMessage() for record in caplog.records]
     assert caplog.records
@@ -980,7 +978,7 @@ def test_password_never_shown(make, requests_mock, caplog):
         collector = make("https://alice:hunter2-pw@collect.example.com/api")
         error = collector.append_file("f", b"x").exception(WAIT)
         collector.close()
-    shown = [repr(collector), repr(collector._auth), str(error), error.url]
+    shown = [repr(collector), repr(collector._transport.auth), str(error), error.url]
     shown += [record.getMessage() for record in caplog.records]
     assert "you sent: Basic ***" in str(error)
     basic = requests.auth._basic_auth_str("alice", "hunter2-pw").split()[1]

@@ -11,42 +11,18 @@ handler or in a thread that outlives the main one.
 
 from __future__ import annotations
 
-import collections
-import functools
 import json
-import logging
 import math
-import os
 import re
-import threading
-import time
-import weakref
 from collections.abc import Mapping
 
 from ..process_run import current_run
 from ..protocol import BYTES_TYPE, JSON_TYPE, file_path, push_items_path
-from ..transport.attempt import (
-    DRAIN_BYTES,
-    AttemptRunner,
-    Exchange,
-    Request,
-    body_excerpt,
-    read_at_most,
-)
-from ..transport.auth import (
-    Authorization,
-    basic_credentials,
-    check_token,
-    checked_url,
-    is_latin1,
-)
-from ..transport.redaction import Redactor
-from ..transport.retry import RetryPolicy, retry_after_seconds
-
-LOG = logging.getLogger("pushcollector")
-
-# How much of a response's reason phrase an exception quotes.
-_REASON_CHARS = 100
+from ..transport.attempt import Transport
+from ..transport.auth import is_latin1
+from ..transport.errors import ServiceError
+from ..transport.retry import RetryPolicy
+from ..transport.sender import OrderedSender
 
 # A header name as RFC 9110 defines it (a "token").
 _HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
@@ -57,30 +33,8 @@ _encode_json = json.JSONEncoder(
     ensure_ascii=False, separators=(",", ":"), allow_nan=False
 ).encode
 
-# Every collector, for what a forked child must change in each.
-_collectors = weakref.WeakSet()
 
-
-def _after_fork_in_child():
-    for collector in list(_collectors):
-        collector._after_fork()
-
-
-os.register_at_fork(after_in_child=_after_fork_in_child)
-
-
-def _exiting():
-    """Whether this is the main thread after it has finished: at exit.
-
-    atexit handlers run there. A thread started now would not be waited
-    for (and Python 3.12 refuses to start one), so what is recorded now is
-    sent by the recording thread itself.
-    """
-    main = threading.main_thread()
-    return threading.current_thread() is main and not main.is_alive()
-
-
-class HttpCollectorError(OSError):
+class HttpCollectorError(ServiceError):
     """A request of an :class:`HttpCollector` failed, or was never sent.
 
     The message names the method and URL (without any credentials), the
@@ -97,23 +51,11 @@ class HttpCollectorError(OSError):
             if there was none (connection failure, timeout, not sent).
 
     .. versionadded:: 1.4.0
-    """
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        method: str | None = None,
-        url: str | None = None,
-        status: int | None = None,
-    ):
-        super().__init__(message)
-        self.method = method
-        self.url = url
-        self.status = status
-        # Read by the retry policy only.
-        self._retryable = False
-        self._retry_after = None
+    .. versionchanged:: 1.6.0
+        A subclass of the errors of every client of the service, still an
+        :class:`OSError`.
+    """
 
 
 class HttpCollector:
@@ -219,11 +161,8 @@ class HttpCollector:
         backoff: float = 1.0,
         max_backoff: float = 60.0,
     ):
-        self._url, credentials = checked_url(url)
-        if token is not None:
-            check_token(token)
         self._batch_size = _checked_int("batch_size", batch_size)
-        self._timeout = _checked_seconds("timeout", timeout, zero_allowed=False)
+        timeout = _checked_seconds("timeout", timeout, zero_allowed=False)
         max_attempts = _checked_int("max_attempts", max_attempts)
         backoff = _checked_seconds("backoff", backoff, zero_allowed=True)
         max_backoff = _checked_seconds("max_backoff", max_backoff, zero_allowed=True)
@@ -232,77 +171,34 @@ class HttpCollector:
                 "verify must be None, a bool or the path of a CA bundle, not %s"
                 % type(verify).__name__
             )
-        self._verify = verify
-        self._headers = _checked_headers(headers)
-        # Secrets are blanked out of errors and logs, should a service echo
-        # them back.
-        if token is not None:
-            self._auth = Authorization("Bearer", token)
-            secrets = [token]
-        elif credentials is not None:
-            basic = basic_credentials(*credentials)
-            self._auth = Authorization("Basic", basic)
-            secrets = [credentials[1], basic] if credentials[1] else []
-        else:
-            self._auth = None
-            secrets = []
-        self._redact = Redactor(secrets)
-
+        self._transport = Transport(
+            url,
+            token=token,
+            session=session,
+            timeout=timeout,
+            policy=RetryPolicy(max_attempts, backoff, max_backoff),
+            verify=verify,
+            headers=_checked_headers(headers),
+            error_type=HttpCollectorError,
+        )
         self.run_id = current_run().run_id
-        self._session = session
-        self._owns_session = session is None
-        # Set in a forked child: the session's pool holds the parent's
-        # connections.
-        self._session_inherited = False
-        self._policy = RetryPolicy(max_attempts, backoff, max_backoff)
-        self._closed = False
-        self._new_sender()
-        _collectors.add(self)
-
-    def _new_sender(self):
-        """Start as a sender of its own: new keys, nothing queued, no thread.
-
-        Run when the collector is made, and again in a forked child, where
-        the parent's threads do not exist and its lock may be held for ever.
-        Forked children record in the parent's run; with a sender id of
-        their own they repeat neither its Idempotency-Keys nor each other's,
-        which a service applying each key once would drop. What the parent
-        had queued or in flight is the parent's to send.
-        """
-        self._sender_id = os.urandom(8).hex()
-        self._keys = 0
-        self._lock = threading.Lock()
-        # Notified when the sender has sent everything queued.
-        self._idle = threading.Condition(self._lock)
-        self._queue = collections.deque()
-        # Whether a thread is sending what is queued; the thread that does
-        # (or did last); and the last thread started for it, which close()
-        # waits for.
-        self._sending = False
-        self._sender = None
-        self._thread = None
-        self._failure = None
-
-    def _after_fork(self):
-        self._new_sender()
-        if self._owns_session:
-            # Made again when the child first sends; the parent's is left
-            # alone, its sockets still in use there.
-            self._session = None
-        else:
-            self._session_inherited = True
+        self._sender = OrderedSender(
+            self._transport,
+            key_prefix=self.run_id,
+            name="HttpCollector of run %s to %s" % (self.run_id, self.url),
+        )
 
     def __repr__(self):
         return "HttpCollector(url=%r, run_id=%r%s)" % (
-            self._url,
+            self.url,
             self.run_id,
-            ", closed" if self._closed else "",
+            ", closed" if self._sender.closed else "",
         )
 
     @property
     def url(self) -> str:
         """The base URL of the service, without any user information."""
-        return self._url
+        return self._transport.url
 
     def __enter__(self) -> "HttpCollector":
         return self
@@ -320,23 +216,7 @@ class HttpCollector:
             RuntimeError: if called from a callback of one of the
                 collector's futures, which would wait for itself.
         """
-        current = threading.current_thread()
-        with self._lock:
-            if self._sending and self._sender is current:
-                raise RuntimeError(
-                    "HttpCollector.close() called from a callback of one of its "
-                    "futures would wait for itself"
-                )
-            self._closed = True
-            while self._sending:
-                self._idle.wait()
-            thread = self._thread
-            session = self._session if self._owns_session else None
-        # It has sent everything and is ending.
-        if thread is not None and thread is not current:
-            thread.join()
-        if session is not None:
-            session.close()
+        self._sender.close()
 
     def update_push_items(self, items):
         """Send push items in batches of at most ``batch_size``.
@@ -348,7 +228,7 @@ class HttpCollector:
                 JSON cannot represent. Nothing from the call is sent.
             RuntimeError: if the collector is closed.
         """
-        self._raise_if_closed()
+        self._sender.raise_if_closed()
         if not items:
             return None
         size = self._batch_size
@@ -360,7 +240,9 @@ class HttpCollector:
             for start in range(0, len(items), size)
         ]
         path = push_items_path(self.run_id)
-        return self._enqueue([("POST", path, body, JSON_TYPE) for body in bodies])
+        return self._sender.enqueue(
+            [("POST", path, body, JSON_TYPE) for body in bodies]
+        )
 
     def attach_file(self, filename, content):
         """Send a file to replace any of the same name (``PUT``).
@@ -368,9 +250,8 @@ class HttpCollector:
         Raises:
             RuntimeError: if the collector is closed.
         """
-        return self._enqueue(
-            [("PUT", file_path(self.run_id, filename), content, BYTES_TYPE)]
-        )
+        path = file_path(self.run_id, filename)
+        return self._sender.enqueue([("PUT", path, content, BYTES_TYPE)])
 
     def append_file(self, filename, content):
         """Send content to append to a file (``POST``).
@@ -378,341 +259,8 @@ class HttpCollector:
         Raises:
             RuntimeError: if the collector is closed.
         """
-        return self._enqueue(
-            [("POST", file_path(self.run_id, filename), content, BYTES_TYPE)]
-        )
-
-    def _raise_if_closed(self):
-        if self._closed:
-            raise RuntimeError(
-                "HttpCollector of run %s to %s is closed" % (self.run_id, self._url)
-            )
-
-    def _request_headers(self, content_type, key):
-        """The headers of a request. Called with the lock held."""
-        headers = dict(self._headers)
-        headers["Content-Type"] = content_type
-        # Error bodies are read only in part, success bodies not at all:
-        # compressing them is of no use.
-        headers["Accept-Encoding"] = "identity"
-        headers["Idempotency-Key"] = key
-        return headers
-
-    def _enqueue(self, specs, keys=None):
-        """Queue one call's requests; the call's future.
-
-        Args:
-            specs: ``(method, path, body, content_type)`` of each request.
-            keys: the Idempotency-Key of each request, for a sender whose
-                keys must be the same in every process sending the same
-                request (``pushcollector upload``); by default the
-                collector's own, ``{run_id}.{sender}.{n}``.
-        """
-        from concurrent.futures import Future
-
-        call = Future()
-        start = False
-        with self._lock:
-            self._raise_if_closed()
-            requests = []
-            for index, (method, path, body, content_type) in enumerate(specs):
-                self._keys += 1
-                if keys is None:
-                    key = "%s.%s.%d" % (self.run_id, self._sender_id, self._keys)
-                else:
-                    key = keys[index]
-                headers = self._request_headers(content_type, key)
-                requests.append(Request(method, path, body, headers, call))
-            requests[0].first = requests[-1].last = True
-
-            failure = self._failure
-            if failure is None:
-                self._queue.extend(requests)
-                start = not self._sending
-                self._sending = True
-        if failure is not None:
-            call.set_exception(self._not_sent_error(requests[0], failure))
-        elif start:
-            self._start_sending()
-        return call
-
-    def _start_sending(self):
-        """Send what is queued from a new thread, or from this one at exit.
-
-        The thread is not a daemon, so the interpreter waits for it when it
-        exits: what was recorded is delivered even if nobody waited for the
-        futures or closed the collector. It ends when nothing is left to
-        send, so an idle collector keeps no thread and never holds up exit.
-        """
-        if not _exiting():
-            thread = threading.Thread(
-                target=self._send_queued, args=(True,), name="pushcollector-http"
-            )
-            try:
-                thread.start()
-                return
-            except RuntimeError:
-                # No new thread once the interpreter is finalizing.
-                pass
-        self._send_queued(False)
-
-    def _send_queued(self, own_thread):
-        """Send the queued requests one at a time, in order, until none is left.
-
-        A request is only sent once the one before it is done, retries
-        included, which is what keeps the order.
-
-        Args:
-            own_thread: whether this runs in a thread started for it.
-        """
-        with self._lock:
-            # Before anything is sent, so before close() can stop waiting.
-            self._sender = threading.current_thread()
-            if own_thread:
-                self._thread = self._sender
-        runner = AttemptRunner()
-        try:
-            self._send_each(runner)
-        finally:
-            # Before close() returns, which waits for this thread.
-            runner.stop()
-
-    def _send_each(self, runner):
-        while True:
-            with self._lock:
-                request = self._next_request()
-            if request is None:
-                return
-            error = self._deliver(request, runner)
-            settled = []
-            with self._lock:
-                if error is None:
-                    if request.last:
-                        settled.append((request.call, None))
-                else:
-                    self._failure = error
-                    settled.append((request.call, error))
-                    settled.extend(self._fail_queue(error))
-            if error is not None:
-                LOG.error(
-                    "%s; later calls of this collector fail without sending", error
-                )
-            # Outside the lock: callbacks of the futures may call the collector.
-            for call, call_error in settled:
-                if call_error is None:
-                    call.set_result(None)
-                else:
-                    call.set_exception(call_error)
-
-    def _next_request(self):
-        """Pop the next request to send, or None and become idle.
-
-        Requests of a call cancelled before any of them was sent are
-        dropped. Called with the lock held.
-        """
-        while self._queue:
-            request = self._queue.popleft()
-            if not request.first or request.call.set_running_or_notify_cancel():
-                return request
-            while not request.last:
-                request = self._queue.popleft()
-        self._sending = False
-        self._idle.notify_all()
-        return None
-
-    def _deliver(self, request, runner):
-        """Send a request until it succeeds or the policy gives up.
-
-        Returns:
-            None, or the HttpCollectorError of the last attempt.
-        """
-        policy = self._policy
-        while True:
-            failure = self._attempt(request, runner)
-            if failure is None or not policy.should_retry(request.attempts, failure):
-                return failure
-            delay = policy.sleep_time(request.attempts, failure)
-            LOG.warning("%s; retrying in %.2f s", failure, delay)
-            time.sleep(delay)
-
-    def _session_to_send_with(self):
-        """The session, made if needed; run by the sending thread only."""
-        if self._session is None:
-            import requests
-
-            self._session = requests.Session()
-        elif self._session_inherited:
-            # Drop the pooled connections of the parent process, still in
-            # use there; the session makes new ones.
-            self._session_inherited = False
-            self._session.close()
-        return self._session
-
-    def _fail_queue(self, failure):
-        """Empty the queue; each call in it with its not-sent error."""
-        failed = []
-        for request in self._queue:
-            # Claiming the call makes a later cancel() of it fail, so that
-            # the error can be set; a call cancelled already is skipped.
-            if request.first and request.call.set_running_or_notify_cancel():
-                failed.append((request.call, self._not_sent_error(request, failure)))
-        self._queue.clear()
-        return failed
-
-    def _not_sent_error(self, request, failure):
-        url = self._url + request.path
-        error = HttpCollectorError(
-            "%s %s was not sent: an earlier request of this collector failed: %s"
-            % (request.method, url, failure),
-            method=request.method,
-            url=url,
-        )
-        error.__cause__ = failure
-        return error
-
-    def _attempt(self, request, runner):
-        """Send a request once: None if it succeeded, else its HttpCollectorError.
-
-        The attempt runs in a thread of its own, which is given up on once
-        it has taken ``timeout`` seconds in all: a socket timeout bounds each
-        read, not a service that answers a byte at a time.
-        """
-        request.attempts += 1
-        url = self._url + request.path
-        try:
-            session = self._session_to_send_with()
-        except Exception as error:
-            return self._unexpected(request, url, error)
-        exchange = Exchange()
-        job = functools.partial(exchange.run, self._exchange, session, request, url)
-        if not runner.run(job):
-            # This thread makes the attempt, each read bounded by the socket
-            # timeout alone.
-            job()
-        if exchange.done.wait(self._timeout) or not exchange.give_up():
-            exchange.done.wait()
-            return exchange.outcome
-        runner.abandon()
-        if exchange.succeeded:
-            # The service said success; only the rest of its body was late.
-            return None
-        failure = self._error(
-            request,
-            url,
-            None,
-            "timed out: no complete answer within the timeout of %g s" % self._timeout,
-        )
-        failure._retryable = True
-        return failure
-
-    def _exchange(self, exchange, session, request, url):
-        """Make one attempt, in the attempt's thread; its outcome."""
-        try:
-            return self._send_once(exchange, session, request, url)
-        except Exception as error:
-            # Whatever a session or its adapter may raise fails the request;
-            # and a failure is never mistaken for a success.
-            return self._unexpected(request, url, error)
-
-    def _send_once(self, exchange, session, request, url):
-        """The attempt proper: the request, and as much of the answer as needed."""
-        import requests
-
-        try:
-            response = session.request(
-                request.method,
-                url,
-                data=request.body,
-                headers=request.headers,
-                auth=self._auth,
-                timeout=self._timeout,
-                verify=self._verify,
-                # A redirected POST would be resent as a GET without its
-                # body; the service must be configured at its final URL.
-                allow_redirects=False,
-                # Bodies are read only as far as needed, if at all.
-                stream=True,
-            )
-        except requests.RequestException as error:
-            # Not chained: requests' exceptions hold the prepared request,
-            # Authorization header included.
-            failure = self._error(
-                request,
-                url,
-                None,
-                "%s: %s" % (type(error).__name__, error),
-            )
-            failure._retryable = isinstance(
-                error,
-                (
-                    requests.ConnectionError,
-                    requests.Timeout,
-                    requests.exceptions.ChunkedEncodingError,
-                ),
-            ) and not isinstance(error, requests.exceptions.SSLError)
-            return failure
-
-        try:
-            if not exchange.answered(response):
-                return None
-            status = response.status_code
-            if 200 <= status < 300:
-                if request.answer_limit:
-                    request.answer = read_at_most(response, request.answer_limit + 1)
-                else:
-                    # Read only so that the connection can be used again.
-                    read_at_most(response, DRAIN_BYTES)
-                LOG.debug(
-                    "%s %s: HTTP %d (%d bytes, attempt %d)",
-                    request.method,
-                    url,
-                    status,
-                    len(request.body),
-                    request.attempts,
-                )
-                return None
-            failure = self._error(
-                request,
-                url,
-                status,
-                "HTTP %d %s: %s"
-                % (
-                    status,
-                    self._redact(str(response.reason))[:_REASON_CHARS],
-                    body_excerpt(response, self._redact),
-                ),
-            )
-            # Exactly what the protocol names: 429 and the 5xx class, not
-            # any three digits a service makes up above it.
-            failure._retryable = status == 429 or 500 <= status <= 599
-            failure._retry_after = retry_after_seconds(
-                response.headers.get("Retry-After")
-            )
-            return failure
-        finally:
-            # Before the connection goes back to the pool (or is closed),
-            # so that a late give_up() cannot shut it down under the next
-            # request.
-            exchange.finish()
-            response.close()
-
-    def _unexpected(self, request, url, error):
-        return self._error(request, url, None, "%s: %s" % (type(error).__name__, error))
-
-    def _error(self, request, url, status, detail):
-        message = "%s %s failed (attempt %d of %d): %s" % (
-            request.method,
-            url,
-            request.attempts,
-            self._policy.max_attempts,
-            detail,
-        )
-        # Last, on the whole: quoting with repr() may have made a piece of a
-        # secret out of text that was not one.
-        message = self._redact(message)
-        return HttpCollectorError(
-            message, method=request.method, url=url, status=status
-        )
+        path = file_path(self.run_id, filename)
+        return self._sender.enqueue([("POST", path, content, BYTES_TYPE)])
 
 
 def _checked_int(name, value):
