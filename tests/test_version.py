@@ -12,6 +12,13 @@ from pushcollector._impl.version import VERSION
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 
+# The sentences of the README and the docs that name the version: what it
+# replaces, and how to install it before it is on PyPI.
+VERSION_SENTENCES = [
+    re.compile(r"Version (\S+) is a drop-in replacement"),
+    re.compile(r"[Uu]ntil version (\S+) is\s+on\s+PyPI"),
+]
+
 
 def test_the_version_is_a_release_number():
     assert re.fullmatch(r"\d+\.\d+\.\d+", VERSION)
@@ -47,12 +54,30 @@ def test_the_docs_say_it(monkeypatch):
     conf = runpy.run_path(str(REPOSITORY / "docs" / "conf.py"))
 
     assert (conf["version"], conf["release"]) == (VERSION, VERSION)
-    # The pages name it through Sphinx's |release|, never by hand.
-    index = (REPOSITORY / "docs" / "index.rst").read_text(encoding="utf-8")
-    assert re.findall(r"Version (\S+) is a drop-in replacement", index) == ["|release|"]
+
+
+def test_the_pages_of_the_docs_name_it_through_sphinx():
+    pages = {
+        path.name: path.read_text(encoding="utf-8")
+        for path in (REPOSITORY / "docs").glob("*.rst")
+    }
+
+    named = {
+        name: [
+            found for sentence in VERSION_SENTENCES for found in sentence.findall(text)
+        ]
+        for name, text in pages.items()
+    }
+
+    # Never by hand: |release| is conf.py's.
+    assert named["index.rst"] == ["|release|", "|release|"]
+    assert {found for mentions in named.values() for found in mentions} == {"|release|"}
 
 
 def test_the_readme_says_it():
     readme = (REPOSITORY / "README.rst").read_text(encoding="utf-8")
 
-    assert re.findall(r"Version (\S+) is a drop-in replacement", readme) == [VERSION]
+    assert [sentence.findall(readme) for sentence in VERSION_SENTENCES] == [
+        [VERSION],
+        [VERSION],
+    ]
