@@ -1,4 +1,10 @@
+import runpy
+
 from setuptools import find_packages, setup
+
+# The package's version, from the one module that holds it, run on its own:
+# importing the package would need its dependencies, not installed yet.
+VERSION = runpy.run_path("pushcollector/_impl/version.py")["VERSION"]
 
 with open("README.rst", encoding="utf-8") as readme:
     long_description = readme.read()
@@ -14,7 +20,7 @@ SERVER_REQUIRES = [
 
 setup(
     name="pushcollector",
-    version="1.6.0",
+    version=VERSION,
     description="Record push item states and log files of release tooling pushes",
     long_description=long_description,
     long_description_content_type="text/x-rst",

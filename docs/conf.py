@@ -1,6 +1,7 @@
 """Sphinx configuration for the pushcollector documentation."""
 
 import os
+import runpy
 import sys
 
 # Document the package from this checkout rather than any installed copy.
@@ -9,7 +10,13 @@ sys.path.insert(0, os.path.abspath(".."))
 project = "pushcollector"
 author = "pushcollector contributors"
 copyright = "2026, pushcollector contributors"
-version = "1.5.0"
+# The package's version, from the one module that holds it, run on its own
+# (as setup.py reads it) rather than imported with the package.
+version = runpy.run_path(
+    os.path.join(
+        os.path.dirname(__file__), "..", "pushcollector", "_impl", "version.py"
+    )
+)["VERSION"]
 release = version
 
 extensions = [

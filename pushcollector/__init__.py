@@ -4,12 +4,17 @@ Call :meth:`Collector.get` for a collector and record through it; which
 backend stores the records is chosen by whoever runs the push. Runs recorded
 by the ``local`` backend, or held by a collection service, are read back
 with :func:`open_run` and :func:`list_runs`.
+
+``__version__`` is the version of the package (the one that
+``pushcollector --version`` prints): public, so that a push tool can say in
+its own logs which pushcollector recorded a run.
 """
 
 from ._impl.backends.local import LocalCollector
 from ._impl.collector import Collector
 from ._impl.lazy import lazy_attributes
 from ._impl.schema import SUCCESSFUL_STATES
+from ._impl.version import VERSION as __version__
 
 # Imported when first used, so that a push recording to the local backend
 # does not pay at start-up for the http backend or for reading runs.
@@ -44,6 +49,7 @@ __all__ = [
     "SUCCESSFUL_STATES",
     "ServiceReadError",
     "SqlCollector",
+    "__version__",
     "list_runs",
     "open_run",
 ]

@@ -21,6 +21,7 @@ from .runs import (
     verdict,
 )
 from .server.environment import DATABASE_URL_VARIABLE, TOKENS_FILE_VARIABLE
+from .version import VERSION
 
 EXIT_PASSED = 0
 EXIT_FAILED = 1
@@ -120,7 +121,7 @@ def _parser():
         " in a collection service; run the collection service.",
         epilog="Run 'pushcollector COMMAND --help' for a command's options.",
     )
-    parser.add_argument("--version", action="version", version=_version())
+    parser.add_argument("--version", action="version", version="%(prog)s " + VERSION)
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     commands.required = True
 
@@ -339,15 +340,6 @@ def _db_upgrade(args):
 
 def _token_create(args):
     return _server_commands().token_create(args.name, args.scope, args.tokens)
-
-
-def _version():
-    import importlib.metadata
-
-    try:
-        return "%(prog)s " + importlib.metadata.version("pushcollector")
-    except importlib.metadata.PackageNotFoundError:
-        return "%(prog)s (version unknown: not installed)"
 
 
 def _describe(error):

@@ -5,35 +5,32 @@ stopped at the end of the session. Where it cannot run, its tests are
 skipped; with PUSHCOLLECTOR_REQUIRE_POSTGRES=1 (as in CI) they fail instead.
 The browser is headless Chromium: where it is missing, the tests of the web
 view in a browser are skipped; with PUSHCOLLECTOR_REQUIRE_BROWSER=1 (as in
-CI) they fail instead.
+CI) they fail instead. The rules are tests/prerequisites.py's, which also
+marks the tests using these fixtures ``postgres`` and ``browser``; the
+fixtures apply them too, so that they work where that plugin is not loaded.
 """
 
-import os
 import subprocess
 import sys
 import uuid
 
 import pytest
 
+from ..prerequisites import BROWSER, POSTGRES
 from .browser import Browser, find_chromium
-from .postgres import PostgresServer, unavailable_reason
+from .postgres import PostgresServer
 from .service import ServiceProcess
 
-REQUIRE_POSTGRES = "PUSHCOLLECTOR_REQUIRE_POSTGRES"
-REQUIRE_BROWSER = "PUSHCOLLECTOR_REQUIRE_BROWSER"
+# The PostgreSQL parameter of the fixtures that give SQLite, then
+# PostgreSQL, marked by hand: they ask for postgres_server only while
+# running (getfixturevalue), where collection cannot see it.
+ON_POSTGRESQL = pytest.param("postgresql", marks=pytest.mark.postgres)
 
 
 @pytest.fixture(scope="session")
 def postgres_server():
     """A started PostgresServer, shared by the whole session."""
-    reason = unavailable_reason()
-    if reason is not None:
-        if os.environ.get(REQUIRE_POSTGRES) == "1":
-            pytest.fail(
-                "%s=1, but PostgreSQL cannot run: %s" % (REQUIRE_POSTGRES, reason),
-                pytrace=False,
-            )
-        pytest.skip("PostgreSQL cannot run: %s" % reason)
+    POSTGRES.require()
     server = PostgresServer().start()
     yield server
     server.stop()
@@ -47,7 +44,7 @@ def postgres_url(postgres_server):
     postgres_server.drop_database(url)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"], ids=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", ON_POSTGRESQL], ids=["sqlite", "postgresql"])
 def database_url(request, tmp_path):
     """The URL of a fresh, empty database, SQLite then PostgreSQL.
 
@@ -60,7 +57,7 @@ def database_url(request, tmp_path):
         yield request.getfixturevalue("postgres_url")
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+@pytest.fixture(scope="module", params=["sqlite", ON_POSTGRESQL])
 def service(request, tmp_path_factory):
     """A running ``pushcollector serve``, shared by the tests of a module,
     on SQLite then on PostgreSQL: tests keep apart by their run ids."""
@@ -81,16 +78,8 @@ def run_id():
 @pytest.fixture(scope="session")
 def browser():
     """Headless Chromium, as a :class:`tests.server.browser.Browser`."""
-    executable = find_chromium()
-    if executable is None:
-        if os.environ.get(REQUIRE_BROWSER) == "1":
-            pytest.fail(
-                "%s=1, but Chromium is missing: apt-get install chromium"
-                % REQUIRE_BROWSER,
-                pytrace=False,
-            )
-        pytest.skip("Chromium is missing: apt-get install chromium")
-    return Browser(executable)
+    BROWSER.require()
+    return Browser(find_chromium())
 
 
 @pytest.fixture(scope="module")

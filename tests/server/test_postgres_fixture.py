@@ -158,6 +158,7 @@ def test_server_keeps_durability_settings_on(postgres_server):
             assert connection.execute("SHOW " + setting).fetchone() == ("on",)
 
 
+@pytest.mark.postgres
 def test_start_skips_a_taken_port_and_stop_removes_everything(monkeypatch):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
@@ -179,6 +180,7 @@ def test_start_skips_a_taken_port_and_stop_removes_everything(monkeypatch):
     server.stop()
 
 
+@pytest.mark.postgres
 def test_failed_start_says_why_and_leaves_nothing(monkeypatch):
     directories = []
     real_mkdtemp = tempfile.mkdtemp
@@ -207,6 +209,7 @@ def test_stop_without_start_does_nothing():
         server.url
 
 
+@pytest.mark.postgres
 def test_server_stops_when_its_process_is_killed():
     if not hasattr(os, "pidfd_open"):
         pytest.skip("waiting for another process's watchdog needs pidfd_open")
