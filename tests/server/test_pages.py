@@ -15,7 +15,7 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from pushcollector._impl.server import store as store_module
+from pushcollector._impl.store import queries as store_module
 from pushcollector._impl.server.pages import CONTENT_SECURITY_POLICY, TAIL_BYTES
 
 from .service import ServiceProcess

@@ -10,8 +10,8 @@ import pytest
 import sqlalchemy as sa
 from alembic import command
 
-from pushcollector._impl.server import store as store_module
-from pushcollector._impl.server.store import (
+from pushcollector._impl.store import queries as store_module
+from pushcollector._impl.store.queries import (
     DatabaseError,
     Store,
     configured_database_url,

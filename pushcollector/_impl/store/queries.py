@@ -30,7 +30,7 @@ from sqlalchemy.exc import ArgumentError
 
 from ..backends.local import encode_push_item
 from ..schema import SUCCESSFUL_STATES
-from .environment import DATABASE_URL_VARIABLE
+from ..server.environment import DATABASE_URL_VARIABLE
 
 #: The database ``pushcollector serve`` uses when none is named.
 DEFAULT_DATABASE_URL = "sqlite:///pushcollector.db"

@@ -1,0 +1,1 @@
+"""The database of runs: tables, engine, queries and migrations."""
