@@ -11,13 +11,8 @@ import sqlalchemy as sa
 from alembic import command
 
 from pushcollector._impl.store import queries as store_module
-from pushcollector._impl.store.queries import (
-    DatabaseError,
-    Store,
-    configured_database_url,
-    database_url,
-    item_key,
-)
+from pushcollector._impl.store.engine import configured_database_url, database_url
+from pushcollector._impl.store.queries import DatabaseError, Store, item_key
 
 
 @pytest.fixture

@@ -20,17 +20,14 @@ import functools
 import hashlib
 import json
 import os
-import threading
 from collections.abc import Iterable, Iterator
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
 
 from ..backends.local import encode_push_item
 from ..schema import SUCCESSFUL_STATES
-from ..server.environment import DATABASE_URL_VARIABLE
+from .engine import _engine, database_url
 from .tables import (
     MAX_KEY_LENGTH,
     MAX_RUN_ID_LENGTH,
@@ -41,9 +38,6 @@ from .tables import (
     push_items,
     runs,
 )
-
-#: The database ``pushcollector serve`` uses when none is named.
-DEFAULT_DATABASE_URL = "sqlite:///pushcollector.db"
 
 # Records read per round trip when streaming a run.
 _RECORDS_PER_FETCH = 5000
@@ -68,72 +62,6 @@ def error_summary(error: BaseException) -> str:
     error when SQLAlchemy wraps one, for one-line messages."""
     text = str(getattr(error, "orig", None) or error).strip()
     return text.splitlines()[0] if text else type(error).__name__
-
-
-def database_url(text: str) -> URL:
-    """The SQLAlchemy URL of a database URL as users write it.
-
-    ``postgresql://user:password@host:port/dbname`` (or ``postgres://``)
-    is connected to with psycopg 3; ``sqlite:///path/to.db`` is a file,
-    relative to the working directory (``sqlite:////abs/path.db`` for an
-    absolute path).
-
-    Raises:
-        ValueError: for a URL that is not one of these, naming it without
-            its password.
-    """
-    try:
-        url = make_url(text)
-    except (ArgumentError, ValueError):
-        raise ValueError(
-            "invalid database URL %r: expected postgresql://user:password@host"
-            ":port/dbname or sqlite:///path/to.db" % _without_password(text)
-        ) from None
-    driver = _DRIVERS.get(url.drivername)
-    if driver is None:
-        raise ValueError(
-            "unsupported database %r in %s: use postgresql://... or sqlite:///..."
-            % (url.drivername, url.render_as_string(hide_password=True))
-        )
-    if driver == "sqlite" and url.database in (None, "", ":memory:"):
-        raise ValueError(
-            "database URL %r names no file: an in-memory SQLite database"
-            " would be lost; write sqlite:///path/to.db" % text
-        )
-    return url.set(drivername=driver)
-
-
-# The drivers of URLs as users write them, and those the package installs.
-_DRIVERS = {
-    "postgresql": "postgresql+psycopg",
-    "postgres": "postgresql+psycopg",
-    "postgresql+psycopg": "postgresql+psycopg",
-    "sqlite": "sqlite",
-    "sqlite+pysqlite": "sqlite",
-}
-
-
-def _without_password(text):
-    scheme, separator, rest = text.partition("://")
-    credentials, at, host = rest.rpartition("@")
-    if not at or ":" not in credentials:
-        return text
-    return "%s%s%s:***@%s" % (scheme, separator, credentials.split(":")[0], host)
-
-
-def configured_database_url(default: str | None = None) -> str:
-    """``PUSHCOLLECTOR_DATABASE_URL``, else the default.
-
-    Raises:
-        ValueError: if the variable is unset or empty and there is no default.
-    """
-    url = os.environ.get(DATABASE_URL_VARIABLE) or default
-    if not url:
-        raise ValueError(
-            "no database: set %s to postgresql://user:password@host:port/dbname"
-            " or sqlite:///path/to.db" % DATABASE_URL_VARIABLE
-        )
-    return url
 
 
 def item_key(filename: str, dest: str | None) -> bytes:
@@ -931,79 +859,3 @@ _RUN_COLUMNS = (
     runs.c.updated_at,
     runs.c.record_count,
 )
-
-# Engines by URL, so that every Store of a process on one database shares
-# one pool.
-_engines = {}
-_engines_lock = threading.Lock()
-
-
-def _engine(url: URL) -> sa.engine.Engine:
-    with _engines_lock:
-        engine = _engines.get(url)
-        if engine is None:
-            engine = _engines[url] = _new_engine(url)
-        return engine
-
-
-def _new_engine(url):
-    if url.get_backend_name() == "sqlite":
-        engine = sa.create_engine(url, connect_args={"timeout": 60})
-        sa.event.listen(engine, "connect", _configure_sqlite)
-        sa.event.listen(engine, "begin", _begin_sqlite)
-        return engine
-    # No pre-ping, which costs a round trip per transaction: after a restart
-    # of the server, the first statement on a dead connection fails, which
-    # empties the pool, and that one request is answered 503 and retried.
-    # No prepared statements: the plan PostgreSQL makes for any parameters
-    # after five executions can be much worse than one for the values given.
-    engine = sa.create_engine(
-        url,
-        pool_size=10,
-        max_overflow=20,
-        connect_args={"prepare_threshold": None},
-    )
-    sa.event.listen(engine, "connect", _create_staging_table)
-    return engine
-
-
-def _create_staging_table(dbapi_connection, connection_record):
-    # Where a write stages the states of its batch before upserting them: a
-    # temporary table lasts as long as the connection, and is emptied when
-    # each transaction commits.
-    with dbapi_connection.cursor() as cursor:
-        cursor.execute(
-            "CREATE TEMPORARY TABLE staged_states (run_id integer, item_key bytea,"
-            " filename_json text, dest_json text, state text, first_seq bigint)"
-            " ON COMMIT DELETE ROWS"
-        )
-    dbapi_connection.commit()
-
-
-def _configure_sqlite(dbapi_connection, connection_record):
-    # The driver's own transaction handling is off, so that _begin_sqlite
-    # decides how each transaction begins.
-    dbapi_connection.isolation_level = None
-    cursor = dbapi_connection.cursor()
-    # WAL: readers do not wait for the writer, nor the writer for readers.
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=FULL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.close()
-
-
-def _begin_sqlite(connection):
-    if connection.get_execution_options().get("pushcollector_write"):
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
-    else:
-        connection.exec_driver_sql("BEGIN")
-
-
-def _forget_pools_in_child():
-    # Connections of the parent must not be used by a forked child, nor
-    # closed by it: they are the parent's. The child opens its own.
-    for engine in list(_engines.values()):
-        engine.dispose(close=False)
-
-
-os.register_at_fork(after_in_child=_forget_pools_in_child)
