@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from ..process_run import current_run
-from ..server.environment import DATABASE_URL_VARIABLE
+from ..store import DATABASE_URL_VARIABLE
 
 
 class SqlCollector:

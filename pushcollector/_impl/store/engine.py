@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
-from ..server.environment import DATABASE_URL_VARIABLE
+from . import DATABASE_URL_VARIABLE
 
 #: The database ``pushcollector serve`` uses when none is named.
 DEFAULT_DATABASE_URL = "sqlite:///pushcollector.db"
