@@ -718,7 +718,7 @@ def test_uploads_at_once_agree_on_the_marker_made_first(tmp_path, monkeypatch):
 )
 def test_new_run_ids_are_what_the_service_takes(name, stem):
     from pushcollector._impl.server.app import _RUN_ID
-    from pushcollector._impl.store.queries import MAX_RUN_ID_LENGTH
+    from pushcollector._impl.store import MAX_RUN_ID_LENGTH
 
     made = {upload._new_run_id(name) for _ in range(3)}
 
@@ -756,7 +756,7 @@ class Recorder:
 def test_a_file_is_sent_in_pieces_each_keyed_by_its_content(
     tmp_path, monkeypatch, size
 ):
-    from pushcollector._impl.store.queries import MAX_KEY_LENGTH
+    from pushcollector._impl.store import MAX_KEY_LENGTH
 
     monkeypatch.setattr(upload, "FILE_PIECE_BYTES", 4)
     run_dir = record_run(tmp_path, [], files={"logs/a": bytes(range(size))})

@@ -6,7 +6,8 @@ import sys
 import pytest
 
 from pushcollector import Collector, SqlCollector
-from pushcollector._impl.store.queries import Store
+from pushcollector._impl import store as store_package
+from pushcollector._impl.store import Store
 from pushcollector.testing import BackendContract
 
 
@@ -77,6 +78,9 @@ def test_a_database_of_another_schema_is_refused(tmp_path):
 def test_without_the_server_extra_the_backend_says_what_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "sqlalchemy", None)
     monkeypatch.delitem(sys.modules, "pushcollector._impl.store.queries", raising=False)
+    # The package keeps the names it imported when first used.
+    for name in ("DatabaseError", "Store"):
+        monkeypatch.delattr(store_package, name, raising=False)
 
     with pytest.raises(ImportError, match=r"pip install 'pushcollector\[server\]'"):
         SqlCollector("sqlite:///x.db")

@@ -52,7 +52,7 @@ class SqlCollector:
                 " sqlite:///path/to.db" % DATABASE_URL_VARIABLE
             )
         try:
-            from ..store.queries import DatabaseError, Store
+            from ..store import DatabaseError, Store
         except ImportError as error:
             raise ImportError(
                 "the sql backend needs the server extra: pip install"

@@ -29,7 +29,7 @@ from starlette.routing import Route
 from ..facade import checked_filename, push_item_validator
 from ..jsonvalues import PushItemValueError, check_json_values
 from ..runs import FinalState, summary_document, verdict
-from ..store.queries import MAX_KEY_LENGTH, MAX_RUN_ID_LENGTH, Store, error_summary
+from ..store import MAX_KEY_LENGTH, MAX_RUN_ID_LENGTH, Store, error_summary
 from .tokens import Tokens
 
 LOG = logging.getLogger("pushcollector.serve")

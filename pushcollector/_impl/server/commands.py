@@ -18,8 +18,13 @@ import sys
 import sqlalchemy.exc
 
 from ..cli import CommandError
-from ..store.engine import DEFAULT_DATABASE_URL, configured_database_url
-from ..store.queries import DatabaseError, Store, error_summary
+from ..store import (
+    DEFAULT_DATABASE_URL,
+    DatabaseError,
+    Store,
+    configured_database_url,
+    error_summary,
+)
 from .app import SETTINGS_VARIABLE, create_app
 from .environment import TOKENS_FILE_VARIABLE
 from .tokens import TokenFileError, Tokens, create_token

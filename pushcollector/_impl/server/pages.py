@@ -40,7 +40,7 @@ from starlette.routing import Route
 
 from ..runs import verdict
 from ..schema import SUCCESSFUL_STATES, push_item_schema
-from ..store.queries import ITEM_SORT_KEYS, Store
+from ..store import ITEM_SORT_KEYS, Store
 from .app import Refused, _filename, _run_id, call_store
 from .tokens import Tokens
 

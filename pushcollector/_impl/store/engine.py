@@ -1,4 +1,9 @@
-"""The engine of a store: database URLs, drivers and connection set-up."""
+"""The engine of a store: database URLs, drivers and connection set-up.
+
+One engine per database in a process: its pool, the pragmas of each SQLite
+connection, what each PostgreSQL connection is given, and a fresh pool in a
+forked child.
+"""
 
 from __future__ import annotations
 
@@ -87,7 +92,13 @@ _engines = {}
 _engines_lock = threading.Lock()
 
 
-def _engine(url: URL) -> sa.engine.Engine:
+def shared_engine(url: URL) -> sa.engine.Engine:
+    """The engine of a database, made on first use, then shared by every
+    Store of the process.
+
+    Args:
+        url: the database, as :func:`database_url` returns it.
+    """
     with _engines_lock:
         engine = _engines.get(url)
         if engine is None:

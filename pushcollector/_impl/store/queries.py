@@ -1,9 +1,8 @@
-"""The store: the tables of runs, push items and files, and every query on them.
+"""The store's queries: every read and write of runs, push items and files.
 
-The service, the ``sql`` backend and reading go through this module alone,
-on PostgreSQL (through psycopg 3) or SQLite, with SQLAlchemy Core. The
-tables are created and migrated by the Alembic scripts in ``migrations/``;
-:data:`metadata` describes their latest revision for the queries.
+On PostgreSQL (through psycopg 3) or SQLite, with SQLAlchemy Core, on the
+tables of :mod:`.tables`; the schema is checked, created and migrated with
+the Alembic scripts in ``migrations/``.
 
 Writes of one run are serialised by its row in ``runs``, which each write
 updates first: the records of a run are numbered without gaps in the order
@@ -27,10 +26,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from ..backends.local import encode_push_item
 from ..schema import SUCCESSFUL_STATES
-from .engine import _engine, database_url
+from .engine import database_url, shared_engine
 from .tables import (
-    MAX_KEY_LENGTH,
-    MAX_RUN_ID_LENGTH,
     applied_requests,
     file_pieces,
     files,
@@ -136,13 +133,13 @@ class Store:
         url: the database, as :func:`database_url` takes it.
 
     The engine is shared by the threads of the process; a forked child
-    opens connections of its own (see :func:`_forget_pools_in_child`).
+    opens connections of its own (see :mod:`.engine`).
     """
 
     def __init__(self, url: str):
         self.url = database_url(url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
-        self.engine = _engine(self.url)
+        self.engine = shared_engine(self.url)
         self._insert = sqlite.insert if self.is_sqlite else postgresql.insert
 
     def __repr__(self):

@@ -1,4 +1,8 @@
-"""The tables of the store, as its latest migration leaves them."""
+"""The tables of the store, as its latest migration leaves them.
+
+The Alembic scripts in ``migrations/`` create and migrate the tables;
+:data:`metadata` describes their latest revision for the queries.
+"""
 
 import sqlalchemy as sa
 
@@ -20,7 +24,7 @@ runs = sa.Table(
 )
 
 # The two tables of a row per record or item have no foreign key: checking
-# one costs a lookup in runs per row, and only this module writes them, always
+# one costs a lookup in runs per row, and only the store's queries write them, always
 # after creating the run.
 push_items = sa.Table(
     "push_items",
