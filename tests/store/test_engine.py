@@ -1,10 +1,12 @@
 """The engine: database URLs, and connections on SQLite and a real PostgreSQL."""
 
+import contextlib
 import os
 
 import pytest
 
 from pushcollector._impl.store.engine import configured_database_url, database_url
+from pushcollector._impl.store.queries import Store
 
 # -- URLs ---------------------------------------------------------------------
 
@@ -75,3 +77,28 @@ def test_a_forked_child_writes_with_connections_of_its_own(store):
     store.add_push_items("parent", [{"filename": "c", "state": "PUSHED"}])
     assert store.run("parent").record_count == 2
     assert store.run("child").record_count == 1
+
+
+def test_after_a_restart_of_postgresql_no_call_fails_on_a_stale_connection(
+    postgres_server, postgres_url
+):
+    store = Store(postgres_url)
+    store.check_schema(create=True)
+    calls = 6
+    # Fill the pool with as many connections as calls follow: each call
+    # would draw one that the restart left dead.
+    with contextlib.ExitStack() as held:
+        for _ in range(calls):
+            held.enter_context(store.engine.connect()).exec_driver_sql("SELECT 1")
+    assert store.engine.pool.checkedin() == calls
+
+    postgres_server.restart_fast()
+
+    try:
+        for number in range(calls // 2):
+            item = {"filename": "f%d" % number, "state": "PUSHED"}
+            assert store.add_push_items("r", [item]) is True
+            assert store.run("r").record_count == number + 1
+        assert [run.name for run in store.list_runs()] == ["r"]
+    finally:
+        store.close()
