@@ -1,11 +1,13 @@
 """The store: tables, migrations and queries, on SQLite and a real PostgreSQL."""
 
+import datetime
 import json
 import os
 import shutil
 import subprocess
 import sys
 
+import psycopg
 import pytest
 import sqlalchemy as sa
 from alembic import command
@@ -256,6 +258,59 @@ def test_runs_are_listed_newest_first(store):
 def test_an_empty_store_has_no_newest_run(store):
     assert store.newest_run() is None
     assert store.list_runs() == []
+
+
+def moments_of(store, run_name):
+    """Every moment the store gives back of a run: when it was created and
+    last written, when its file was last written."""
+    run = store.run(run_name)
+    (listed,) = store.list_runs()
+    (file_row,) = store.files(run)
+    tail_row, _ = store.file_tail(run, file_row.name, 1)
+    return [
+        run.created_at,
+        run.updated_at,
+        listed.created_at,
+        file_row.updated_at,
+        tail_row.updated_at,
+    ]
+
+
+def write_a_run(store, run_name):
+    """Write a run; the moments between which it was written."""
+    before = datetime.datetime.now(datetime.timezone.utc)
+    store.add_push_items(run_name, [{"filename": "a", "state": "PUSHED"}])
+    store.append_file(run_name, "log", b"line\n")
+    return before, datetime.datetime.now(datetime.timezone.utc)
+
+
+def test_moments_are_given_back_in_utc(store):
+    before, after = write_a_run(store, "r")
+
+    for moment in moments_of(store, "r"):
+        assert moment.tzinfo is datetime.timezone.utc
+        assert before <= moment <= after
+
+
+def test_moments_are_given_back_in_utc_whatever_the_time_zone_of_postgresql(
+    postgres_server, postgres_url
+):
+    name = postgres_url.rsplit("/", 1)[1]
+    with psycopg.connect(postgres_server.url, autocommit=True) as connection:
+        connection.execute("ALTER DATABASE %s SET timezone = 'Asia/Tokyo'" % name)
+    store = Store(postgres_url)
+    try:
+        store.check_schema(create=True)
+        with store.engine.connect() as connection:
+            zone = connection.exec_driver_sql("SHOW timezone").scalar_one()
+        before, after = write_a_run(store, "r")
+
+        assert zone == "Asia/Tokyo"
+        for moment in moments_of(store, "r"):
+            assert moment.tzinfo is datetime.timezone.utc
+            assert before <= moment <= after
+    finally:
+        store.close()
 
 
 # -- Pages of items, tails of files -------------------------------------------

@@ -10,7 +10,6 @@ retries.
 
 from __future__ import annotations
 
-import datetime
 import json
 import logging
 import os
@@ -518,10 +517,8 @@ def _run_figures(counts, newest_id):
 
 
 def _timestamp(moment):
-    # SQLite gives back naive datetimes; the store writes UTC.
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=datetime.timezone.utc)
-    return moment.astimezone(datetime.timezone.utc).isoformat().replace("+00:00", "Z")
+    # The store gives moments back in UTC.
+    return moment.isoformat().replace("+00:00", "Z")
 
 
 #: The environment variable through which ``serve`` hands its settings to

@@ -4,7 +4,31 @@ The Alembic scripts in ``migrations/`` create and migrate the tables;
 :data:`metadata` describes their latest revision for the queries.
 """
 
+import datetime
+
 import sqlalchemy as sa
+
+
+class UtcDateTime(sa.types.TypeDecorator):
+    """A moment, given back aware and in UTC on every database; for columns
+    that are never NULL.
+
+    SQLite keeps no time zone and gives moments back naive: the store
+    writes them in UTC. PostgreSQL gives them back in the session's time
+    zone, which the server or the database may set to any.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_result_value(
+        self, value: datetime.datetime, dialect: sa.engine.Dialect
+    ) -> datetime.datetime:
+        """The moment read, in UTC."""
+        if value.tzinfo is None:
+            return value.replace(tzinfo=datetime.timezone.utc)
+        return value.astimezone(datetime.timezone.utc)
+
 
 #: The longest run id and Idempotency-Key accepted.
 MAX_RUN_ID_LENGTH = 128
@@ -18,8 +42,8 @@ runs = sa.Table(
     metadata,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("name", sa.String(MAX_RUN_ID_LENGTH), nullable=False, unique=True),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("updated_at", UtcDateTime(), nullable=False),
     sa.Column("record_count", sa.BigInteger, nullable=False),
 )
 
@@ -58,7 +82,7 @@ files = sa.Table(
     sa.Column("name", sa.Text, nullable=False),
     sa.Column("size", sa.BigInteger, nullable=False),
     sa.Column("piece_count", sa.Integer, nullable=False),
-    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", UtcDateTime(), nullable=False),
     sa.UniqueConstraint("run_id", "name", name="files_run_id_name_key"),
 )
 
@@ -76,5 +100,5 @@ applied_requests = sa.Table(
     metadata,
     sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id"), primary_key=True),
     sa.Column("key", sa.String(MAX_KEY_LENGTH), primary_key=True),
-    sa.Column("applied_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("applied_at", UtcDateTime(), nullable=False),
 )
