@@ -10,6 +10,8 @@ from pushcollector._impl import store as store_package
 from pushcollector._impl.store import Store
 from pushcollector.testing import BackendContract
 
+from ..imports import modules_after
+
 
 class TestSqlContract(BackendContract):
     """The conformance kit, into SQLite and PostgreSQL."""
@@ -92,3 +94,23 @@ def test_a_password_in_the_url_is_not_shown(postgres_server):
 
     assert postgres_server.password not in repr(backend)
     assert repr(backend).startswith("SqlCollector('postgresql+psycopg://")
+
+
+def test_writing_imports_the_store_and_nothing_of_the_server(tmp_path):
+    modules = modules_after(
+        "import os\n"
+        "os.environ['PUSHCOLLECTOR_DATABASE_URL'] = 'sqlite:///pushes.db'\n"
+        "from pushcollector import Collector\n"
+        "collector = Collector.get('sql')\n"
+        "collector.update_push_items([{'filename': 'a', 'state': 'PUSHED'}]).result()",
+        cwd=tmp_path,
+    )
+
+    assert "pushcollector._impl.store.queries" in modules
+    assert not [
+        name
+        for name in modules
+        if name == "pushcollector._impl.server"
+        or name.startswith("pushcollector._impl.server.")
+        or name.split(".")[0] in ("starlette", "uvicorn", "jinja2")
+    ]
