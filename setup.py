@@ -29,12 +29,8 @@ setup(
     packages=find_packages(exclude=["tests", "tests.*"]),
     package_data={
         "pushcollector._impl.schema": ["*.yaml", "*.json"],
-        "pushcollector._impl.server": [
-            "migrations/*.py",
-            "migrations/versions/*.py",
-            "templates/*.html",
-            "static/*.css",
-        ],
+        "pushcollector._impl.store": ["migrations/*.py", "migrations/versions/*.py"],
+        "pushcollector._impl.server": ["templates/*.html", "static/*.css"],
     },
     include_package_data=True,
     # PyYAML and more-executors are no longer imported at run time; they stay

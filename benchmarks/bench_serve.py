@@ -608,7 +608,7 @@ def stores_to_fill(database_urls):
     autovacuum would do soon after, so that it does not do so in the middle
     of timed runs. The stores are closed after the block.
     """
-    from pushcollector._impl.server.store import Store
+    from pushcollector._impl.store import Store
 
     stores = [Store(url) for url in database_urls]
     try:

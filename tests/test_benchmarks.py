@@ -266,7 +266,7 @@ SPOILED_RUNS = {
 def test_serve_benchmark_stops_unless_every_record_arrived_once(
     bench_serve, tmp_path, spoiled
 ):
-    from pushcollector._impl.server.store import Store
+    from pushcollector._impl.store import Store
 
     spoil, failure = SPOILED_RUNS[spoiled]
     writers = bench_serve.Writers(str(tmp_path), 2, 3, "seed")

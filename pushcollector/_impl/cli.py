@@ -20,7 +20,8 @@ from .runs import (
     summary_document,
     verdict,
 )
-from .server.environment import DATABASE_URL_VARIABLE, TOKENS_FILE_VARIABLE
+from .server.environment import TOKENS_FILE_VARIABLE
+from .store import DATABASE_URL_VARIABLE
 from .version import VERSION
 
 EXIT_PASSED = 0

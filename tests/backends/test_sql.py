@@ -6,8 +6,11 @@ import sys
 import pytest
 
 from pushcollector import Collector, SqlCollector
-from pushcollector._impl.server.store import Store
+from pushcollector._impl import store as store_package
+from pushcollector._impl.store import Store
 from pushcollector.testing import BackendContract
+
+from ..imports import modules_after
 
 
 class TestSqlContract(BackendContract):
@@ -76,7 +79,10 @@ def test_a_database_of_another_schema_is_refused(tmp_path):
 
 def test_without_the_server_extra_the_backend_says_what_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "sqlalchemy", None)
-    monkeypatch.delitem(sys.modules, "pushcollector._impl.server.store", raising=False)
+    monkeypatch.delitem(sys.modules, "pushcollector._impl.store.queries", raising=False)
+    # The package keeps the names it imported when first used.
+    for name in ("DatabaseError", "Store"):
+        monkeypatch.delattr(store_package, name, raising=False)
 
     with pytest.raises(ImportError, match=r"pip install 'pushcollector\[server\]'"):
         SqlCollector("sqlite:///x.db")
@@ -88,3 +94,23 @@ def test_a_password_in_the_url_is_not_shown(postgres_server):
 
     assert postgres_server.password not in repr(backend)
     assert repr(backend).startswith("SqlCollector('postgresql+psycopg://")
+
+
+def test_writing_imports_the_store_and_nothing_of_the_server(tmp_path):
+    modules = modules_after(
+        "import os\n"
+        "os.environ['PUSHCOLLECTOR_DATABASE_URL'] = 'sqlite:///pushes.db'\n"
+        "from pushcollector import Collector\n"
+        "collector = Collector.get('sql')\n"
+        "collector.update_push_items([{'filename': 'a', 'state': 'PUSHED'}]).result()",
+        cwd=tmp_path,
+    )
+
+    assert "pushcollector._impl.store.queries" in modules
+    assert not [
+        name
+        for name in modules
+        if name == "pushcollector._impl.server"
+        or name.startswith("pushcollector._impl.server.")
+        or name.split(".")[0] in ("starlette", "uvicorn", "jinja2")
+    ]

@@ -650,7 +650,7 @@ def test_the_openapi_description_names_exactly_the_routes_served(tmp_path):
     from openapi_spec_validator import validate
 
     from pushcollector._impl.server.app import create_app
-    from pushcollector._impl.server.store import Store
+    from pushcollector._impl.store import Store
 
     with open(os.path.join(DOCS, "http-openapi.yaml"), encoding="utf-8") as stream:
         description = yaml.safe_load(stream)

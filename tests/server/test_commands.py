@@ -13,7 +13,7 @@ import requests
 
 from pushcollector._impl import cli
 from pushcollector._impl.server.app import SETTINGS_VARIABLE, app_from_environment
-from pushcollector._impl.server.store import Store
+from pushcollector._impl.store import Store
 
 from .service import ServiceProcess
 

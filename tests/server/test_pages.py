@@ -15,8 +15,9 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from pushcollector._impl.server import store as store_module
 from pushcollector._impl.server.pages import CONTENT_SECURITY_POLICY, TAIL_BYTES
+from pushcollector._impl.store import database_url
+from pushcollector._impl.store.tables import runs
 
 from .service import ServiceProcess
 from .test_app import admin, post_items, send_file
@@ -48,12 +49,12 @@ def set_times(service, run_id, created_ago, updated_ago):
     """Make a run look as if it was created and last written so many
     seconds ago: the pages tell a run still receiving by its last write."""
     now = datetime.datetime.now(datetime.timezone.utc)
-    engine = sa.create_engine(store_module.database_url(service.db))
+    engine = sa.create_engine(database_url(service.db))
     try:
         with engine.begin() as connection:
             connection.execute(
-                store_module.runs.update()
-                .where(store_module.runs.c.name == run_id)
+                runs.update()
+                .where(runs.c.name == run_id)
                 .values(
                     created_at=now - datetime.timedelta(seconds=created_ago),
                     updated_at=now - datetime.timedelta(seconds=updated_ago),

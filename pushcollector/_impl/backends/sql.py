@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from ..process_run import current_run
-from ..server.environment import DATABASE_URL_VARIABLE
+from ..store import DATABASE_URL_VARIABLE
 
 
 class SqlCollector:
@@ -52,7 +52,7 @@ class SqlCollector:
                 " sqlite:///path/to.db" % DATABASE_URL_VARIABLE
             )
         try:
-            from ..server.store import DatabaseError, Store
+            from ..store import DatabaseError, Store
         except ImportError as error:
             raise ImportError(
                 "the sql backend needs the server extra: pip install"

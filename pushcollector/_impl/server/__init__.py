@@ -1,4 +1,4 @@
-"""The collection service and what it shares with the ``sql`` backend.
+"""The collection service: ``pushcollector serve`` and its web view.
 
 Installed with ``pip install "pushcollector[server]"``. Nothing here is
 imported by ``import pushcollector``: the modules import SQLAlchemy, Alembic

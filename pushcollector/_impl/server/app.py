@@ -10,7 +10,6 @@ retries.
 
 from __future__ import annotations
 
-import datetime
 import json
 import logging
 import os
@@ -36,7 +35,7 @@ from ..protocol import (
     RUN_ID_RULE,
     schema_refusal,
 )
-from .store import Store, error_summary
+from ..store import Store, error_summary
 from .tokens import Tokens
 
 LOG = logging.getLogger("pushcollector.serve")
@@ -508,10 +507,8 @@ def _run_figures(counts, newest_id):
 
 
 def _timestamp(moment):
-    # SQLite gives back naive datetimes; the store writes UTC.
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=datetime.timezone.utc)
-    return moment.astimezone(datetime.timezone.utc).isoformat().replace("+00:00", "Z")
+    # The store gives moments back in UTC.
+    return moment.isoformat().replace("+00:00", "Z")
 
 
 #: The environment variable through which ``serve`` hands its settings to

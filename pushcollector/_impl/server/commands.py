@@ -18,15 +18,15 @@ import sys
 import sqlalchemy.exc
 
 from ..cli import CommandError
-from .app import SETTINGS_VARIABLE, create_app
-from .environment import TOKENS_FILE_VARIABLE
-from .store import (
+from ..store import (
     DEFAULT_DATABASE_URL,
     DatabaseError,
     Store,
     configured_database_url,
     error_summary,
 )
+from .app import SETTINGS_VARIABLE, create_app
+from .environment import TOKENS_FILE_VARIABLE
 from .tokens import TokenFileError, Tokens, create_token
 
 #: The tokens file ``token create`` writes when none is named.

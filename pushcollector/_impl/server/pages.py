@@ -40,8 +40,8 @@ from starlette.routing import Route
 
 from ..runs import verdict
 from ..schema import SUCCESSFUL_STATES, push_item_schema
+from ..store import ITEM_SORT_KEYS, Store
 from .app import Refused, _filename, _run_id, call_store
-from .store import ITEM_SORT_KEYS, Store
 from .tokens import Tokens
 
 #: Runs per page of the list, and items per page of a table of a run.
@@ -321,15 +321,8 @@ def _now():
     return datetime.datetime.now(datetime.timezone.utc)
 
 
-def _utc(moment):
-    # SQLite gives back naive datetimes; the store writes UTC.
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=datetime.timezone.utc)
-    return moment.astimezone(datetime.timezone.utc)
-
-
 def _is_receiving(updated_at, now):
-    return (now - _utc(updated_at)).total_seconds() < RECEIVING_SECONDS
+    return (now - updated_at).total_seconds() < RECEIVING_SECONDS
 
 
 def _refresh(receiving):
@@ -337,7 +330,8 @@ def _refresh(receiving):
 
 
 def _when(moment):
-    return _utc(moment).strftime("%Y-%m-%d %H:%M:%S UTC")
+    # The store gives moments back in UTC.
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def _duration(seconds):
@@ -399,9 +393,7 @@ class _RunView:
         self.unfinished = counts.unfinished_count
         self.started = _when(run.created_at)
         self.last_write = _when(run.updated_at)
-        self.took = _duration(
-            (_utc(run.updated_at) - _utc(run.created_at)).total_seconds()
-        )
+        self.took = _duration((run.updated_at - run.created_at).total_seconds())
         self.receiving = _is_receiving(run.updated_at, now)
 
 

@@ -1,9 +1,8 @@
-"""The store: the tables of runs, push items and files, and every query on them.
+"""The store's queries: every read and write of runs, push items and files.
 
-The service, the ``sql`` backend and reading go through this module alone,
-on PostgreSQL (through psycopg 3) or SQLite, with SQLAlchemy Core. The
-tables are created and migrated by the Alembic scripts in ``migrations/``;
-:data:`metadata` describes their latest revision for the queries.
+On PostgreSQL (through psycopg 3) or SQLite, with SQLAlchemy Core, on the
+tables of :mod:`.tables`; the schema is checked, created and migrated with
+the Alembic scripts in ``migrations/``.
 
 Writes of one run are serialised by its row in ``runs``, which each write
 updates first: the records of a run are numbered without gaps in the order
@@ -20,24 +19,22 @@ import functools
 import hashlib
 import json
 import os
-import threading
 from collections.abc import Iterable, Iterator
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
 
-from ..backends.local import encode_push_item
+from ..records import encode_push_item
 from ..schema import SUCCESSFUL_STATES
-from .environment import DATABASE_URL_VARIABLE
-
-#: The database ``pushcollector serve`` uses when none is named.
-DEFAULT_DATABASE_URL = "sqlite:///pushcollector.db"
-
-#: The longest run id and Idempotency-Key accepted.
-MAX_RUN_ID_LENGTH = 128
-MAX_KEY_LENGTH = 256
+from .engine import database_url, shared_engine
+from .tables import (
+    applied_requests,
+    file_pieces,
+    files,
+    item_states,
+    push_items,
+    runs,
+)
 
 # Records read per round trip when streaming a run.
 _RECORDS_PER_FETCH = 5000
@@ -52,74 +49,6 @@ ITEM_SORT_KEYS = ("seq", "filename", "dest", "state")
 
 _SORT_COLUMNS = {"filename": "filename_json", "dest": "dest_json", "state": "state"}
 
-metadata = sa.MetaData()
-
-runs = sa.Table(
-    "runs",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("name", sa.String(MAX_RUN_ID_LENGTH), nullable=False, unique=True),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("record_count", sa.BigInteger, nullable=False),
-)
-
-# The two tables of a row per record or item have no foreign key: checking
-# one costs a lookup in runs per row, and only this module writes them, always
-# after creating the run.
-push_items = sa.Table(
-    "push_items",
-    metadata,
-    sa.Column("run_id", sa.Integer, primary_key=True),
-    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
-    sa.Column("record", sa.Text, nullable=False),
-)
-
-# The final state of each push item of a run, keyed by a digest of its
-# (filename, dest): either may be longer than an index entry can be. They are
-# kept as JSON strings, since a push item's may hold NUL, which PostgreSQL's
-# text cannot.
-item_states = sa.Table(
-    "item_states",
-    metadata,
-    sa.Column("run_id", sa.Integer, primary_key=True),
-    sa.Column("item_key", sa.LargeBinary(16), primary_key=True),
-    sa.Column("filename_json", sa.Text, nullable=False),
-    sa.Column("dest_json", sa.Text, nullable=True),
-    sa.Column("state", sa.Text, nullable=False),
-    sa.Column("first_seq", sa.BigInteger, nullable=False),
-    sa.Index("item_states_by_state", "run_id", "state", "first_seq"),
-)
-
-files = sa.Table(
-    "files",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id"), nullable=False),
-    sa.Column("name", sa.Text, nullable=False),
-    sa.Column("size", sa.BigInteger, nullable=False),
-    sa.Column("piece_count", sa.Integer, nullable=False),
-    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-    sa.UniqueConstraint("run_id", "name", name="files_run_id_name_key"),
-)
-
-# Appends are kept as pieces, so that appending costs the piece, not the file.
-file_pieces = sa.Table(
-    "file_pieces",
-    metadata,
-    sa.Column("file_id", sa.Integer, sa.ForeignKey("files.id"), primary_key=True),
-    sa.Column("piece", sa.Integer, primary_key=True, autoincrement=False),
-    sa.Column("data", sa.LargeBinary, nullable=False),
-)
-
-applied_requests = sa.Table(
-    "applied_requests",
-    metadata,
-    sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id"), primary_key=True),
-    sa.Column("key", sa.String(MAX_KEY_LENGTH), primary_key=True),
-    sa.Column("applied_at", sa.DateTime(timezone=True), nullable=False),
-)
-
 
 class DatabaseError(Exception):
     """The database cannot be used as it is: what is wrong, and what to do."""
@@ -130,72 +59,6 @@ def error_summary(error: BaseException) -> str:
     error when SQLAlchemy wraps one, for one-line messages."""
     text = str(getattr(error, "orig", None) or error).strip()
     return text.splitlines()[0] if text else type(error).__name__
-
-
-def database_url(text: str) -> URL:
-    """The SQLAlchemy URL of a database URL as users write it.
-
-    ``postgresql://user:password@host:port/dbname`` (or ``postgres://``)
-    is connected to with psycopg 3; ``sqlite:///path/to.db`` is a file,
-    relative to the working directory (``sqlite:////abs/path.db`` for an
-    absolute path).
-
-    Raises:
-        ValueError: for a URL that is not one of these, naming it without
-            its password.
-    """
-    try:
-        url = make_url(text)
-    except (ArgumentError, ValueError):
-        raise ValueError(
-            "invalid database URL %r: expected postgresql://user:password@host"
-            ":port/dbname or sqlite:///path/to.db" % _without_password(text)
-        ) from None
-    driver = _DRIVERS.get(url.drivername)
-    if driver is None:
-        raise ValueError(
-            "unsupported database %r in %s: use postgresql://... or sqlite:///..."
-            % (url.drivername, url.render_as_string(hide_password=True))
-        )
-    if driver == "sqlite" and url.database in (None, "", ":memory:"):
-        raise ValueError(
-            "database URL %r names no file: an in-memory SQLite database"
-            " would be lost; write sqlite:///path/to.db" % text
-        )
-    return url.set(drivername=driver)
-
-
-# The drivers of URLs as users write them, and those the package installs.
-_DRIVERS = {
-    "postgresql": "postgresql+psycopg",
-    "postgres": "postgresql+psycopg",
-    "postgresql+psycopg": "postgresql+psycopg",
-    "sqlite": "sqlite",
-    "sqlite+pysqlite": "sqlite",
-}
-
-
-def _without_password(text):
-    scheme, separator, rest = text.partition("://")
-    credentials, at, host = rest.rpartition("@")
-    if not at or ":" not in credentials:
-        return text
-    return "%s%s%s:***@%s" % (scheme, separator, credentials.split(":")[0], host)
-
-
-def configured_database_url(default: str | None = None) -> str:
-    """``PUSHCOLLECTOR_DATABASE_URL``, else the default.
-
-    Raises:
-        ValueError: if the variable is unset or empty and there is no default.
-    """
-    url = os.environ.get(DATABASE_URL_VARIABLE) or default
-    if not url:
-        raise ValueError(
-            "no database: set %s to postgresql://user:password@host:port/dbname"
-            " or sqlite:///path/to.db" % DATABASE_URL_VARIABLE
-        )
-    return url
 
 
 def item_key(filename: str, dest: str | None) -> bytes:
@@ -270,13 +133,13 @@ class Store:
         url: the database, as :func:`database_url` takes it.
 
     The engine is shared by the threads of the process; a forked child
-    opens connections of its own (see :func:`_forget_pools_in_child`).
+    opens connections of its own (see :mod:`.engine`).
     """
 
     def __init__(self, url: str):
         self.url = database_url(url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
-        self.engine = _engine(self.url)
+        self.engine = shared_engine(self.url)
         self._insert = sqlite.insert if self.is_sqlite else postgresql.insert
 
     def __repr__(self):
@@ -993,79 +856,3 @@ _RUN_COLUMNS = (
     runs.c.updated_at,
     runs.c.record_count,
 )
-
-# Engines by URL, so that every Store of a process on one database shares
-# one pool.
-_engines = {}
-_engines_lock = threading.Lock()
-
-
-def _engine(url: URL) -> sa.engine.Engine:
-    with _engines_lock:
-        engine = _engines.get(url)
-        if engine is None:
-            engine = _engines[url] = _new_engine(url)
-        return engine
-
-
-def _new_engine(url):
-    if url.get_backend_name() == "sqlite":
-        engine = sa.create_engine(url, connect_args={"timeout": 60})
-        sa.event.listen(engine, "connect", _configure_sqlite)
-        sa.event.listen(engine, "begin", _begin_sqlite)
-        return engine
-    # No pre-ping, which costs a round trip per transaction: after a restart
-    # of the server, the first statement on a dead connection fails, which
-    # empties the pool, and that one request is answered 503 and retried.
-    # No prepared statements: the plan PostgreSQL makes for any parameters
-    # after five executions can be much worse than one for the values given.
-    engine = sa.create_engine(
-        url,
-        pool_size=10,
-        max_overflow=20,
-        connect_args={"prepare_threshold": None},
-    )
-    sa.event.listen(engine, "connect", _create_staging_table)
-    return engine
-
-
-def _create_staging_table(dbapi_connection, connection_record):
-    # Where a write stages the states of its batch before upserting them: a
-    # temporary table lasts as long as the connection, and is emptied when
-    # each transaction commits.
-    with dbapi_connection.cursor() as cursor:
-        cursor.execute(
-            "CREATE TEMPORARY TABLE staged_states (run_id integer, item_key bytea,"
-            " filename_json text, dest_json text, state text, first_seq bigint)"
-            " ON COMMIT DELETE ROWS"
-        )
-    dbapi_connection.commit()
-
-
-def _configure_sqlite(dbapi_connection, connection_record):
-    # The driver's own transaction handling is off, so that _begin_sqlite
-    # decides how each transaction begins.
-    dbapi_connection.isolation_level = None
-    cursor = dbapi_connection.cursor()
-    # WAL: readers do not wait for the writer, nor the writer for readers.
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=FULL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.close()
-
-
-def _begin_sqlite(connection):
-    if connection.get_execution_options().get("pushcollector_write"):
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
-    else:
-        connection.exec_driver_sql("BEGIN")
-
-
-def _forget_pools_in_child():
-    # Connections of the parent must not be used by a forked child, nor
-    # closed by it: they are the parent's. The child opens its own.
-    for engine in list(_engines.values()):
-        engine.dispose(close=False)
-
-
-os.register_at_fork(after_in_child=_forget_pools_in_child)

@@ -1,85 +1,23 @@
 """The store: tables, migrations and queries, on SQLite and a real PostgreSQL."""
 
+import datetime
 import json
 import os
 import shutil
 import subprocess
 import sys
 
+import psycopg
 import pytest
 import sqlalchemy as sa
 from alembic import command
 
-from pushcollector._impl.server import store as store_module
-from pushcollector._impl.server.store import (
-    DatabaseError,
-    Store,
-    configured_database_url,
-    database_url,
-    item_key,
-)
-
-
-@pytest.fixture
-def store(database_url):
-    made = Store(database_url)
-    made.check_schema(create=True)
-    yield made
-    made.close()
+from pushcollector._impl.store import queries as store_module
+from pushcollector._impl.store.queries import DatabaseError, Store, item_key
 
 
 def lines_of(store, run):
     return [line for page in store.record_lines(run) for line in page]
-
-
-# -- URLs ---------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "text, driver",
-    [
-        ("postgresql://u:p@db:5432/pushes", "postgresql+psycopg"),
-        ("postgres://u:p@db/pushes", "postgresql+psycopg"),
-        ("postgresql+psycopg://u@db/pushes", "postgresql+psycopg"),
-        ("sqlite:///pushes.db", "sqlite"),
-        ("sqlite:////var/lib/pushes.db", "sqlite"),
-    ],
-)
-def test_urls_as_users_write_them(text, driver):
-    assert database_url(text).drivername == driver
-
-
-@pytest.mark.parametrize(
-    "text, message",
-    [
-        ("not a url", "invalid database URL 'not a url'"),
-        (
-            "postgresql://me:s3cret@db:port/x",
-            "invalid database URL 'postgresql://me:***@db:port/x'",
-        ),
-        (
-            "mysql://me:s3cret@db/x",
-            "unsupported database 'mysql' in mysql://me:***@db/x",
-        ),
-        ("postgresql+asyncpg://db/x", "unsupported database 'postgresql+asyncpg'"),
-        ("sqlite://", "names no file"),
-        ("sqlite:///:memory:", "names no file"),
-    ],
-)
-def test_bad_urls_are_refused_without_their_password(text, message):
-    with pytest.raises(ValueError) as raised:
-        database_url(text)
-    assert message in str(raised.value)
-    assert "s3cret" not in str(raised.value)
-
-
-def test_the_url_comes_from_the_environment_else_the_default(monkeypatch):
-    monkeypatch.delenv("PUSHCOLLECTOR_DATABASE_URL", raising=False)
-    assert configured_database_url("sqlite:///d.db") == "sqlite:///d.db"
-    with pytest.raises(ValueError, match="set PUSHCOLLECTOR_DATABASE_URL"):
-        configured_database_url()
-    monkeypatch.setenv("PUSHCOLLECTOR_DATABASE_URL", "sqlite:///e.db")
-    assert configured_database_url("sqlite:///d.db") == "sqlite:///e.db"
 
 
 def test_a_store_shows_its_url_without_the_password():
@@ -322,22 +260,57 @@ def test_an_empty_store_has_no_newest_run(store):
     assert store.list_runs() == []
 
 
-def test_a_forked_child_writes_with_connections_of_its_own(store):
-    store.add_push_items("parent", [{"filename": "a", "state": "PUSHED"}])
+def moments_of(store, run_name):
+    """Every moment the store gives back of a run: when it was created and
+    last written, when its file was last written."""
+    run = store.run(run_name)
+    (listed,) = store.list_runs()
+    (file_row,) = store.files(run)
+    tail_row, _ = store.file_tail(run, file_row.name, 1)
+    return [
+        run.created_at,
+        run.updated_at,
+        listed.created_at,
+        file_row.updated_at,
+        tail_row.updated_at,
+    ]
 
-    pid = os.fork()
-    if pid == 0:
-        try:
-            store.add_push_items("child", [{"filename": "b", "state": "PUSHED"}])
-            os._exit(0)
-        except BaseException:
-            os._exit(1)
-    _, status = os.waitpid(pid, 0)
 
-    assert os.waitstatus_to_exitcode(status) == 0
-    store.add_push_items("parent", [{"filename": "c", "state": "PUSHED"}])
-    assert store.run("parent").record_count == 2
-    assert store.run("child").record_count == 1
+def write_a_run(store, run_name):
+    """Write a run; the moments between which it was written."""
+    before = datetime.datetime.now(datetime.timezone.utc)
+    store.add_push_items(run_name, [{"filename": "a", "state": "PUSHED"}])
+    store.append_file(run_name, "log", b"line\n")
+    return before, datetime.datetime.now(datetime.timezone.utc)
+
+
+def test_moments_are_given_back_in_utc(store):
+    before, after = write_a_run(store, "r")
+
+    for moment in moments_of(store, "r"):
+        assert moment.tzinfo is datetime.timezone.utc
+        assert before <= moment <= after
+
+
+def test_moments_are_given_back_in_utc_whatever_the_time_zone_of_postgresql(
+    postgres_server, postgres_url
+):
+    name = postgres_url.rsplit("/", 1)[1]
+    with psycopg.connect(postgres_server.url, autocommit=True) as connection:
+        connection.execute("ALTER DATABASE %s SET timezone = 'Asia/Tokyo'" % name)
+    store = Store(postgres_url)
+    try:
+        store.check_schema(create=True)
+        with store.engine.connect() as connection:
+            zone = connection.exec_driver_sql("SHOW timezone").scalar_one()
+        before, after = write_a_run(store, "r")
+
+        assert zone == "Asia/Tokyo"
+        for moment in moments_of(store, "r"):
+            assert moment.tzinfo is datetime.timezone.utc
+            assert before <= moment <= after
+    finally:
+        store.close()
 
 
 # -- Pages of items, tails of files -------------------------------------------

@@ -1,0 +1,175 @@
+"""The engine of a store: database URLs, drivers and connection set-up.
+
+One engine per database in a process: its pool, the pragmas of each SQLite
+connection, what each PostgreSQL connection is given, and a fresh pool in a
+forked child.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+from . import DATABASE_URL_VARIABLE
+
+#: The database ``pushcollector serve`` uses when none is named.
+DEFAULT_DATABASE_URL = "sqlite:///pushcollector.db"
+
+
+def database_url(text: str) -> URL:
+    """The SQLAlchemy URL of a database URL as users write it.
+
+    ``postgresql://user:password@host:port/dbname`` (or ``postgres://``)
+    is connected to with psycopg 3; ``sqlite:///path/to.db`` is a file,
+    relative to the working directory (``sqlite:////abs/path.db`` for an
+    absolute path).
+
+    Raises:
+        ValueError: for a URL that is not one of these, naming it without
+            its password.
+    """
+    try:
+        url = make_url(text)
+    except (ArgumentError, ValueError):
+        raise ValueError(
+            "invalid database URL %r: expected postgresql://user:password@host"
+            ":port/dbname or sqlite:///path/to.db" % _without_password(text)
+        ) from None
+    driver = _DRIVERS.get(url.drivername)
+    if driver is None:
+        raise ValueError(
+            "unsupported database %r in %s: use postgresql://... or sqlite:///..."
+            % (url.drivername, url.render_as_string(hide_password=True))
+        )
+    if driver == "sqlite" and url.database in (None, "", ":memory:"):
+        raise ValueError(
+            "database URL %r names no file: an in-memory SQLite database"
+            " would be lost; write sqlite:///path/to.db" % text
+        )
+    return url.set(drivername=driver)
+
+
+# The drivers of URLs as users write them, and those the package installs.
+_DRIVERS = {
+    "postgresql": "postgresql+psycopg",
+    "postgres": "postgresql+psycopg",
+    "postgresql+psycopg": "postgresql+psycopg",
+    "sqlite": "sqlite",
+    "sqlite+pysqlite": "sqlite",
+}
+
+
+def _without_password(text):
+    scheme, separator, rest = text.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    if not at or ":" not in credentials:
+        return text
+    return "%s%s%s:***@%s" % (scheme, separator, credentials.split(":")[0], host)
+
+
+def configured_database_url(default: str | None = None) -> str:
+    """``PUSHCOLLECTOR_DATABASE_URL``, else the default.
+
+    Raises:
+        ValueError: if the variable is unset or empty and there is no default.
+    """
+    url = os.environ.get(DATABASE_URL_VARIABLE) or default
+    if not url:
+        raise ValueError(
+            "no database: set %s to postgresql://user:password@host:port/dbname"
+            " or sqlite:///path/to.db" % DATABASE_URL_VARIABLE
+        )
+    return url
+
+
+# Engines by URL, so that every Store of a process on one database shares
+# one pool.
+_engines = {}
+_engines_lock = threading.Lock()
+
+
+def shared_engine(url: URL) -> sa.engine.Engine:
+    """The engine of a database, made on first use, then shared by every
+    Store of the process.
+
+    Args:
+        url: the database, as :func:`database_url` returns it.
+    """
+    with _engines_lock:
+        engine = _engines.get(url)
+        if engine is None:
+            engine = _engines[url] = _new_engine(url)
+        return engine
+
+
+def _new_engine(url):
+    if url.get_backend_name() == "sqlite":
+        # No pre-ping: a SQLite connection is a file opened in this process,
+        # which no restart of a server can take away.
+        engine = sa.create_engine(url, connect_args={"timeout": 60})
+        sa.event.listen(engine, "connect", _configure_sqlite)
+        sa.event.listen(engine, "begin", _begin_sqlite)
+        return engine
+    # Pre-ping: a pooled connection is tried (one round trip, a fraction of
+    # a millisecond on a local network) each time it leaves the pool, and
+    # replaced if the server closed it. After a restart of PostgreSQL every
+    # pooled connection is dead; without the ping each would fail the
+    # request that drew it, answered 503, which fails a CI gate reading a
+    # summary: a database blip must not fail a release.
+    # No prepared statements: the plan PostgreSQL makes for any parameters
+    # after five executions can be much worse than one for the values given.
+    engine = sa.create_engine(
+        url,
+        pool_size=10,
+        max_overflow=20,
+        pool_pre_ping=True,
+        connect_args={"prepare_threshold": None},
+    )
+    sa.event.listen(engine, "connect", _create_staging_table)
+    return engine
+
+
+def _create_staging_table(dbapi_connection, connection_record):
+    # Where a write stages the states of its batch before upserting them: a
+    # temporary table lasts as long as the connection, and is emptied when
+    # each transaction commits.
+    with dbapi_connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TEMPORARY TABLE staged_states (run_id integer, item_key bytea,"
+            " filename_json text, dest_json text, state text, first_seq bigint)"
+            " ON COMMIT DELETE ROWS"
+        )
+    dbapi_connection.commit()
+
+
+def _configure_sqlite(dbapi_connection, connection_record):
+    # The driver's own transaction handling is off, so that _begin_sqlite
+    # decides how each transaction begins.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    # WAL: readers do not wait for the writer, nor the writer for readers.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _begin_sqlite(connection):
+    if connection.get_execution_options().get("pushcollector_write"):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    else:
+        connection.exec_driver_sql("BEGIN")
+
+
+def _forget_pools_in_child():
+    # Connections of the parent must not be used by a forked child, nor
+    # closed by it: they are the parent's. The child opens its own.
+    for engine in list(_engines.values()):
+        engine.dispose(close=False)
+
+
+os.register_at_fork(after_in_child=_forget_pools_in_child)

@@ -1,0 +1,104 @@
+"""The engine: database URLs, and connections on SQLite and a real PostgreSQL."""
+
+import contextlib
+import os
+
+import pytest
+
+from pushcollector._impl.store.engine import configured_database_url, database_url
+from pushcollector._impl.store.queries import Store
+
+# -- URLs ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text, driver",
+    [
+        ("postgresql://u:p@db:5432/pushes", "postgresql+psycopg"),
+        ("postgres://u:p@db/pushes", "postgresql+psycopg"),
+        ("postgresql+psycopg://u@db/pushes", "postgresql+psycopg"),
+        ("sqlite:///pushes.db", "sqlite"),
+        ("sqlite:////var/lib/pushes.db", "sqlite"),
+    ],
+)
+def test_urls_as_users_write_them(text, driver):
+    assert database_url(text).drivername == driver
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("not a url", "invalid database URL 'not a url'"),
+        (
+            "postgresql://me:s3cret@db:port/x",
+            "invalid database URL 'postgresql://me:***@db:port/x'",
+        ),
+        (
+            "mysql://me:s3cret@db/x",
+            "unsupported database 'mysql' in mysql://me:***@db/x",
+        ),
+        ("postgresql+asyncpg://db/x", "unsupported database 'postgresql+asyncpg'"),
+        ("sqlite://", "names no file"),
+        ("sqlite:///:memory:", "names no file"),
+    ],
+)
+def test_bad_urls_are_refused_without_their_password(text, message):
+    with pytest.raises(ValueError) as raised:
+        database_url(text)
+    assert message in str(raised.value)
+    assert "s3cret" not in str(raised.value)
+
+
+def test_the_url_comes_from_the_environment_else_the_default(monkeypatch):
+    monkeypatch.delenv("PUSHCOLLECTOR_DATABASE_URL", raising=False)
+    assert configured_database_url("sqlite:///d.db") == "sqlite:///d.db"
+    with pytest.raises(ValueError, match="set PUSHCOLLECTOR_DATABASE_URL"):
+        configured_database_url()
+    monkeypatch.setenv("PUSHCOLLECTOR_DATABASE_URL", "sqlite:///e.db")
+    assert configured_database_url("sqlite:///d.db") == "sqlite:///e.db"
+
+
+# -- Connections -------------------------------------------------------------
+
+
+def test_a_forked_child_writes_with_connections_of_its_own(store):
+    store.add_push_items("parent", [{"filename": "a", "state": "PUSHED"}])
+
+    pid = os.fork()
+    if pid == 0:
+        try:
+            store.add_push_items("child", [{"filename": "b", "state": "PUSHED"}])
+            os._exit(0)
+        except BaseException:
+            os._exit(1)
+    _, status = os.waitpid(pid, 0)
+
+    assert os.waitstatus_to_exitcode(status) == 0
+    store.add_push_items("parent", [{"filename": "c", "state": "PUSHED"}])
+    assert store.run("parent").record_count == 2
+    assert store.run("child").record_count == 1
+
+
+def test_after_a_restart_of_postgresql_no_call_fails_on_a_stale_connection(
+    postgres_server, postgres_url
+):
+    store = Store(postgres_url)
+    store.check_schema(create=True)
+    calls = 6
+    # Fill the pool with as many connections as calls follow: each call
+    # would draw one that the restart left dead.
+    with contextlib.ExitStack() as held:
+        for _ in range(calls):
+            held.enter_context(store.engine.connect()).exec_driver_sql("SELECT 1")
+    assert store.engine.pool.checkedin() == calls
+
+    postgres_server.restart_fast()
+
+    try:
+        for number in range(calls // 2):
+            item = {"filename": "f%d" % number, "state": "PUSHED"}
+            assert store.add_push_items("r", [item]) is True
+            assert store.run("r").record_count == number + 1
+        assert [run.name for run in store.list_runs()] == ["r"]
+    finally:
+        store.close()
