@@ -126,8 +126,6 @@ def is_connection_failure(cause: BaseException | None) -> bool:
     """Whether requests raised this for a connection that failed or stalled:
     not for a TLS failure, which asking again does not mend, nor for a
     request it could not make."""
-    if cause is None:
-        return False
     import requests
 
     return isinstance(
