@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 
 from .backends.dummy import DummyCollector
 from .backends.local import LocalCollector, configured_directory
@@ -216,6 +217,20 @@ def _backend_entry_points():
 
 _REGISTRY = _Registry()
 os.register_at_fork(after_in_child=_REGISTRY.new_locks)
+
+
+@contextlib.contextmanager
+def registry_restored() -> Iterator[None]:
+    """Undo, on leaving the block, whatever it registered or changed.
+
+    The backends registered and the default backend are restored exactly as
+    they were before the block, even if it raised.
+    """
+    saved = _REGISTRY.snapshot()
+    try:
+        yield
+    finally:
+        _REGISTRY.restore(saved)
 
 
 class Collector:

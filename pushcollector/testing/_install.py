@@ -6,7 +6,7 @@ import contextlib
 from collections.abc import Iterator
 
 from .._impl.backends.memory import MemoryCollector
-from .._impl.collector import _REGISTRY, Collector
+from .._impl.collector import Collector, registry_restored
 
 
 @contextlib.contextmanager
@@ -37,13 +37,10 @@ def memory_collector() -> Iterator[MemoryCollector]:
     .. versionadded:: 1.4.0
     """
     collector = MemoryCollector()
-    saved = _REGISTRY.snapshot()
-    try:
+    with registry_restored():
         Collector.register_backend("memory", lambda: collector)
         Collector.set_default_backend("memory")
         yield collector
-    finally:
-        _REGISTRY.restore(saved)
 
 
 def memory_collector_fixture(*, autouse: bool = False):
