@@ -21,7 +21,7 @@ from .runs import (
     verdict,
 )
 from .server.environment import TOKENS_FILE_VARIABLE
-from .store import DATABASE_URL_VARIABLE
+from .environment import DATABASE_URL
 from .version import VERSION
 
 EXIT_PASSED = 0
@@ -189,7 +189,7 @@ def _parser():
 _DB_HELP = (
     "the database: postgresql://user:password@host:port/dbname or"
     " sqlite:///path/to.db; default: $%s, else sqlite:///pushcollector.db"
-    % DATABASE_URL_VARIABLE
+    % DATABASE_URL.name
 )
 
 

@@ -9,22 +9,19 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 
 from .backends.dummy import DummyCollector
-from .backends.local import LocalCollector, configured_directory
+from .backends.local import LocalCollector
+from .environment import BACKEND, HTTP_TOKEN, HTTP_URL
 from .process_run import start_new_run
 
 BackendFactory = Callable[[], object]
 
-BACKEND_VARIABLE = "PUSHCOLLECTOR_BACKEND"
-HTTP_URL_VARIABLE = "PUSHCOLLECTOR_HTTP_URL"
-HTTP_TOKEN_VARIABLE = "PUSHCOLLECTOR_HTTP_TOKEN"
-BUILTIN_DEFAULT_BACKEND = "local"
+# The names of the http backend's variables, for the modules that name
+# them in messages.
+HTTP_URL_VARIABLE = HTTP_URL.name
+HTTP_TOKEN_VARIABLE = HTTP_TOKEN.name
 ENTRY_POINT_GROUP = "pushcollector.backends"
 
 LOG = logging.getLogger("pushcollector")
-
-
-def _local_collector_from_environment():
-    return LocalCollector(directory=configured_directory())
 
 
 def _memory_collector():
@@ -35,31 +32,21 @@ def _memory_collector():
 
 
 def _http_collector_from_environment():
-    url = os.environ.get(HTTP_URL_VARIABLE)
-    if not url:
-        raise ValueError(
-            "the http backend needs the environment variable %s, "
-            "the base URL of the service" % HTTP_URL_VARIABLE
-        )
+    # Imported when first used: requests and the transport cost start-up
+    # time that a push recording locally need not pay.
     from .backends.http import HttpCollector
 
-    try:
-        return HttpCollector(url, token=os.environ.get(HTTP_TOKEN_VARIABLE) or None)
-    except ValueError as error:
-        raise ValueError(
-            "%s (from the environment variables %s and %s)"
-            % (error, HTTP_URL_VARIABLE, HTTP_TOKEN_VARIABLE)
-        ) from None
+    return HttpCollector.from_environment()
 
 
 def _sql_collector_from_environment():
     from .backends.sql import SqlCollector
 
-    return SqlCollector()
+    return SqlCollector.from_environment()
 
 
 BUILTIN_BACKENDS: dict[str, BackendFactory] = {
-    "local": _local_collector_from_environment,
+    "local": LocalCollector.from_environment,
     "dummy": DummyCollector,
     "http": _http_collector_from_environment,
     "memory": _memory_collector,
@@ -125,9 +112,7 @@ class _Registry:
 
     def initial_default(self) -> str:
         if self._initial_default is None:
-            self._initial_default = (
-                os.environ.get(BACKEND_VARIABLE) or BUILTIN_DEFAULT_BACKEND
-            )
+            self._initial_default = BACKEND.get()
         return self._initial_default
 
     def factory(self, name: str) -> BackendFactory:
@@ -155,10 +140,10 @@ class _Registry:
         try:
             return self.factory(name)
         except ValueError as error:
-            if name == BUILTIN_DEFAULT_BACKEND:
+            if name == BACKEND.default:
                 raise
             raise ValueError(
-                "%s (named by the environment variable %s)" % (error, BACKEND_VARIABLE)
+                "%s (named by the environment variable %s)" % (error, BACKEND.name)
             ) from None
 
     def _discover_plugins(self):

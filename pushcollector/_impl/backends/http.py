@@ -16,6 +16,7 @@ import math
 import re
 from collections.abc import Mapping
 
+from ..environment import HTTP_TOKEN, HTTP_URL
 from ..process_run import current_run
 from ..protocol import BYTES_TYPE, JSON_TYPE, file_path, push_items_path
 from ..transport.attempt import Transport
@@ -187,6 +188,31 @@ class HttpCollector:
             key_prefix=self.run_id,
             name="HttpCollector of run %s to %s" % (self.run_id, self.url),
         )
+
+    @classmethod
+    def from_environment(cls) -> "HttpCollector":
+        """The collector ``PUSHCOLLECTOR_HTTP_URL`` and
+        ``PUSHCOLLECTOR_HTTP_TOKEN`` configure: the ``http`` backend.
+
+        Raises:
+            ValueError: if the URL is unset or empty, or the URL or token
+                cannot be used, naming the variables.
+
+        .. versionadded:: 1.6.0
+        """
+        url = HTTP_URL.get()
+        if not url:
+            raise ValueError(
+                "the http backend needs the environment variable %s, "
+                "the base URL of the service" % HTTP_URL.name
+            )
+        try:
+            return cls(url, token=HTTP_TOKEN.get())
+        except ValueError as error:
+            raise ValueError(
+                "%s (from the environment variables %s and %s)"
+                % (error, HTTP_URL.name, HTTP_TOKEN.name)
+            ) from None
 
     def __repr__(self):
         return "HttpCollector(url=%r, run_id=%r%s)" % (

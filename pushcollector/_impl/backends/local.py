@@ -13,14 +13,16 @@ import stat
 import threading
 import time
 
+from ..environment import ARTIFACTS_DIR
 from ..process_run import current_run
 from ..records import encode_push_item
 from ..safefs import DIRECTORY_FLAGS, with_path
 
 LOG = logging.getLogger("pushcollector")
 
-ARTIFACTS_DIR_VARIABLE = "PUSHCOLLECTOR_ARTIFACTS_DIR"
-DEFAULT_DIRECTORY = "artifacts"
+# The name of the variable, for the modules that name it in messages.
+ARTIFACTS_DIR_VARIABLE = ARTIFACTS_DIR.name
+DEFAULT_DIRECTORY = ARTIFACTS_DIR.default
 PUSH_ITEMS_FILE = "pushitems.jsonl"
 LATEST_LINK = "latest"
 LOCK_FILE = ".pushcollector.lock"
@@ -68,7 +70,7 @@ os.register_at_fork(
 
 def configured_directory() -> str:
     """The artifacts directory the environment asks for, else the default."""
-    return os.environ.get(ARTIFACTS_DIR_VARIABLE) or DEFAULT_DIRECTORY
+    return ARTIFACTS_DIR.get()
 
 
 class LocalCollector:
@@ -123,6 +125,15 @@ class LocalCollector:
         )
         self._run = current_run()
         self._run_dir = None
+
+    @classmethod
+    def from_environment(cls) -> "LocalCollector":
+        """The collector ``PUSHCOLLECTOR_ARTIFACTS_DIR`` configures: the
+        ``local`` backend.
+
+        .. versionadded:: 1.6.0
+        """
+        return cls(directory=configured_directory())
 
     def __repr__(self):
         return "LocalCollector(directory=%r, run_dir=%r)" % (

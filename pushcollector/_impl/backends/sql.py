@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
-
 from ..process_run import current_run
-from ..store import DATABASE_URL_VARIABLE
+from ..environment import DATABASE_URL
 
 
 class SqlCollector:
@@ -44,12 +42,12 @@ class SqlCollector:
     """
 
     def __init__(self, url: str | None = None):
-        url = url or os.environ.get(DATABASE_URL_VARIABLE)
+        url = url or DATABASE_URL.get()
         if not url:
             raise ValueError(
                 "the sql backend needs a database: set the environment variable"
                 " %s to postgresql://user:password@host:port/dbname or"
-                " sqlite:///path/to.db" % DATABASE_URL_VARIABLE
+                " sqlite:///path/to.db" % DATABASE_URL.name
             )
         try:
             from ..store import DatabaseError, Store
@@ -64,6 +62,16 @@ class SqlCollector:
         except DatabaseError as error:
             raise RuntimeError(str(error)) from None
         self.run_id = current_run().run_id
+
+    @classmethod
+    def from_environment(cls) -> "SqlCollector":
+        """The collector ``PUSHCOLLECTOR_DATABASE_URL`` configures: the
+        ``sql`` backend.
+
+        Raises:
+            ValueError, ImportError, RuntimeError: as the constructor does.
+        """
+        return cls()
 
     def __repr__(self):
         return "SqlCollector(%r, run_id=%r)" % (

@@ -11,16 +11,10 @@ writing with the ``sql`` backend runs no server. Needs the ``server`` extra
 - ``queries``: :class:`Store`, every read and write of runs.
 - ``migrations/``: the Alembic scripts that create and migrate the tables.
 
-This module imports none of them until one of its names is used, so that
-the command line can name :data:`DATABASE_URL_VARIABLE` without importing
-SQLAlchemy.
+This module imports none of them until one of its names is used.
 """
 
 from ..lazy import lazy_attributes
-
-#: The database of ``pushcollector serve``, ``db upgrade`` and the ``sql``
-#: backend.
-DATABASE_URL_VARIABLE = "PUSHCOLLECTOR_DATABASE_URL"
 
 _LAZY_NAMES = {
     "DEFAULT_DATABASE_URL": ".engine",

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
-from . import DATABASE_URL_VARIABLE
+from ..environment import DATABASE_URL
 
 #: The database ``pushcollector serve`` uses when none is named.
 DEFAULT_DATABASE_URL = "sqlite:///pushcollector.db"
@@ -77,11 +77,11 @@ def configured_database_url(default: str | None = None) -> str:
     Raises:
         ValueError: if the variable is unset or empty and there is no default.
     """
-    url = os.environ.get(DATABASE_URL_VARIABLE) or default
+    url = DATABASE_URL.get() or default
     if not url:
         raise ValueError(
             "no database: set %s to postgresql://user:password@host:port/dbname"
-            " or sqlite:///path/to.db" % DATABASE_URL_VARIABLE
+            " or sqlite:///path/to.db" % DATABASE_URL.name
         )
     return url
 
