@@ -350,3 +350,42 @@ def test_a_forked_child_gets_collectors_whatever_threads_of_its_parent_held():
         if child.is_alive():
             child.kill()
         child.join()
+
+
+@pytest.mark.parametrize("module", ["local", "dummy", "proxy"])
+def test_1_3_0_module_paths_are_thin_re_exports(module):
+    import ast
+    import os
+
+    import pushcollector._impl
+
+    path = os.path.join(os.path.dirname(pushcollector._impl.__file__), module + ".py")
+    with open(path, encoding="utf-8") as source:
+        body = ast.parse(source.read()).body
+
+    docstring, *imports, exported = body
+    assert isinstance(docstring, ast.Expr) and isinstance(docstring.value, ast.Constant)
+    assert imports and all(isinstance(node, ast.ImportFrom) for node in imports)
+    assert all(node.level == 1 for node in imports)
+    assert isinstance(exported, ast.Assign)
+    assert [target.id for target in exported.targets] == ["__all__"]
+
+
+def test_1_3_0_module_paths_import_without_a_warning():
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-W",
+            "error",
+            "-c",
+            "import pushcollector._impl.local, pushcollector._impl.dummy,"
+            " pushcollector._impl.proxy",
+        ],
+        capture_output=True,
+        text=True,
+    )
+
+    assert (done.returncode, done.stderr) == (0, "")
