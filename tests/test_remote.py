@@ -18,7 +18,7 @@ from pushcollector import (
     list_runs,
     open_run,
 )
-from pushcollector._impl.remote import split_run_url
+from pushcollector._impl.reading.remote import split_run_url
 
 from .http_service import ScriptedService
 from .server.conftest import (  # noqa: F401
@@ -335,7 +335,7 @@ def test_the_service_summary_is_computed_by_the_service(served_run):
 
 
 def test_list_runs_of_a_url_lists_every_page_newest_first(service, run_id, monkeypatch):
-    monkeypatch.setattr("pushcollector._impl.remote._RUNS_PER_PAGE", 2)
+    monkeypatch.setattr("pushcollector._impl.reading.remote._RUNS_PER_PAGE", 2)
     names = ["%s-%d" % (run_id, number) for number in range(5)]
     for name in names:
         post_items(service.url, name, ITEMS[:1])
@@ -538,7 +538,7 @@ def test_a_file_listing_that_is_not_one_is_an_error():
 
 
 def test_a_service_that_does_not_answer_times_out(monkeypatch):
-    monkeypatch.setattr("pushcollector._impl.remote._TIMEOUT", 0.2)
+    monkeypatch.setattr("pushcollector._impl.reading.remote._TIMEOUT", 0.2)
 
     def never(exchange):
         exchange.pause(60)

@@ -360,7 +360,7 @@ def open_run(path: str | os.PathLike | None = None) -> Run:
         :class:`~pushcollector.ServiceReadError`.
     """
     if is_service_url(path):
-        from .remote import open_remote_run
+        from .reading.remote import open_remote_run
 
         return open_remote_run(path)
     path = os.path.abspath(configured_directory() if path is None else path)
@@ -419,7 +419,7 @@ def list_runs(base: str | os.PathLike | None = None) -> list[Run]:
         errors of :func:`open_run` for a URL.
     """
     if is_service_url(base):
-        from .remote import list_remote_runs
+        from .reading.remote import list_remote_runs
 
         return list_remote_runs(base)
     base = os.path.abspath(configured_directory() if base is None else base)

@@ -15,20 +15,20 @@ import time
 import urllib.parse
 from collections.abc import Callable, Iterator
 
-from .collector import HTTP_TOKEN_VARIABLE
-from .protocol import (
+from ..collector import HTTP_TOKEN_VARIABLE
+from ..protocol import (
     RUNS_PATH,
     files_path,
     push_items_path,
     run_path,
     summary_path,
 )
-from .records import BadLine, records_of_lines
-from .runs import NotARunError, Run
-from .transport.attempt import AttemptRunner, Request, Transport, describe_cause
-from .transport.auth import check_token
-from .transport.errors import ServiceError
-from .transport.retry import READ_RETRY_STATUSES, RetryPolicy
+from ..records import BadLine, records_of_lines
+from ..runs import NotARunError, Run
+from ..transport.attempt import AttemptRunner, Request, Transport, describe_cause
+from ..transport.auth import check_token
+from ..transport.errors import ServiceError
+from ..transport.retry import READ_RETRY_STATUSES, RetryPolicy
 
 # The path of a run's URL below the service's base URL.
 _RUN_PATH = re.compile(r"(?P<base>.*)/runs/(?P<name>[^/]+)/?")
