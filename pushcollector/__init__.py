@@ -22,16 +22,16 @@ _LAZY_NAMES = {
     "HttpCollector": "._impl.backends.http",
     "HttpCollectorError": "._impl.backends.http",
     "BadLine": "._impl.records",
-    "FinalState": "._impl.runs",
-    "NotARunError": "._impl.runs",
+    "FinalState": "._impl.reading.local",
+    "NotARunError": "._impl.reading.local",
     "PushItemValueError": "._impl.jsonvalues",
     "RemoteRun": "._impl.reading.remote",
-    "Run": "._impl.runs",
-    "RunSummary": "._impl.runs",
+    "Run": "._impl.reading.local",
+    "RunSummary": "._impl.reading.local",
     "ServiceReadError": "._impl.reading.remote",
     "SqlCollector": "._impl.backends.sql",
-    "list_runs": "._impl.runs",
-    "open_run": "._impl.runs",
+    "list_runs": "._impl.reading.local",
+    "open_run": "._impl.reading.local",
 }
 
 __all__ = [

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from .backends.local import ARTIFACTS_DIR_VARIABLE, configured_directory
 from .collector import HTTP_TOKEN_VARIABLE
-from .runs import (
+from .reading.local import (
     BadLine,
     FinalState,
     NotARunError,
