@@ -10,16 +10,9 @@ from collections.abc import Sequence
 
 from .backends.local import ARTIFACTS_DIR_VARIABLE, configured_directory
 from .collector import HTTP_TOKEN_VARIABLE
-from .reading.local import (
-    BadLine,
-    FinalState,
-    NotARunError,
-    is_service_url,
-    list_runs,
-    open_run,
-    summary_document,
-    verdict,
-)
+from .reading.local import NotARunError, is_service_url, list_runs, open_run
+from .reading.report import FinalState, summary_document, verdict
+from .records import BadLine
 from .server.environment import TOKENS_FILE_VARIABLE
 from .store import DATABASE_URL_VARIABLE
 from .version import VERSION

@@ -4,6 +4,6 @@ Kept only until ``server/app.py`` and ``server/pages.py`` import from the
 :mod:`.reading` package; nothing else uses this module.
 """
 
-from .reading.local import FinalState, summary_document, verdict
+from .reading.report import FinalState, summary_document, verdict
 
 __all__ = ["FinalState", "summary_document", "verdict"]
