@@ -10,8 +10,9 @@ from collections.abc import Sequence
 
 from .backends.local import ARTIFACTS_DIR_VARIABLE, configured_directory
 from .collector import HTTP_TOKEN_VARIABLE
-from .reading.local import NotARunError, is_service_url, list_runs, open_run
+from .reading.local import is_service_url, list_runs, open_run
 from .reading.report import FinalState, summary_document, verdict
+from .reading.run import NotARunError
 from .records import BadLine
 from .server.environment import TOKENS_FILE_VARIABLE
 from .store import DATABASE_URL_VARIABLE

@@ -24,7 +24,7 @@ from ..protocol import (
     summary_path,
 )
 from ..records import BadLine, records_of_lines
-from .local import NotARunError, Run
+from .run import NotARunError, Run
 from ..transport.attempt import AttemptRunner, Request, Transport, describe_cause
 from ..transport.auth import check_token
 from ..transport.errors import ServiceError
