@@ -20,14 +20,14 @@ from pushcollector import (
 )
 from pushcollector._impl.reading.remote import split_run_url
 
-from .http_service import ScriptedService
-from .server.conftest import (  # noqa: F401
+from ..http_service import ScriptedService
+from ..server.conftest import (  # noqa: F401
     postgres_server,
     run_id,
     service,
 )
-from .server.service import ServiceProcess
-from .server.test_app import post_items, send_file
+from ..server.service import ServiceProcess
+from ..server.test_app import post_items, send_file
 
 TIMEOUT = 120
 

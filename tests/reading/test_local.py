@@ -24,8 +24,8 @@ from pushcollector import (
 from pushcollector._impl.facade import CollectorFacade
 from pushcollector._impl.schema import SCHEMA_PATH, push_item_schema
 
-from .special_files import REFUSALS, make_special
-from .trees import remove_deep_tree, write_file
+from ..special_files import REFUSALS, make_special
+from ..trees import remove_deep_tree, write_file
 
 
 def record(tmp_path, *batches):
