@@ -8,15 +8,15 @@ import os
 import sys
 from collections.abc import Sequence
 
-from .backends.local import ARTIFACTS_DIR_VARIABLE, configured_directory
-from .collector import HTTP_TOKEN_VARIABLE
-from .reading.local import is_service_url, list_runs, open_run
-from .reading.report import FinalState, summary_document, verdict
-from .reading.run import NotARunError
-from .records import BadLine
-from .server.environment import TOKENS_FILE_VARIABLE
-from .store import DATABASE_URL_VARIABLE
-from .version import VERSION
+from ..backends.local import ARTIFACTS_DIR_VARIABLE, configured_directory
+from ..collector import HTTP_TOKEN_VARIABLE
+from ..reading.local import is_service_url, list_runs, open_run
+from ..reading.report import FinalState, summary_document, verdict
+from ..reading.run import NotARunError
+from ..records import BadLine
+from ..server.environment import TOKENS_FILE_VARIABLE
+from ..store import DATABASE_URL_VARIABLE
+from ..version import VERSION
 
 EXIT_PASSED = 0
 EXIT_FAILED = 1
@@ -306,7 +306,7 @@ class CommandError(Exception):
 def _server_commands():
     """The service's commands, or a CommandError naming the extra to install."""
     try:
-        from .server import commands
+        from ..server import commands
     except ImportError as error:
         raise CommandError(
             "this command needs the server extra: pip install"
@@ -696,7 +696,7 @@ exit status:
 
 
 def _add_upload_command(commands):
-    from .collector import HTTP_TOKEN_VARIABLE, HTTP_URL_VARIABLE
+    from ..collector import HTTP_TOKEN_VARIABLE, HTTP_URL_VARIABLE
 
     upload = commands.add_parser(
         "upload",
@@ -761,9 +761,9 @@ def _positive_int(text):
 def _upload(args):
     import logging
 
-    from .backends.http import HttpCollectorError
-    from .collector import HTTP_TOKEN_VARIABLE, HTTP_URL_VARIABLE
-    from .upload import UploadError, describe_failure, upload_run
+    from ..backends.http import HttpCollectorError
+    from ..collector import HTTP_TOKEN_VARIABLE, HTTP_URL_VARIABLE
+    from ..upload import UploadError, describe_failure, upload_run
 
     url = args.to or os.environ.get(HTTP_URL_VARIABLE)
     if not url:
