@@ -17,12 +17,13 @@ from ..records import BadLine
 from ..server.environment import TOKENS_FILE_VARIABLE
 from ..store import DATABASE_URL_VARIABLE
 from ..version import VERSION
-
-EXIT_PASSED = 0
-EXIT_FAILED = 1
-EXIT_ERROR = 2
-# What a shell reports for a command killed by SIGPIPE.
-EXIT_BROKEN_PIPE = 128 + 13
+from .errors import (
+    EXIT_BROKEN_PIPE,
+    EXIT_ERROR,
+    EXIT_FAILED,
+    EXIT_PASSED,
+    CommandError,
+)
 
 # The counts of a run that 'runs' shows, None for a run it cannot read.
 _RUN_FIGURES = (
@@ -297,10 +298,6 @@ def _seconds(text):
             "invalid time %r: a positive number of seconds" % text
         )
     return seconds
-
-
-class CommandError(Exception):
-    """What made a command fail, in one line for the user: exit status 2."""
 
 
 def _server_commands():
