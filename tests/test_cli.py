@@ -18,6 +18,7 @@ import pytest
 
 from pushcollector import Collector, LocalCollector
 from pushcollector._impl import cli
+from pushcollector._impl.cli import output
 from pushcollector._impl.facade import CollectorFacade
 from pushcollector._impl.version import VERSION
 
@@ -382,7 +383,7 @@ def escaped(text, encoding):
 def path_shown(path, encoding, fs_encoding):
     """A path as the command prints it: as it decoded it, then escaped."""
     decoded = os.fsencode(path).decode(fs_encoding, "surrogateescape")
-    return escaped(cli._shown(decoded), encoding)
+    return escaped(output.shown(decoded), encoding)
 
 
 @pytest.mark.parametrize(

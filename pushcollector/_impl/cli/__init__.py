@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections.abc import Sequence
@@ -17,12 +16,23 @@ from ..records import BadLine
 from ..server.environment import TOKENS_FILE_VARIABLE
 from ..store import DATABASE_URL_VARIABLE
 from ..version import VERSION
+from .arguments import byte_size, positive_int, positive_seconds
 from .errors import (
     EXIT_BROKEN_PIPE,
     EXIT_ERROR,
     EXIT_FAILED,
     EXIT_PASSED,
     CommandError,
+)
+from .output import (
+    aligned_table,
+    describe_error,
+    format_count,
+    plural,
+    print_json,
+    print_lines,
+    shown,
+    warn_about_bad_lines,
 )
 
 # The counts of a run that 'runs' shows, None for a run it cannot read.
@@ -35,8 +45,6 @@ _RUN_FIGURES = (
     "bad_lines",
 )
 
-# Bad lines warned about one by one; the rest are counted.
-_BAD_LINES_SHOWN = 10
 
 _EXIT_CODES_HELP = """\
 exit status:
@@ -90,13 +98,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         return EXIT_BROKEN_PIPE
     except CommandError as error:
-        print("pushcollector: error: %s" % _shown(str(error)), file=sys.stderr)
+        print("pushcollector: error: %s" % shown(str(error)), file=sys.stderr)
         return EXIT_ERROR
     except (OSError, NotARunError) as error:
-        message = _describe(error)
+        message = describe_error(error)
         if args.path is None:
             message += " (no path given, so the default was used; see --help)"
-        print("pushcollector: error: %s" % _shown(message), file=sys.stderr)
+        print("pushcollector: error: %s" % shown(message), file=sys.stderr)
         return EXIT_ERROR
     except Exception as error:
         # A bug must not read as a run that failed (status 1), nor bury the
@@ -104,7 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # that could not be judged.
         print(
             "pushcollector: error: unexpected %s: %s (a bug in pushcollector:"
-            " please report it)" % (type(error).__name__, _shown(str(error))),
+            " please report it)" % (type(error).__name__, shown(str(error))),
             file=sys.stderr,
         )
         return EXIT_ERROR
@@ -214,14 +222,14 @@ def _add_server_commands(commands):
     serve.add_argument(
         "--max-body",
         metavar="BYTES",
-        type=_byte_size,
+        type=byte_size,
         default=64 * 1024 * 1024,
         help="the largest request body accepted, such as 500000, 64M or 1G (64M)",
     )
     serve.add_argument(
         "--body-timeout",
         metavar="SECONDS",
-        type=_seconds,
+        type=positive_seconds,
         default=60.0,
         help="the time a request's body may take to arrive, else 408 (60)",
     )
@@ -275,31 +283,6 @@ def _add_server_commands(commands):
     create.set_defaults(handler=_token_create, path=None)
 
 
-def _byte_size(text):
-    units = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3}
-    number, unit = text[:-1], text[-1:].upper()
-    if unit not in units or unit == "":
-        number, unit = text, ""
-    if not number.isdigit() or int(number) < 1:
-        raise argparse.ArgumentTypeError(
-            "invalid size %r: a positive number of bytes, optionally with K, M or G"
-            % text
-        )
-    return int(number) * units[unit]
-
-
-def _seconds(text):
-    try:
-        seconds = float(text)
-    except ValueError:
-        seconds = 0.0
-    if not 0 < seconds < float("inf"):
-        raise argparse.ArgumentTypeError(
-            "invalid time %r: a positive number of seconds" % text
-        )
-    return seconds
-
-
 def _server_commands():
     """The service's commands, or a CommandError naming the extra to install."""
     try:
@@ -332,12 +315,6 @@ def _db_upgrade(args):
 
 def _token_create(args):
     return _server_commands().token_create(args.name, args.scope, args.tokens)
-
-
-def _describe(error):
-    if isinstance(error, OSError) and error.filename and error.strerror:
-        return "%s: %s" % (error.filename, error.strerror)
-    return str(error)
 
 
 class _Report:
@@ -402,11 +379,11 @@ def _reasons(unsuccessful, unfinished, bad_lines, allow_pending, allow_bad_lines
     """What made a run fail, as phrases for people."""
     reasons = []
     if unsuccessful:
-        reasons.append("%s unsuccessful" % _count(unsuccessful))
+        reasons.append("%s unsuccessful" % format_count(unsuccessful))
     if unfinished and not allow_pending:
-        reasons.append("%s unfinished (PENDING)" % _count(unfinished))
+        reasons.append("%s unfinished (PENDING)" % format_count(unfinished))
     if bad_lines and not allow_bad_lines:
-        reasons.append(_plural(bad_lines, "skipped line"))
+        reasons.append(plural(bad_lines, "skipped line"))
     return reasons
 
 
@@ -422,11 +399,11 @@ def _summary(args):
         }
     else:
         summary = run.summary()
-        _warn_about_bad_lines(run, summary.bad_lines)
+        warn_about_bad_lines(run, summary.bad_lines)
         report = _Report.of_summary(summary, args.allow_pending, args.allow_bad_lines)
         location = {"directory": run.directory, "items_file": run.items_path}
     if args.json:
-        _print_json(
+        print_json(
             summary_document(
                 run.name,
                 location,
@@ -459,24 +436,24 @@ def _service_report(run, args):
 
 def _print_summary(run, report, allow_pending, remote):
     out = []
-    out.append("Run:        %s%s" % (_shown(run.name), " (latest)" * run.is_latest))
+    out.append("Run:        %s%s" % (shown(run.name), " (latest)" * run.is_latest))
     if remote:
-        out.append("URL:        %s" % _shown(run.url))
+        out.append("URL:        %s" % shown(run.url))
         if run.page_url:
-            out.append("Page:       %s" % _shown(run.page_url))
+            out.append("Page:       %s" % shown(run.page_url))
     else:
-        out.append("Path:       %s" % _shown(run.directory or run.items_path))
-    out.append("Records:    %s" % _count(report.record_count))
-    out.append("Push items: %s" % _count(report.push_item_count))
+        out.append("Path:       %s" % shown(run.directory or run.items_path))
+    out.append("Records:    %s" % format_count(report.record_count))
+    out.append("Push items: %s" % format_count(report.push_item_count))
     if report.bad_lines:
-        out.append("Skipped:    %s" % _plural(len(report.bad_lines), "line"))
+        out.append("Skipped:    %s" % plural(len(report.bad_lines), "line"))
     if report.state_counts:
         out.append("")
         out.extend(
-            _table(
+            aligned_table(
                 ["STATE", "PUSH ITEMS"],
                 [
-                    [state, _count(count)]
+                    [state, format_count(count)]
                     for state, count in report.state_counts.items()
                 ],
                 right_aligned={1},
@@ -491,10 +468,10 @@ def _print_summary(run, report, allow_pending, remote):
     ):
         if items:
             out.append("")
-            out.append("%s (%s):" % (title, _count(len(items))))
+            out.append("%s (%s):" % (title, format_count(len(items))))
             out.extend(
                 "  " + line
-                for line in _table(
+                for line in aligned_table(
                     ["FILENAME", "DEST", "STATE"],
                     [[item.filename, item.dest or "-", item.state] for item in items],
                 )
@@ -507,16 +484,16 @@ def _print_summary(run, report, allow_pending, remote):
         if count:
             verdict_line = "PASSED: %s%s ended successfully" % (
                 "all " if count > 1 else "",
-                _plural(count, "push item"),
+                plural(count, "push item"),
             )
         else:
             verdict_line = "PASSED: no push items were recorded"
         if report.bad_lines:
-            verdict_line += " (%s allowed)" % _plural(
+            verdict_line += " (%s allowed)" % plural(
                 len(report.bad_lines), "skipped line"
             )
         out.append(verdict_line)
-    _print_lines(out)
+    print_lines(out)
 
 
 def _runs(args):
@@ -529,12 +506,12 @@ def _runs(args):
         # that listing many large runs takes the memory of one.
         runs = [_run_figures(run) for run in list_runs(base)]
     if args.json:
-        _print_json({"base": base, "runs": [figures for figures, _ in runs]})
+        print_json({"base": base, "runs": [figures for figures, _ in runs]})
         return EXIT_PASSED
     if not runs:
-        _print_lines(["No runs in %s" % _shown(base)])
+        print_lines(["No runs in %s" % shown(base)])
         return EXIT_PASSED
-    table = _table(
+    table = aligned_table(
         ["RUN", "RECORDS", "PUSH ITEMS", "FILES", "RESULT"],
         [
             [
@@ -549,7 +526,7 @@ def _runs(args):
         right_aligned={1, 2, 3},
     )
     marks = ["  "] + ["* " if figures["latest"] else "  " for figures, _ in runs]
-    _print_lines(mark + line for mark, line in zip(marks, table))
+    print_lines(mark + line for mark, line in zip(marks, table))
     return EXIT_PASSED
 
 
@@ -564,7 +541,7 @@ def _run_figures(run):
         summary = run.summary()
         files = run.files()
     except OSError as error:
-        message = _describe(error)
+        message = describe_error(error)
         figures.update(dict.fromkeys(_RUN_FIGURES), passed=False, error=message)
         return figures, "error: " + message
     report = _Report.of_summary(summary)
@@ -605,80 +582,8 @@ def _service_run_figures(run):
     return figures, ", ".join(reasons or ["passed"])
 
 
-def _warn_about_bad_lines(run, bad_lines):
-    for bad in bad_lines[:_BAD_LINES_SHOWN]:
-        print(
-            "pushcollector: warning: %s:%d: skipped: %s"
-            % (_shown(run.items_path), bad.line_number, bad.reason),
-            file=sys.stderr,
-        )
-    if len(bad_lines) > _BAD_LINES_SHOWN:
-        print(
-            "pushcollector: warning: %s: %s more lines skipped"
-            % (_shown(run.items_path), _count(len(bad_lines) - _BAD_LINES_SHOWN)),
-            file=sys.stderr,
-        )
-
-
-def _table(header, rows, right_aligned=frozenset()):
-    """Lines of a table with aligned columns."""
-    rows = [header] + [[_shown(cell) for cell in row] for row in rows]
-    widths = [max(len(row[column]) for row in rows) for column in range(len(header))]
-    lines = []
-    for row in rows:
-        cells = [
-            cell.rjust(width) if column in right_aligned else cell.ljust(width)
-            for column, (cell, width) in enumerate(zip(row, widths))
-        ]
-        lines.append("  ".join(cells).rstrip())
-    return lines
-
-
-def _shown(text):
-    """Text safe to print on a terminal: control characters escaped.
-
-    So are the characters standard output cannot encode, as the stream
-    itself would (``\\u65e5``), but here, where columns are aligned.
-    """
-    encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
-    if text.isprintable() and _can_encode(text, encoding):
-        return text
-    return "".join(
-        (
-            char.encode(encoding, "backslashreplace").decode(encoding)
-            if char.isprintable()
-            else repr(char)[1:-1]
-        )
-        for char in text
-    )
-
-
-def _can_encode(text, encoding):
-    try:
-        text.encode(encoding)
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def _count(number):
-    return format(number, ",")
-
-
 def _figure(number):
-    return "-" if number is None else _count(number)
-
-
-def _plural(number, noun):
-    return "%s %s%s" % (_count(number), noun, "" if number == 1 else "s")
-
-
-def _print_json(document):
-    sys.stdout.write(json.dumps(document, indent=2) + "\n")
-
-
-def _print_lines(lines):
-    sys.stdout.write("".join(line + "\n" for line in lines))
+    return "-" if number is None else format_count(number)
 
 
 _UPLOAD_EXIT_CODES_HELP = """\
@@ -726,7 +631,7 @@ def _add_upload_command(commands):
     upload.add_argument(
         "--batch-size",
         metavar="N",
-        type=_positive_int,
+        type=positive_int,
         default=500,
         help="push items per request (500); an interrupted upload is best"
         " completed with the same",
@@ -734,25 +639,19 @@ def _add_upload_command(commands):
     upload.add_argument(
         "--timeout",
         metavar="SECONDS",
-        type=_seconds,
+        type=positive_seconds,
         default=30.0,
         help="the time an attempt of a request may take (30)",
     )
     upload.add_argument(
         "--max-attempts",
         metavar="N",
-        type=_positive_int,
+        type=positive_int,
         default=5,
         help="attempts of each request, retried after failed connections,"
         " timeouts, 429 and 5xx answers (5)",
     )
     upload.set_defaults(handler=_upload)
-
-
-def _positive_int(text):
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError("invalid number %r: 1 or more" % text)
-    return int(text)
 
 
 def _upload(args):
@@ -792,29 +691,29 @@ def _upload(args):
         ) from None
     finally:
         logger.removeHandler(handler)
-    _warn_about_bad_lines(result.run, result.bad_lines)
+    warn_about_bad_lines(result.run, result.bad_lines)
     for line in result.not_sent:
         print(
             "pushcollector: warning: %s:%d: not sent: %s"
-            % (_shown(result.run.items_path), line.line_number, _shown(line.reason)),
+            % (shown(result.run.items_path), line.line_number, shown(line.reason)),
             file=sys.stderr,
         )
     if result.not_sent_count > len(result.not_sent):
         print(
             "pushcollector: warning: %s: %s more lines not sent"
             % (
-                _shown(result.run.items_path),
-                _count(result.not_sent_count - len(result.not_sent)),
+                shown(result.run.items_path),
+                format_count(result.not_sent_count - len(result.not_sent)),
             ),
             file=sys.stderr,
         )
     for name, problem in result.files_not_sent:
         print(
             "pushcollector: warning: %s: not sent: %s"
-            % (_shown(os.path.join(result.run.directory, name)), _shown(problem)),
+            % (shown(os.path.join(result.run.directory, name)), shown(problem)),
             file=sys.stderr,
         )
-    _print_lines([result.url])
+    print_lines([result.url])
     if result.bad_lines or result.not_sent_count or result.files_not_sent:
         return EXIT_FAILED
     return EXIT_PASSED
