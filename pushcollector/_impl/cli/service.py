@@ -1,7 +1,7 @@
 """``pushcollector serve``, ``db upgrade`` and ``token create``: the
 collection service's commands.
 
-Their work is done by ``server/commands.py``, imported when one of them
+Their work is done by ``_impl/server/commands.py``, imported when one of them
 runs: it needs the ``server`` extra, which the other commands do not.
 """
 
