@@ -18,7 +18,7 @@ import pytest
 
 from pushcollector import Collector, LocalCollector
 from pushcollector._impl import cli
-from pushcollector._impl.cli import output
+from pushcollector._impl.cli import output, reading
 from pushcollector._impl.facade import CollectorFacade
 from pushcollector._impl.version import VERSION
 
@@ -916,7 +916,7 @@ def test_an_unexpected_error_exits_2_with_one_line(capsys, monkeypatch):
     def broken(path):
         raise RuntimeError("something no one\nthought of")
 
-    monkeypatch.setattr(cli, "open_run", broken)
+    monkeypatch.setattr(reading, "open_run", broken)
 
     status = cli.main(["summary", "somewhere"])
 

@@ -1,0 +1,380 @@
+"""``pushcollector summary`` and ``pushcollector runs``: read runs back and
+gate CI on their outcome."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from ..backends.local import ARTIFACTS_DIR_VARIABLE, configured_directory
+from ..collector import HTTP_TOKEN_VARIABLE
+from ..reading.local import is_service_url, list_runs, open_run
+from ..reading.report import FinalState, summary_document, verdict
+from ..records import BadLine
+from .errors import EXIT_FAILED, EXIT_PASSED, CommandError
+from .output import (
+    aligned_table,
+    describe_error,
+    format_count,
+    plural,
+    print_json,
+    print_lines,
+    shown,
+    warn_about_bad_lines,
+)
+
+# The counts of a run that 'runs' shows, None for a run it cannot read.
+_RUN_FIGURES = (
+    "records",
+    "push_items",
+    "files",
+    "unsuccessful",
+    "unfinished",
+    "bad_lines",
+)
+
+_EXIT_CODES_HELP = """\
+exit status:
+  0  every push item ended in a successful state (or there were none), and
+     every line of the file could be read
+  1  some push item ended unsuccessful or was left PENDING, or a line of the
+     file could not be read, so that some item's state is unknown
+  2  the path could not be read or holds no run, the service could not be
+     read or holds no such run, or the command was misused
+"""
+
+_PATH_HELP = (
+    "a run directory, an artifacts directory (its 'latest' run is used) or a"
+    " pushitems.jsonl file; or the URL of a run held by a collection"
+    " service, http(s)://HOST/api/runs/RUN_ID, or of the service,"
+    " http(s)://HOST/api, for its newest run (the token is read from $%s);"
+    " default: the latest run under $%s, else under ./artifacts"
+    % (HTTP_TOKEN_VARIABLE, ARTIFACTS_DIR_VARIABLE)
+)
+
+
+def add_commands(commands):
+    summary = commands.add_parser(
+        "summary",
+        help="summarise a run; the exit status says whether it passed",
+        description="Print how many push items ended in each state and list"
+        " those that did not end successfully. The last record of each"
+        " (filename, dest) pair is its final state. Lines that cannot be read,"
+        " such as a torn last line, are skipped with a warning, and fail the"
+        " run: the state of some item is unknown.",
+        epilog=_EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    summary.add_argument("path", nargs="?", metavar="PATH", help=_PATH_HELP)
+    summary.add_argument(
+        "--json", action="store_true", help="print one JSON object instead"
+    )
+    summary.add_argument(
+        "--allow-pending",
+        action="store_true",
+        help="pass even if push items were left PENDING",
+    )
+    bad_lines = summary.add_mutually_exclusive_group()
+    bad_lines.add_argument(
+        "--allow-bad-lines",
+        action="store_true",
+        help="pass even if lines of the file had to be skipped",
+    )
+    # Kept for the CI scripts written when skipped lines passed by default.
+    bad_lines.add_argument(
+        "--strict",
+        action="store_true",
+        help="deprecated, no effect: skipped lines fail the run by default",
+    )
+    summary.set_defaults(handler=_summary)
+
+    runs = commands.add_parser(
+        "runs",
+        help="list the runs in an artifacts directory or a service",
+        description="List the runs in an artifacts directory or a collection"
+        " service, newest first,"
+        " with their counts and whether they passed (as 'summary' without"
+        " options judges). '*' marks the latest. A run that cannot be read is"
+        " listed with its error: the exit status is 0 whenever the directory"
+        " could be listed.",
+    )
+    runs.add_argument(
+        "path",
+        nargs="?",
+        metavar="BASE",
+        help="the artifacts directory, or the URL of a collection service,"
+        " http(s)://HOST/api; default: $%s, else ./artifacts" % ARTIFACTS_DIR_VARIABLE,
+    )
+    runs.add_argument(
+        "--json", action="store_true", help="print one JSON object instead"
+    )
+    runs.set_defaults(handler=_runs)
+
+
+class _Report:
+    """What ``summary`` shows of a run, and its verdict, however it is held."""
+
+    def __init__(
+        self,
+        record_count,
+        state_counts,
+        unsuccessful,
+        unfinished,
+        bad_lines,
+        allow_pending=False,
+        allow_bad_lines=False,
+    ):
+        self.record_count = record_count
+        self.state_counts = state_counts
+        self.push_item_count = sum(state_counts.values())
+        self.unsuccessful = unsuccessful
+        self.unfinished = unfinished
+        self.bad_lines = bad_lines
+        self.passed = verdict(
+            state_counts, len(bad_lines), allow_pending, allow_bad_lines
+        )
+        self.reasons = _reasons(
+            len(unsuccessful),
+            len(unfinished),
+            len(bad_lines),
+            allow_pending,
+            allow_bad_lines,
+        )
+
+    @classmethod
+    def of_summary(cls, summary, allow_pending=False, allow_bad_lines=False):
+        """The report of a run read here."""
+        return cls(
+            summary.record_count,
+            summary.state_counts(),
+            summary.unsuccessful(),
+            summary.unfinished(),
+            summary.bad_lines,
+            allow_pending,
+            allow_bad_lines,
+        )
+
+    @classmethod
+    def of_service_summary(cls, document, allow_pending, allow_bad_lines):
+        """The report of a run from the summary its service computed; the
+        verdict is still judged here."""
+        return cls(
+            document["records"],
+            document["states"],
+            [FinalState(**item) for item in document["unsuccessful"]],
+            [FinalState(**item) for item in document["unfinished"]],
+            [BadLine(bad["line"], bad["reason"]) for bad in document["bad_lines"]],
+            allow_pending,
+            allow_bad_lines,
+        )
+
+
+def _reasons(unsuccessful, unfinished, bad_lines, allow_pending, allow_bad_lines):
+    """What made a run fail, as phrases for people."""
+    reasons = []
+    if unsuccessful:
+        reasons.append("%s unsuccessful" % format_count(unsuccessful))
+    if unfinished and not allow_pending:
+        reasons.append("%s unfinished (PENDING)" % format_count(unfinished))
+    if bad_lines and not allow_bad_lines:
+        reasons.append(plural(bad_lines, "skipped line"))
+    return reasons
+
+
+def _summary(args):
+    run = open_run(args.path)
+    if is_service_url(args.path):
+        report = _service_report(run, args)
+        location = {
+            "directory": None,
+            "items_file": None,
+            "url": run.url,
+            "page": run.page_url,
+        }
+    else:
+        summary = run.summary()
+        warn_about_bad_lines(run, summary.bad_lines)
+        report = _Report.of_summary(summary, args.allow_pending, args.allow_bad_lines)
+        location = {"directory": run.directory, "items_file": run.items_path}
+    if args.json:
+        print_json(
+            summary_document(
+                run.name,
+                location,
+                run.is_latest,
+                report.record_count,
+                report.state_counts,
+                report.unsuccessful,
+                report.unfinished,
+                report.bad_lines,
+                args.allow_pending,
+                args.allow_bad_lines,
+            )
+        )
+    else:
+        _print_summary(run, report, args.allow_pending, is_service_url(args.path))
+    return EXIT_PASSED if report.passed else EXIT_FAILED
+
+
+def _service_report(run, args):
+    document = run.service_summary(args.allow_pending, args.allow_bad_lines)
+    try:
+        return _Report.of_service_summary(
+            document, args.allow_pending, args.allow_bad_lines
+        )
+    except (KeyError, TypeError, AttributeError, ValueError):
+        raise CommandError(
+            "%s/summary: not a pushcollector service: not a summary" % run.url
+        ) from None
+
+
+def _print_summary(run, report, allow_pending, remote):
+    out = []
+    out.append("Run:        %s%s" % (shown(run.name), " (latest)" * run.is_latest))
+    if remote:
+        out.append("URL:        %s" % shown(run.url))
+        if run.page_url:
+            out.append("Page:       %s" % shown(run.page_url))
+    else:
+        out.append("Path:       %s" % shown(run.directory or run.items_path))
+    out.append("Records:    %s" % format_count(report.record_count))
+    out.append("Push items: %s" % format_count(report.push_item_count))
+    if report.bad_lines:
+        out.append("Skipped:    %s" % plural(len(report.bad_lines), "line"))
+    if report.state_counts:
+        out.append("")
+        out.extend(
+            aligned_table(
+                ["STATE", "PUSH ITEMS"],
+                [
+                    [state, format_count(count)]
+                    for state, count in report.state_counts.items()
+                ],
+                right_aligned={1},
+            )
+        )
+    for title, items in (
+        ("Unsuccessful", report.unsuccessful),
+        (
+            "Left PENDING (allowed)" if allow_pending else "Unfinished, left PENDING",
+            report.unfinished,
+        ),
+    ):
+        if items:
+            out.append("")
+            out.append("%s (%s):" % (title, format_count(len(items))))
+            out.extend(
+                "  " + line
+                for line in aligned_table(
+                    ["FILENAME", "DEST", "STATE"],
+                    [[item.filename, item.dest or "-", item.state] for item in items],
+                )
+            )
+    out.append("")
+    if not report.passed:
+        out.append("FAILED: %s" % ", ".join(report.reasons))
+    else:
+        count = report.push_item_count
+        if count:
+            verdict_line = "PASSED: %s%s ended successfully" % (
+                "all " if count > 1 else "",
+                plural(count, "push item"),
+            )
+        else:
+            verdict_line = "PASSED: no push items were recorded"
+        if report.bad_lines:
+            verdict_line += " (%s allowed)" % plural(
+                len(report.bad_lines), "skipped line"
+            )
+        out.append(verdict_line)
+    print_lines(out)
+
+
+def _runs(args):
+    if is_service_url(args.path):
+        base = args.path
+        runs = [_service_run_figures(run) for run in list_runs(base)]
+    else:
+        base = os.path.abspath(args.path or configured_directory())
+        # Only the figures of each run are kept, not its final states, so
+        # that listing many large runs takes the memory of one.
+        runs = [_run_figures(run) for run in list_runs(base)]
+    if args.json:
+        print_json({"base": base, "runs": [figures for figures, _ in runs]})
+        return EXIT_PASSED
+    if not runs:
+        print_lines(["No runs in %s" % shown(base)])
+        return EXIT_PASSED
+    table = aligned_table(
+        ["RUN", "RECORDS", "PUSH ITEMS", "FILES", "RESULT"],
+        [
+            [
+                figures["name"],
+                _figure(figures["records"]),
+                _figure(figures["push_items"]),
+                _figure(figures["files"]),
+                result,
+            ]
+            for figures, result in runs
+        ],
+        right_aligned={1, 2, 3},
+    )
+    marks = ["  "] + ["* " if figures["latest"] else "  " for figures, _ in runs]
+    print_lines(mark + line for mark, line in zip(marks, table))
+    return EXIT_PASSED
+
+
+def _run_figures(run):
+    """What ``runs --json`` prints of a run, and its result in words.
+
+    A run that cannot be read has its error instead of figures, so that it
+    cannot hide the other runs.
+    """
+    figures = {"name": run.name, "directory": run.directory, "latest": run.is_latest}
+    try:
+        summary = run.summary()
+        files = run.files()
+    except OSError as error:
+        message = describe_error(error)
+        figures.update(dict.fromkeys(_RUN_FIGURES), passed=False, error=message)
+        return figures, "error: " + message
+    report = _Report.of_summary(summary)
+    figures.update(
+        records=summary.record_count,
+        push_items=report.push_item_count,
+        files=len(files),
+        unsuccessful=len(report.unsuccessful),
+        unfinished=len(report.unfinished),
+        bad_lines=len(summary.bad_lines),
+        passed=report.passed,
+        error=None,
+    )
+    return figures, ", ".join(report.reasons or ["passed"])
+
+
+def _service_run_figures(run):
+    """What ``runs --json`` prints of a run a service lists, as for a local
+    run (plus its ``url``, ``states`` and times), and its result in words.
+
+    The verdict is judged here from the run's state counts, as for a local
+    run.
+    """
+    figures = dict(run.figures, url=run.url)
+    try:
+        figures["passed"] = verdict(figures["states"], figures["bad_lines"])
+        reasons = _reasons(
+            figures["unsuccessful"],
+            figures["unfinished"],
+            figures["bad_lines"],
+            False,
+            False,
+        )
+    except (KeyError, TypeError, AttributeError):
+        raise CommandError(
+            "%s: not a pushcollector service: a run without its counts" % run.url
+        ) from None
+    return figures, ", ".join(reasons or ["passed"])
+
+
+def _figure(number):
+    return "-" if number is None else format_count(number)
