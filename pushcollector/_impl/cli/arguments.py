@@ -6,7 +6,8 @@ from __future__ import annotations
 import argparse
 
 
-def byte_size(text):
+def byte_size(text: str) -> int:
+    """A size in bytes, such as ``500000``, ``64M`` or ``1G`` (binary units)."""
     units = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3}
     number, unit = text[:-1], text[-1:].upper()
     if unit not in units or unit == "":
@@ -19,7 +20,8 @@ def byte_size(text):
     return int(number) * units[unit]
 
 
-def positive_seconds(text):
+def positive_seconds(text: str) -> float:
+    """A time in seconds, more than 0 and finite, such as ``30`` or ``0.5``."""
     try:
         seconds = float(text)
     except ValueError:
@@ -31,7 +33,8 @@ def positive_seconds(text):
     return seconds
 
 
-def positive_int(text):
+def positive_int(text: str) -> int:
+    """A whole number, 1 or more, in decimal digits only."""
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError("invalid number %r: 1 or more" % text)
     return int(text)

@@ -5,18 +5,26 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Collection, Iterable, Sequence
+
+from ..reading.run import Run
+from ..records import BadLine
 
 # Bad lines warned about one by one; the rest are counted.
 _BAD_LINES_SHOWN = 10
 
 
-def describe_error(error):
+def describe_error(error: Exception) -> str:
+    """An error in one line: ``FILE: reason`` for an OSError naming its file,
+    else its message."""
     if isinstance(error, OSError) and error.filename and error.strerror:
         return "%s: %s" % (error.filename, error.strerror)
     return str(error)
 
 
-def warn_about_bad_lines(run, bad_lines):
+def warn_about_bad_lines(run: Run, bad_lines: Sequence[BadLine]) -> None:
+    """Warn on standard error about the lines of a run's file that were
+    skipped: the first few one by one, then how many more."""
     for bad in bad_lines[:_BAD_LINES_SHOWN]:
         print(
             "pushcollector: warning: %s:%d: skipped: %s"
@@ -31,8 +39,19 @@ def warn_about_bad_lines(run, bad_lines):
         )
 
 
-def aligned_table(header, rows, right_aligned=frozenset()):
-    """Lines of a table with aligned columns."""
+def aligned_table(
+    header: Sequence[str],
+    rows: Iterable[Sequence[str]],
+    right_aligned: Collection[int] = frozenset(),
+) -> list[str]:
+    """Lines of a table with aligned columns, its cells :func:`shown`.
+
+    Args:
+        header: the title of each column.
+        rows: the cells of each row.
+        right_aligned: the indexes of the columns aligned right, such as
+            those of numbers; the others are aligned left.
+    """
     rows = [header] + [[shown(cell) for cell in row] for row in rows]
     widths = [max(len(row[column]) for row in rows) for column in range(len(header))]
     lines = []
@@ -45,7 +64,7 @@ def aligned_table(header, rows, right_aligned=frozenset()):
     return lines
 
 
-def shown(text):
+def shown(text: str) -> str:
     """Text safe to print on a terminal: control characters escaped.
 
     So are the characters standard output cannot encode, as the stream
@@ -72,17 +91,21 @@ def _can_encode(text, encoding):
     return True
 
 
-def format_count(number):
+def format_count(number: int) -> str:
+    """A count with its thousands separated: ``1,234,567``."""
     return format(number, ",")
 
 
-def plural(number, noun):
+def plural(number: int, noun: str) -> str:
+    """A count and its noun, plural unless one: ``1 line``, ``2 lines``."""
     return "%s %s%s" % (format_count(number), noun, "" if number == 1 else "s")
 
 
-def print_json(document):
+def print_json(document: object) -> None:
+    """Print a JSON document, indented, on standard output: ASCII only."""
     sys.stdout.write(json.dumps(document, indent=2) + "\n")
 
 
-def print_lines(lines):
+def print_lines(lines: Iterable[str]) -> None:
+    """Print lines on standard output, in one write."""
     sys.stdout.write("".join(line + "\n" for line in lines))
