@@ -30,8 +30,8 @@ _LAZY_NAMES = {
     "RunSummary": "._impl.reading.report",
     "ServiceReadError": "._impl.reading.remote",
     "SqlCollector": "._impl.backends.sql",
-    "list_runs": "._impl.reading.local",
-    "open_run": "._impl.reading.local",
+    "list_runs": "._impl.reading.dispatch",
+    "open_run": "._impl.reading.dispatch",
 }
 
 __all__ = [

@@ -8,7 +8,7 @@ import os
 
 from ..backends.local import ARTIFACTS_DIR_VARIABLE, configured_directory
 from ..collector import HTTP_TOKEN_VARIABLE
-from ..reading.local import is_service_url, list_runs, open_run
+from ..reading.dispatch import is_service_url, list_runs, open_run
 from ..reading.report import FinalState, summary_document, verdict
 from ..records import BadLine
 from .errors import EXIT_FAILED, EXIT_PASSED, CommandError
