@@ -9,8 +9,7 @@ import os
 from ..backends.local import ARTIFACTS_DIR_VARIABLE, configured_directory
 from ..collector import HTTP_TOKEN_VARIABLE
 from ..reading.dispatch import is_service_url, list_runs, open_run
-from ..reading.report import FinalState, summary_document, verdict
-from ..records import BadLine
+from ..reading.report import RunReport
 from .errors import EXIT_FAILED, EXIT_PASSED, CommandError
 from .output import (
     aligned_table,
@@ -111,73 +110,17 @@ def add_commands(commands):
     runs.set_defaults(handler=_runs)
 
 
-class _Report:
-    """What ``summary`` shows of a run, and its verdict, however it is held."""
-
-    def __init__(
-        self,
-        record_count,
-        state_counts,
-        unsuccessful,
-        unfinished,
-        bad_lines,
-        allow_pending=False,
-        allow_bad_lines=False,
-    ):
-        self.record_count = record_count
-        self.state_counts = state_counts
-        self.push_item_count = sum(state_counts.values())
-        self.unsuccessful = unsuccessful
-        self.unfinished = unfinished
-        self.bad_lines = bad_lines
-        self.passed = verdict(
-            state_counts, len(bad_lines), allow_pending, allow_bad_lines
-        )
-        self.reasons = _reasons(
-            len(unsuccessful),
-            len(unfinished),
-            len(bad_lines),
-            allow_pending,
-            allow_bad_lines,
-        )
-
-    @classmethod
-    def of_summary(cls, summary, allow_pending=False, allow_bad_lines=False):
-        """The report of a run read here."""
-        return cls(
-            summary.record_count,
-            summary.state_counts(),
-            summary.unsuccessful(),
-            summary.unfinished(),
-            summary.bad_lines,
-            allow_pending,
-            allow_bad_lines,
-        )
-
-    @classmethod
-    def of_service_summary(cls, document, allow_pending, allow_bad_lines):
-        """The report of a run from the summary its service computed; the
-        verdict is still judged here."""
-        return cls(
-            document["records"],
-            document["states"],
-            [FinalState(**item) for item in document["unsuccessful"]],
-            [FinalState(**item) for item in document["unfinished"]],
-            [BadLine(bad["line"], bad["reason"]) for bad in document["bad_lines"]],
-            allow_pending,
-            allow_bad_lines,
-        )
-
-
-def _reasons(unsuccessful, unfinished, bad_lines, allow_pending, allow_bad_lines):
+def _reasons(report):
     """What made a run fail, as phrases for people."""
     reasons = []
-    if unsuccessful:
-        reasons.append("%s unsuccessful" % format_count(unsuccessful))
-    if unfinished and not allow_pending:
-        reasons.append("%s unfinished (PENDING)" % format_count(unfinished))
-    if bad_lines and not allow_bad_lines:
-        reasons.append(plural(bad_lines, "skipped line"))
+    if report.unsuccessful_count:
+        reasons.append("%s unsuccessful" % format_count(report.unsuccessful_count))
+    if report.unfinished_count and not report.allow_pending:
+        reasons.append(
+            "%s unfinished (PENDING)" % format_count(report.unfinished_count)
+        )
+    if report.bad_line_count and not report.allow_bad_lines:
+        reasons.append(plural(report.bad_line_count, "skipped line"))
     return reasons
 
 
@@ -194,41 +137,26 @@ def _summary(args):
     else:
         summary = run.summary()
         warn_about_bad_lines(run, summary.bad_lines)
-        report = _Report.of_summary(summary, args.allow_pending, args.allow_bad_lines)
+        report = RunReport.of_summary(summary, args.allow_pending, args.allow_bad_lines)
         location = {"directory": run.directory, "items_file": run.items_path}
     if args.json:
-        print_json(
-            summary_document(
-                run.name,
-                location,
-                run.is_latest,
-                report.record_count,
-                report.state_counts,
-                report.unsuccessful,
-                report.unfinished,
-                report.bad_lines,
-                args.allow_pending,
-                args.allow_bad_lines,
-            )
-        )
+        print_json(report.document(run.name, location, run.is_latest))
     else:
-        _print_summary(run, report, args.allow_pending, is_service_url(args.path))
+        _print_summary(run, report, is_service_url(args.path))
     return EXIT_PASSED if report.passed else EXIT_FAILED
 
 
 def _service_report(run, args):
     document = run.service_summary(args.allow_pending, args.allow_bad_lines)
     try:
-        return _Report.of_service_summary(
-            document, args.allow_pending, args.allow_bad_lines
-        )
+        return RunReport.of_document(document, args.allow_pending, args.allow_bad_lines)
     except (KeyError, TypeError, AttributeError, ValueError):
         raise CommandError(
             "%s/summary: not a pushcollector service: not a summary" % run.url
         ) from None
 
 
-def _print_summary(run, report, allow_pending, remote):
+def _print_summary(run, report, remote):
     out = []
     out.append("Run:        %s%s" % (shown(run.name), " (latest)" * run.is_latest))
     if remote:
@@ -239,8 +167,8 @@ def _print_summary(run, report, allow_pending, remote):
         out.append("Path:       %s" % shown(run.directory or run.items_path))
     out.append("Records:    %s" % format_count(report.record_count))
     out.append("Push items: %s" % format_count(report.push_item_count))
-    if report.bad_lines:
-        out.append("Skipped:    %s" % plural(len(report.bad_lines), "line"))
+    if report.bad_line_count:
+        out.append("Skipped:    %s" % plural(report.bad_line_count, "line"))
     if report.state_counts:
         out.append("")
         out.extend(
@@ -256,7 +184,11 @@ def _print_summary(run, report, allow_pending, remote):
     for title, items in (
         ("Unsuccessful", report.unsuccessful),
         (
-            "Left PENDING (allowed)" if allow_pending else "Unfinished, left PENDING",
+            (
+                "Left PENDING (allowed)"
+                if report.allow_pending
+                else "Unfinished, left PENDING"
+            ),
             report.unfinished,
         ),
     ):
@@ -272,7 +204,7 @@ def _print_summary(run, report, allow_pending, remote):
             )
     out.append("")
     if not report.passed:
-        out.append("FAILED: %s" % ", ".join(report.reasons))
+        out.append("FAILED: %s" % ", ".join(_reasons(report)))
     else:
         count = report.push_item_count
         if count:
@@ -282,9 +214,9 @@ def _print_summary(run, report, allow_pending, remote):
             )
         else:
             verdict_line = "PASSED: no push items were recorded"
-        if report.bad_lines:
+        if report.bad_line_count:
             verdict_line += " (%s allowed)" % plural(
-                len(report.bad_lines), "skipped line"
+                report.bad_line_count, "skipped line"
             )
         out.append(verdict_line)
     print_lines(out)
@@ -338,18 +270,18 @@ def _run_figures(run):
         message = describe_error(error)
         figures.update(dict.fromkeys(_RUN_FIGURES), passed=False, error=message)
         return figures, "error: " + message
-    report = _Report.of_summary(summary)
+    report = RunReport.of_summary(summary)
     figures.update(
-        records=summary.record_count,
+        records=report.record_count,
         push_items=report.push_item_count,
         files=len(files),
-        unsuccessful=len(report.unsuccessful),
-        unfinished=len(report.unfinished),
-        bad_lines=len(summary.bad_lines),
+        unsuccessful=report.unsuccessful_count,
+        unfinished=report.unfinished_count,
+        bad_lines=report.bad_line_count,
         passed=report.passed,
         error=None,
     )
-    return figures, ", ".join(report.reasons or ["passed"])
+    return figures, ", ".join(_reasons(report) or ["passed"])
 
 
 def _service_run_figures(run):
@@ -361,19 +293,13 @@ def _service_run_figures(run):
     """
     figures = dict(run.figures, url=run.url)
     try:
-        figures["passed"] = verdict(figures["states"], figures["bad_lines"])
-        reasons = _reasons(
-            figures["unsuccessful"],
-            figures["unfinished"],
-            figures["bad_lines"],
-            False,
-            False,
-        )
-    except (KeyError, TypeError, AttributeError):
+        report = RunReport.of_figures(figures)
+    except (KeyError, TypeError, AttributeError, ValueError):
         raise CommandError(
             "%s: not a pushcollector service: a run without its counts" % run.url
         ) from None
-    return figures, ", ".join(reasons or ["passed"])
+    figures["passed"] = report.passed
+    return figures, ", ".join(_reasons(report) or ["passed"])
 
 
 def _figure(number):
