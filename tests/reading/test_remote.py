@@ -334,6 +334,47 @@ def test_the_service_summary_is_computed_by_the_service(served_run):
     assert (document["records"], document["allow_pending"]) == (5, True)
 
 
+def test_the_report_of_a_served_run_is_that_of_the_same_local_run(
+    served_run, local_run
+):
+    remote = open_run(served_run)
+    local = open_run(local_run)
+
+    assert remote.report(allow_pending=True) == local.report(allow_pending=True)
+    assert remote.report() == local.report()
+    assert remote.report().passed is False
+    assert remote.location() == {
+        "directory": None,
+        "items_file": None,
+        "url": served_run,
+        "page": served_run.replace("/api/runs/", "/runs/"),
+    }
+    assert remote.shown_location() == [
+        ("URL", served_run),
+        ("Page", served_run.replace("/api/runs/", "/runs/")),
+    ]
+
+
+def test_a_served_run_is_listed_with_the_counts_of_the_same_local_run(
+    service, run_id, local_run
+):
+    post_items(service.url, run_id, ITEMS)
+    (local,) = list_runs(os.path.dirname(local_run))
+
+    listed = {run.name: run for run in list_runs(service.url)}[run_id]
+
+    figures, report = listed.listing()
+    local_figures, local_report = local.listing()
+    assert figures["url"] == listed.url
+    assert figures["states"] == local_report.state_counts
+    for key in ("records", "push_items", "unsuccessful", "unfinished", "passed"):
+        assert figures[key] == local_figures[key]
+    counts = ("record_count", "push_item_count", "unsuccessful_count", "passed")
+    assert [getattr(report, name) for name in counts] == [
+        getattr(local_report, name) for name in counts
+    ]
+
+
 def test_list_runs_of_a_url_lists_every_page_newest_first(service, run_id, monkeypatch):
     monkeypatch.setattr("pushcollector._impl.reading.remote._RUNS_PER_PAGE", 2)
     names = ["%s-%d" % (run_id, number) for number in range(5)]
@@ -417,6 +458,15 @@ def test_what_no_service_answers_is_an_error(status, body, message):
             list_runs(scripted.url)
 
     assert caught.value.url == scripted.url + "/runs"
+
+
+def test_an_answer_longer_than_a_document_may_be_is_an_error(monkeypatch):
+    monkeypatch.setattr("pushcollector._impl.reading.remote._DOCUMENT_BYTES", 100)
+    page = json.dumps({"runs": [], "total": 0, "next": None, "pad": "x" * 100})
+
+    with ScriptedService(answer("200 OK", page.encode())) as scripted:
+        with pytest.raises(ServiceReadError, match="an answer longer than 100 bytes"):
+            list_runs(scripted.url)
 
 
 def test_an_error_answer_is_quoted_in_part():

@@ -13,11 +13,11 @@ import os
 import sys
 from collections.abc import Sequence
 
-from ..reading.run import NotARunError
+from ..reading.run import NotARunError, describe_error
 from ..version import VERSION
 from . import reading, service, upload
 from .errors import EXIT_BROKEN_PIPE, EXIT_ERROR, CommandError
-from .output import describe_error, shown
+from .output import shown
 
 
 def main(argv: Sequence[str] | None = None) -> int:

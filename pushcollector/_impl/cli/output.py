@@ -14,14 +14,6 @@ from ..records import BadLine
 _BAD_LINES_SHOWN = 10
 
 
-def describe_error(error: Exception) -> str:
-    """An error in one line: ``FILE: reason`` for an OSError naming its file,
-    else its message."""
-    if isinstance(error, OSError) and error.filename and error.strerror:
-        return "%s: %s" % (error.filename, error.strerror)
-    return str(error)
-
-
 def warn_about_bad_lines(run: Run, bad_lines: Sequence[BadLine]) -> None:
     """Warn on standard error about the lines of a run's file that were
     skipped: the first few one by one, then how many more."""

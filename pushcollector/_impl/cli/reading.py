@@ -4,32 +4,19 @@ gate CI on their outcome."""
 from __future__ import annotations
 
 import argparse
-import os
 
-from ..backends.local import ARTIFACTS_DIR_VARIABLE, configured_directory
+from ..backends.local import ARTIFACTS_DIR_VARIABLE
 from ..collector import HTTP_TOKEN_VARIABLE
-from ..reading.dispatch import is_service_url, list_runs, open_run
-from ..reading.report import RunReport
-from .errors import EXIT_FAILED, EXIT_PASSED, CommandError
+from ..reading.dispatch import list_runs, listed_base, open_run
+from .errors import EXIT_FAILED, EXIT_PASSED
 from .output import (
     aligned_table,
-    describe_error,
     format_count,
     plural,
     print_json,
     print_lines,
     shown,
     warn_about_bad_lines,
-)
-
-# The counts of a run that 'runs' shows, None for a run it cannot read.
-_RUN_FIGURES = (
-    "records",
-    "push_items",
-    "files",
-    "unsuccessful",
-    "unfinished",
-    "bad_lines",
 )
 
 _EXIT_CODES_HELP = """\
@@ -126,45 +113,22 @@ def _reasons(report):
 
 def _summary(args):
     run = open_run(args.path)
-    if is_service_url(args.path):
-        report = _service_report(run, args)
-        location = {
-            "directory": None,
-            "items_file": None,
-            "url": run.url,
-            "page": run.page_url,
-        }
-    else:
-        summary = run.summary()
-        warn_about_bad_lines(run, summary.bad_lines)
-        report = RunReport.of_summary(summary, args.allow_pending, args.allow_bad_lines)
-        location = {"directory": run.directory, "items_file": run.items_path}
+    report = run.report(args.allow_pending, args.allow_bad_lines)
+    warn_about_bad_lines(run, report.bad_lines)
     if args.json:
-        print_json(report.document(run.name, location, run.is_latest))
+        print_json(report.document(run.name, run.location(), run.is_latest))
     else:
-        _print_summary(run, report, is_service_url(args.path))
+        _print_summary(run, report)
     return EXIT_PASSED if report.passed else EXIT_FAILED
 
 
-def _service_report(run, args):
-    document = run.service_summary(args.allow_pending, args.allow_bad_lines)
-    try:
-        return RunReport.of_document(document, args.allow_pending, args.allow_bad_lines)
-    except (KeyError, TypeError, AttributeError, ValueError):
-        raise CommandError(
-            "%s/summary: not a pushcollector service: not a summary" % run.url
-        ) from None
-
-
-def _print_summary(run, report, remote):
+def _print_summary(run, report):
     out = []
     out.append("Run:        %s%s" % (shown(run.name), " (latest)" * run.is_latest))
-    if remote:
-        out.append("URL:        %s" % shown(run.url))
-        if run.page_url:
-            out.append("Page:       %s" % shown(run.page_url))
-    else:
-        out.append("Path:       %s" % shown(run.directory or run.items_path))
+    out.extend(
+        "%-11s %s" % (label + ":", shown(place))
+        for label, place in run.shown_location()
+    )
     out.append("Records:    %s" % format_count(report.record_count))
     out.append("Push items: %s" % format_count(report.push_item_count))
     if report.bad_line_count:
@@ -223,14 +187,10 @@ def _print_summary(run, report, remote):
 
 
 def _runs(args):
-    if is_service_url(args.path):
-        base = args.path
-        runs = [_service_run_figures(run) for run in list_runs(base)]
-    else:
-        base = os.path.abspath(args.path or configured_directory())
-        # Only the figures of each run are kept, not its final states, so
-        # that listing many large runs takes the memory of one.
-        runs = [_run_figures(run) for run in list_runs(base)]
+    base = listed_base(args.path)
+    # Only the figures of each run and its result are kept, not its report,
+    # so that listing many large runs takes the memory of one.
+    runs = [_listed(run) for run in list_runs(args.path)]
     if args.json:
         print_json({"base": base, "runs": [figures for figures, _ in runs]})
         return EXIT_PASSED
@@ -256,49 +216,11 @@ def _runs(args):
     return EXIT_PASSED
 
 
-def _run_figures(run):
-    """What ``runs --json`` prints of a run, and its result in words.
-
-    A run that cannot be read has its error instead of figures, so that it
-    cannot hide the other runs.
-    """
-    figures = {"name": run.name, "directory": run.directory, "latest": run.is_latest}
-    try:
-        summary = run.summary()
-        files = run.files()
-    except OSError as error:
-        message = describe_error(error)
-        figures.update(dict.fromkeys(_RUN_FIGURES), passed=False, error=message)
-        return figures, "error: " + message
-    report = RunReport.of_summary(summary)
-    figures.update(
-        records=report.record_count,
-        push_items=report.push_item_count,
-        files=len(files),
-        unsuccessful=report.unsuccessful_count,
-        unfinished=report.unfinished_count,
-        bad_lines=report.bad_line_count,
-        passed=report.passed,
-        error=None,
-    )
-    return figures, ", ".join(_reasons(report) or ["passed"])
-
-
-def _service_run_figures(run):
-    """What ``runs --json`` prints of a run a service lists, as for a local
-    run (plus its ``url``, ``states`` and times), and its result in words.
-
-    The verdict is judged here from the run's state counts, as for a local
-    run.
-    """
-    figures = dict(run.figures, url=run.url)
-    try:
-        report = RunReport.of_figures(figures)
-    except (KeyError, TypeError, AttributeError, ValueError):
-        raise CommandError(
-            "%s: not a pushcollector service: a run without its counts" % run.url
-        ) from None
-    figures["passed"] = report.passed
+def _listed(run):
+    """What ``runs --json`` prints of a run, and its result in words."""
+    figures, report = run.listing()
+    if report is None:
+        return figures, "error: " + figures["error"]
     return figures, ", ".join(_reasons(report) or ["passed"])
 
 

@@ -21,7 +21,7 @@ from ..backends.local import (
 )
 from ..records import BadLine, records_of_lines
 from ..safefs import open_regular_file, regular_files_under
-from .report import RunSummary
+from .report import RunReport, RunSummary
 
 LOG = logging.getLogger("pushcollector")
 
@@ -167,6 +167,92 @@ class Run:
                 record["state"]
             )
         return RunSummary(self, record_count, final_states, bad_lines)
+
+    def report(
+        self, allow_pending: bool = False, allow_bad_lines: bool = False
+    ) -> RunReport:
+        """The run's outcome, judged with these options: what
+        ``pushcollector summary`` prints of it.
+
+        Read from the whole run, as :meth:`summary` is. The arguments are
+        those of :meth:`RunSummary.passed`.
+
+        Raises:
+            OSError: if the push items file cannot be read.
+
+        .. versionadded:: 1.6.0
+        """
+        return RunReport.of_summary(self.summary(), allow_pending, allow_bad_lines)
+
+    def location(self) -> dict[str, str | None]:
+        """Where the run is held, under the keys of ``summary --json``:
+        ``directory`` and ``items_file``.
+
+        .. versionadded:: 1.6.0
+        """
+        return {"directory": self.directory, "items_file": self.items_path}
+
+    def shown_location(self) -> list[tuple[str, str]]:
+        """Where the run is held, as the text of ``summary`` says it: its
+        ``Path``, as ``(label, path)`` pairs.
+
+        .. versionadded:: 1.6.0
+        """
+        return [("Path", self.directory or self.items_path)]
+
+    def listing(self) -> tuple[dict, RunReport | None]:
+        """The run as ``pushcollector runs`` lists it: its figures (what
+        ``runs --json`` prints of it) and its report.
+
+        A run that cannot be read has its error in its figures, ``error``,
+        and no report: it is listed rather than hiding the other runs.
+
+        .. versionadded:: 1.6.0
+        """
+        figures = {
+            "name": self.name,
+            "directory": self.directory,
+            "latest": self.is_latest,
+        }
+        try:
+            summary = self.summary()
+            files = self.files()
+        except OSError as error:
+            figures.update(
+                dict.fromkeys(_LISTED_COUNTS), passed=False, error=describe_error(error)
+            )
+            return figures, None
+        report = RunReport.of_summary(summary)
+        figures.update(
+            records=report.record_count,
+            push_items=report.push_item_count,
+            files=len(files),
+            unsuccessful=report.unsuccessful_count,
+            unfinished=report.unfinished_count,
+            bad_lines=report.bad_line_count,
+            passed=report.passed,
+            error=None,
+        )
+        return figures, report
+
+
+# The counts of a run that 'runs' lists, None for a run it cannot read.
+_LISTED_COUNTS = (
+    "records",
+    "push_items",
+    "files",
+    "unsuccessful",
+    "unfinished",
+    "bad_lines",
+)
+
+
+def describe_error(error: Exception) -> str:
+    """What an error of reading says, in one line: ``FILE: reason`` for an
+    OSError naming its file, else its message."""
+    if isinstance(error, OSError) and error.filename and error.strerror:
+        return "%s: %s" % (error.filename, error.strerror)
+    return str(error)
 
 
 def _is_file_of_run(prefix, name):
