@@ -460,15 +460,6 @@ def test_what_no_service_answers_is_an_error(status, body, message):
     assert caught.value.url == scripted.url + "/runs"
 
 
-def test_an_answer_longer_than_a_document_may_be_is_an_error(monkeypatch):
-    monkeypatch.setattr("pushcollector._impl.reading.remote._DOCUMENT_BYTES", 100)
-    page = json.dumps({"runs": [], "total": 0, "next": None, "pad": "x" * 100})
-
-    with ScriptedService(answer("200 OK", page.encode())) as scripted:
-        with pytest.raises(ServiceReadError, match="an answer longer than 100 bytes"):
-            list_runs(scripted.url)
-
-
 def test_an_error_answer_is_quoted_in_part():
     endless = json.dumps({"error": "x" * 100_000}).encode()
 
