@@ -29,7 +29,7 @@ def test_import_loads_only_what_recording_locally_needs():
 
     for heavy in (
         "pushcollector._impl.backends.http",
-        "pushcollector._impl.runs",
+        "pushcollector._impl.reading",
         "requests",
         "jsonschema",
         "more_executors",
@@ -62,8 +62,8 @@ def test_recording_locally_and_reading_never_load_the_server_side(tmp_path):
 
 
 def test_lazy_names_are_the_same_objects_as_their_modules():
-    from pushcollector._impl import runs
+    from pushcollector._impl.reading import dispatch
     from pushcollector._impl.backends import http
 
     assert pushcollector.HttpCollector is http.HttpCollector
-    assert pushcollector.open_run is runs.open_run
+    assert pushcollector.open_run is dispatch.open_run

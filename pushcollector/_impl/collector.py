@@ -10,15 +10,11 @@ from collections.abc import Callable, Iterable, Iterator
 
 from .backends.dummy import DummyCollector
 from .backends.local import LocalCollector
-from .environment import BACKEND, HTTP_TOKEN, HTTP_URL
+from .environment import BACKEND
 from .process_run import start_new_run
 
 BackendFactory = Callable[[], object]
 
-# The names of the http backend's variables, for the modules that name
-# them in messages.
-HTTP_URL_VARIABLE = HTTP_URL.name
-HTTP_TOKEN_VARIABLE = HTTP_TOKEN.name
 ENTRY_POINT_GROUP = "pushcollector.backends"
 
 LOG = logging.getLogger("pushcollector")

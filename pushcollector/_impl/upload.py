@@ -48,7 +48,7 @@ from .protocol import (
     run_path,
 )
 from .records import records_of_lines
-from .runs import is_service_url, open_run
+from .reading.dispatch import is_service_url, open_run
 from .safefs import open_file_under, open_regular_file
 
 # The random part of a run id: 16 hex digits.

@@ -37,7 +37,7 @@ RUN_FIGURES = {
 
 @pytest.fixture
 def short_timeout(monkeypatch):
-    monkeypatch.setattr("pushcollector._impl.remote._TIMEOUT", TIMEOUT)
+    monkeypatch.setattr("pushcollector._impl.reading.remote._TIMEOUT", TIMEOUT)
 
 
 def respond_trickling(trickled_path, answers):
@@ -133,7 +133,7 @@ def test_trickled_records_cannot_hold_a_reader(short_timeout):
 
 
 def test_an_answer_beyond_the_largest_document_is_refused(monkeypatch):
-    monkeypatch.setattr("pushcollector._impl.remote._DOCUMENT_BYTES", 100)
+    monkeypatch.setattr("pushcollector._impl.reading.remote._DOCUMENT_BYTES", 100)
     body = json.dumps({"runs": [], "padding": "x" * 100}).encode()
     head = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body)
 

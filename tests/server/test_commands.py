@@ -12,6 +12,7 @@ import pytest
 import requests
 
 from pushcollector._impl import cli
+from pushcollector._impl.cli import arguments
 from pushcollector._impl.server.app import SETTINGS_VARIABLE, app_from_environment
 from pushcollector._impl.store import Store
 
@@ -174,7 +175,7 @@ def test_serve_runs_several_workers(tmp_path):
     "size, expected", [("1", 1), ("500000", 500000), ("64M", 64 << 20), ("1g", 1 << 30)]
 )
 def test_sizes_of_bodies(size, expected):
-    assert cli._byte_size(size) == expected
+    assert arguments.byte_size(size) == expected
 
 
 @pytest.mark.parametrize("seconds", ["0", "-1", "x", "inf", "nan"])

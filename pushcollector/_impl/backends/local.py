@@ -20,9 +20,6 @@ from ..safefs import DIRECTORY_FLAGS, with_path
 
 LOG = logging.getLogger("pushcollector")
 
-# The name of the variable, for the modules that name it in messages.
-ARTIFACTS_DIR_VARIABLE = ARTIFACTS_DIR.name
-DEFAULT_DIRECTORY = ARTIFACTS_DIR.default
 PUSH_ITEMS_FILE = "pushitems.jsonl"
 LATEST_LINK = "latest"
 LOCK_FILE = ".pushcollector.lock"
@@ -121,7 +118,7 @@ class LocalCollector:
 
     def __init__(self, directory: str | os.PathLike | None = None):
         self._base_dir = os.path.abspath(
-            DEFAULT_DIRECTORY if directory is None else os.fspath(directory)
+            ARTIFACTS_DIR.default if directory is None else os.fspath(directory)
         )
         self._run = current_run()
         self._run_dir = None

@@ -17,7 +17,7 @@ import sys
 
 import sqlalchemy.exc
 
-from ..cli import CommandError
+from ..cli.errors import CommandError
 from ..store import (
     DEFAULT_DATABASE_URL,
     DatabaseError,

@@ -24,8 +24,8 @@ from pushcollector import (
 from pushcollector._impl.facade import CollectorFacade
 from pushcollector._impl.schema import SCHEMA_PATH, push_item_schema
 
-from .special_files import REFUSALS, make_special
-from .trees import remove_deep_tree, write_file
+from ..special_files import REFUSALS, make_special
+from ..trees import remove_deep_tree, write_file
 
 
 def record(tmp_path, *batches):
@@ -536,6 +536,23 @@ def test_a_copied_items_file_is_a_run_without_directory(tmp_path):
         run.summary()
 
 
+def test_a_run_says_where_it_is_held(tmp_path):
+    run_dir = record(tmp_path, [{"filename": "a", "state": "PUSHED"}])
+    copy = tmp_path / "saved.jsonl"
+    shutil.copy(os.path.join(run_dir, "pushitems.jsonl"), copy)
+
+    in_directory = open_run(run_dir)
+    alone = open_run(copy)
+
+    assert in_directory.location() == {
+        "directory": run_dir,
+        "items_file": os.path.join(run_dir, "pushitems.jsonl"),
+    }
+    assert in_directory.shown_location() == [("Path", run_dir)]
+    assert alone.location() == {"directory": None, "items_file": str(copy)}
+    assert alone.shown_location() == [("Path", str(copy))]
+
+
 def test_a_run_directory_named_like_a_run_needs_no_items_file(tmp_path):
     empty = tmp_path / "20261125000000-000001"
     empty.mkdir()
@@ -718,6 +735,36 @@ def test_files_raises_if_the_run_is_gone(tmp_path):
     assert error.value.filename == run_dir
     # The run's push items went with it: nothing to read, nothing to fail.
     assert run.summary().record_count == 0
+
+
+def test_a_run_that_cannot_be_read_is_listed_with_its_error(tmp_path):
+    run_dir = record(tmp_path, [{"filename": "a", "state": "NOTFOUND"}])
+    (run,) = list_runs(tmp_path / "artifacts")
+    listed, report = run.listing()
+    assert report == run.report()
+    shutil.rmtree(run_dir)
+
+    figures, no_report = run.listing()
+
+    assert (listed["unsuccessful"], listed["passed"], listed["error"]) == (
+        1,
+        False,
+        None,
+    )
+    assert no_report is None
+    assert figures == {
+        "name": run.name,
+        "directory": run_dir,
+        "latest": False,
+        "records": None,
+        "push_items": None,
+        "files": None,
+        "unsuccessful": None,
+        "unfinished": None,
+        "bad_lines": None,
+        "passed": False,
+        "error": "%s: No such file or directory" % run_dir,
+    }
 
 
 def test_bad_line_equality_and_repr():

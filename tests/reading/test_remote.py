@@ -18,16 +18,16 @@ from pushcollector import (
     list_runs,
     open_run,
 )
-from pushcollector._impl.remote import split_run_url
+from pushcollector._impl.reading.remote import split_run_url
 
-from .http_service import ScriptedService
-from .server.conftest import (  # noqa: F401
+from ..http_service import ScriptedService
+from ..server.conftest import (  # noqa: F401
     postgres_server,
     run_id,
     service,
 )
-from .server.service import ServiceProcess
-from .server.test_app import post_items, send_file
+from ..server.service import ServiceProcess
+from ..server.test_app import post_items, send_file
 
 TIMEOUT = 120
 
@@ -334,8 +334,49 @@ def test_the_service_summary_is_computed_by_the_service(served_run):
     assert (document["records"], document["allow_pending"]) == (5, True)
 
 
+def test_the_report_of_a_served_run_is_that_of_the_same_local_run(
+    served_run, local_run
+):
+    remote = open_run(served_run)
+    local = open_run(local_run)
+
+    assert remote.report(allow_pending=True) == local.report(allow_pending=True)
+    assert remote.report() == local.report()
+    assert remote.report().passed is False
+    assert remote.location() == {
+        "directory": None,
+        "items_file": None,
+        "url": served_run,
+        "page": served_run.replace("/api/runs/", "/runs/"),
+    }
+    assert remote.shown_location() == [
+        ("URL", served_run),
+        ("Page", served_run.replace("/api/runs/", "/runs/")),
+    ]
+
+
+def test_a_served_run_is_listed_with_the_counts_of_the_same_local_run(
+    service, run_id, local_run
+):
+    post_items(service.url, run_id, ITEMS)
+    (local,) = list_runs(os.path.dirname(local_run))
+
+    listed = {run.name: run for run in list_runs(service.url)}[run_id]
+
+    figures, report = listed.listing()
+    local_figures, local_report = local.listing()
+    assert figures["url"] == listed.url
+    assert figures["states"] == local_report.state_counts
+    for key in ("records", "push_items", "unsuccessful", "unfinished", "passed"):
+        assert figures[key] == local_figures[key]
+    counts = ("record_count", "push_item_count", "unsuccessful_count", "passed")
+    assert [getattr(report, name) for name in counts] == [
+        getattr(local_report, name) for name in counts
+    ]
+
+
 def test_list_runs_of_a_url_lists_every_page_newest_first(service, run_id, monkeypatch):
-    monkeypatch.setattr("pushcollector._impl.remote._RUNS_PER_PAGE", 2)
+    monkeypatch.setattr("pushcollector._impl.reading.remote._RUNS_PER_PAGE", 2)
     names = ["%s-%d" % (run_id, number) for number in range(5)]
     for name in names:
         post_items(service.url, name, ITEMS[:1])
@@ -538,7 +579,7 @@ def test_a_file_listing_that_is_not_one_is_an_error():
 
 
 def test_a_service_that_does_not_answer_times_out(monkeypatch):
-    monkeypatch.setattr("pushcollector._impl.remote._TIMEOUT", 0.2)
+    monkeypatch.setattr("pushcollector._impl.reading.remote._TIMEOUT", 0.2)
 
     def never(exchange):
         exchange.pause(60)

@@ -9,26 +9,26 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import time
 import urllib.parse
 from collections.abc import Callable, Iterator
 
-from .collector import HTTP_TOKEN_VARIABLE
-from .protocol import (
+from ..environment import HTTP_TOKEN
+from ..protocol import (
     RUNS_PATH,
     files_path,
     push_items_path,
     run_path,
     summary_path,
 )
-from .records import BadLine, records_of_lines
-from .runs import NotARunError, Run
-from .transport.attempt import AttemptRunner, Request, Transport, describe_cause
-from .transport.auth import check_token
-from .transport.errors import ServiceError
-from .transport.retry import READ_RETRY_STATUSES, RetryPolicy
+from ..records import BadLine, records_of_lines
+from .report import RunReport
+from .run import NotARunError, Run
+from ..transport.attempt import AttemptRunner, Request, Transport, describe_cause
+from ..transport.auth import check_token
+from ..transport.errors import ServiceError
+from ..transport.retry import READ_RETRY_STATUSES, RetryPolicy
 
 # The path of a run's URL below the service's base URL.
 _RUN_PATH = re.compile(r"(?P<base>.*)/runs/(?P<name>[^/]+)/?")
@@ -103,13 +103,13 @@ class _Service:
     """The base URL of a service, and how to ask it."""
 
     def __init__(self, base_url):
-        token = os.environ.get(HTTP_TOKEN_VARIABLE) or None
+        token = HTTP_TOKEN.get()
         if token is not None:
             try:
                 check_token(token)
             except ValueError as error:
                 raise ServiceReadError(
-                    "$%s is not a token: %s" % (HTTP_TOKEN_VARIABLE, error)
+                    "$%s is not a token: %s" % (HTTP_TOKEN.name, error)
                 ) from None
         try:
             self.transport = Transport(
@@ -295,6 +295,61 @@ class RemoteRun(Run):
                 "allow_bad_lines": str(allow_bad_lines).lower(),
             },
         )
+
+    def report(
+        self, allow_pending: bool = False, allow_bad_lines: bool = False
+    ) -> RunReport:
+        """The run's outcome, from the summary the service computes
+        (:meth:`service_summary`): no record crosses the network. The
+        verdict is judged here, as for a local run.
+
+        Raises:
+            ServiceReadError: if the service cannot be read, or answers what
+                is no summary.
+            NotARunError: if the service no longer holds the run.
+        """
+        document = self.service_summary(allow_pending, allow_bad_lines)
+        try:
+            return RunReport.of_document(document, allow_pending, allow_bad_lines)
+        except (KeyError, TypeError, AttributeError, ValueError):
+            raise self._service.error(
+                self.url + "/summary", "not a pushcollector service: not a summary"
+            ) from None
+
+    def location(self) -> dict[str, str | None]:
+        """Where the run is held, under the keys of ``summary --json``:
+        ``directory`` and ``items_file`` null, its ``url`` and ``page``."""
+        return {
+            "directory": None,
+            "items_file": None,
+            "url": self.url,
+            "page": self.page_url,
+        }
+
+    def shown_location(self) -> list[tuple[str, str]]:
+        """Where the run is held, as the text of ``summary`` says it: its
+        ``URL``, and its ``Page`` if it has one."""
+        shown = [("URL", self.url)]
+        if self.page_url:
+            shown.append(("Page", self.page_url))
+        return shown
+
+    def listing(self) -> tuple[dict, RunReport]:
+        """The run as ``pushcollector runs`` lists it: its :attr:`figures`
+        with its ``url``, judged here as a local run is, and its report (of
+        counts only).
+
+        Raises:
+            ServiceReadError: if the service listed the run without its
+                counts.
+        """
+        try:
+            report = RunReport.of_figures(self.figures)
+        except (KeyError, TypeError, AttributeError, ValueError):
+            raise self._service.error(
+                self.url, "not a pushcollector service: a run without its counts"
+            ) from None
+        return dict(self.figures, url=self.url, passed=report.passed), report
 
 
 def split_run_url(url: str) -> tuple[str, str | None]:

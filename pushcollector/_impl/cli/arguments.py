@@ -1,0 +1,40 @@
+"""The types of the commands' options: argparse calls them with the text
+given, and shows their error as a usage error."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def byte_size(text: str) -> int:
+    """A size in bytes, such as ``500000``, ``64M`` or ``1G`` (binary units)."""
+    units = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3}
+    number, unit = text[:-1], text[-1:].upper()
+    if unit not in units or unit == "":
+        number, unit = text, ""
+    if not number.isdigit() or int(number) < 1:
+        raise argparse.ArgumentTypeError(
+            "invalid size %r: a positive number of bytes, optionally with K, M or G"
+            % text
+        )
+    return int(number) * units[unit]
+
+
+def positive_seconds(text: str) -> float:
+    """A time in seconds, more than 0 and finite, such as ``30`` or ``0.5``."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = 0.0
+    if not 0 < seconds < float("inf"):
+        raise argparse.ArgumentTypeError(
+            "invalid time %r: a positive number of seconds" % text
+        )
+    return seconds
+
+
+def positive_int(text: str) -> int:
+    """A whole number, 1 or more, in decimal digits only."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError("invalid number %r: 1 or more" % text)
+    return int(text)
