@@ -13,29 +13,31 @@ from __future__ import annotations
 import json
 import logging
 import os
-import urllib.parse
 
 import anyio
-import sqlalchemy.exc
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
-from starlette.convertors import PathConvertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from ..inputs import checked_filename, push_item_validator
+from ..inputs import push_item_validator
 from ..jsonvalues import PushItemValueError, check_json_values
 from ..runs import FinalState, summary_document, verdict
 from ..protocol import (
     JSON_LINES_TYPE,
     KEY_PATTERN,
     KEY_RULE,
-    RUN_ID_PATTERN,
-    RUN_ID_RULE,
     schema_refusal,
 )
-from ..store import Store, error_summary
+from ..store import Store
+from .checks import (
+    Refused,
+    _bool_parameter,
+    _filename,
+    _int_parameter,
+    _run_id,
+    call_store,
+)
 from .tokens import Tokens
 
 LOG = logging.getLogger("pushcollector.serve")
@@ -52,27 +54,6 @@ DEFAULT_BODY_TIMEOUT = 60.0
 
 # Answers that must never be cached or sniffed as something else.
 _HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
-
-
-class _AnythingConvertor(PathConvertor):
-    """A path parameter matching any characters, line breaks included, so
-    that a filename holding one is refused by the filename rules, not
-    reported missing."""
-
-    regex = "(?s:.*)"
-
-
-register_url_convertor("anything", _AnythingConvertor())
-
-
-class Refused(Exception):
-    """A request answered with a client error status and a message."""
-
-    def __init__(self, status: int, message: str, headers: dict | None = None):
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.headers = headers or {}
 
 
 def create_app(
@@ -119,20 +100,6 @@ def create_app(
             405: _method_not_allowed,
         },
     )
-
-
-async def call_store(function, args, refusal, unavailable):
-    """Run a store call in a worker thread, off the event loop.
-
-    A database that cannot be used is logged, and raised as ``refusal``
-    (:class:`Refused` or a subclass) with status 503, the message
-    ``unavailable`` and a ``Retry-After``.
-    """
-    try:
-        return await run_in_threadpool(function, *args)
-    except (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError) as error:
-        LOG.warning("database unavailable: %s", error_summary(error))
-        raise refusal(503, unavailable, {"Retry-After": "1"}) from None
 
 
 async def _refused(request, error):
@@ -385,39 +352,11 @@ def _written(applied, **counts):
     return JSONResponse({"applied": applied, **counts}, headers=_HEADERS)
 
 
-def _run_id(request):
-    run_id = request.path_params["run_id"]
-    if not RUN_ID_PATTERN.match(run_id):
-        raise Refused(400, "invalid run id %r: %s" % (run_id, RUN_ID_RULE))
-    return run_id
-
-
 def _idempotency_key(request):
     key = request.headers.get("idempotency-key")
     if key is not None and not KEY_PATTERN.match(key):
         raise Refused(400, "invalid Idempotency-Key: %s" % KEY_RULE)
     return key
-
-
-def _filename(request):
-    """The filename of the path, decoded from the raw path component by
-    component: a ``%2F`` must not make two components of one."""
-    raw_path = request.scope.get("raw_path") or request.url.path.encode("ascii")
-    raw_path = raw_path.split(b"?", 1)[0]
-    encoded = raw_path.split(b"/files/", 1)[1]
-    try:
-        components = [
-            urllib.parse.unquote_to_bytes(component).decode("utf-8")
-            for component in encoded.split(b"/")
-        ]
-    except UnicodeDecodeError:
-        raise Refused(400, "invalid filename: not UTF-8 once percent-decoded") from None
-    if any("/" in component for component in components):
-        raise Refused(400, "invalid filename: a component holds an encoded '/'")
-    try:
-        return checked_filename("/".join(components))
-    except ValueError as error:
-        raise Refused(400, str(error)) from None
 
 
 def _reject_constant(name):
@@ -457,30 +396,6 @@ def _push_items(body):
 
 def _too_large(max_body):
     return "body larger than the service accepts (%d bytes)" % max_body
-
-
-def _int_parameter(request, name, default, low, high):
-    text = request.query_params.get(name)
-    if text is None:
-        return default
-    if not (text.isascii() and text.isdigit()) or (
-        int(text) < low or (high is not None and int(text) > high)
-    ):
-        raise Refused(
-            400,
-            "invalid %s %r: an integer from %d%s"
-            % (name, text, low, " to %d" % high if high is not None else " up"),
-        )
-    return int(text)
-
-
-def _bool_parameter(request, name):
-    text = request.query_params.get(name, "false").lower()
-    if text in ("true", "1", "yes"):
-        return True
-    if text in ("false", "0", "no"):
-        return False
-    raise Refused(400, "invalid %s %r: true or false" % (name, text))
 
 
 def _run_figures(counts, newest_id):

@@ -41,7 +41,7 @@ from starlette.routing import Route
 from ..runs import verdict
 from ..schema import SUCCESSFUL_STATES, push_item_schema
 from ..store import ITEM_SORT_KEYS, Store
-from .app import Refused, _filename, _run_id, call_store
+from .checks import Refused, _filename, _run_id, call_store
 from .tokens import Tokens
 
 #: Runs per page of the list, and items per page of a table of a run.

@@ -1,0 +1,103 @@
+"""Checks of a request shared by the API and the pages."""
+
+from __future__ import annotations
+
+import logging
+import urllib.parse
+
+import sqlalchemy.exc
+from starlette.concurrency import run_in_threadpool
+from starlette.convertors import PathConvertor, register_url_convertor
+
+from ..inputs import checked_filename
+from ..protocol import RUN_ID_PATTERN, RUN_ID_RULE
+from ..store import error_summary
+
+LOG = logging.getLogger("pushcollector.serve")
+
+
+class _AnythingConvertor(PathConvertor):
+    """A path parameter matching any characters, line breaks included, so
+    that a filename holding one is refused by the filename rules, not
+    reported missing."""
+
+    regex = "(?s:.*)"
+
+
+register_url_convertor("anything", _AnythingConvertor())
+
+
+class Refused(Exception):
+    """A request answered with a client error status and a message."""
+
+    def __init__(self, status: int, message: str, headers: dict | None = None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = headers or {}
+
+
+async def call_store(function, args, refusal, unavailable):
+    """Run a store call in a worker thread, off the event loop.
+
+    A database that cannot be used is logged, and raised as ``refusal``
+    (:class:`Refused` or a subclass) with status 503, the message
+    ``unavailable`` and a ``Retry-After``.
+    """
+    try:
+        return await run_in_threadpool(function, *args)
+    except (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError) as error:
+        LOG.warning("database unavailable: %s", error_summary(error))
+        raise refusal(503, unavailable, {"Retry-After": "1"}) from None
+
+
+def _run_id(request):
+    run_id = request.path_params["run_id"]
+    if not RUN_ID_PATTERN.match(run_id):
+        raise Refused(400, "invalid run id %r: %s" % (run_id, RUN_ID_RULE))
+    return run_id
+
+
+def _filename(request):
+    """The filename of the path, decoded from the raw path component by
+    component: a ``%2F`` must not make two components of one."""
+    raw_path = request.scope.get("raw_path") or request.url.path.encode("ascii")
+    raw_path = raw_path.split(b"?", 1)[0]
+    encoded = raw_path.split(b"/files/", 1)[1]
+    try:
+        components = [
+            urllib.parse.unquote_to_bytes(component).decode("utf-8")
+            for component in encoded.split(b"/")
+        ]
+    except UnicodeDecodeError:
+        raise Refused(400, "invalid filename: not UTF-8 once percent-decoded") from None
+    if any("/" in component for component in components):
+        raise Refused(400, "invalid filename: a component holds an encoded '/'")
+    try:
+        return checked_filename("/".join(components))
+    except ValueError as error:
+        raise Refused(400, str(error)) from None
+
+
+def _int_parameter(request, name, default, low, high):
+    text = request.query_params.get(name)
+    if text is None:
+        return default
+    if not (text.isascii() and text.isdigit()) or (
+        int(text) < low or (high is not None and int(text) > high)
+    ):
+        raise Refused(
+            400,
+            "invalid %s %r: an integer from %d%s"
+            % (name, text, low, " to %d" % high if high is not None else " up"),
+        )
+    return int(text)
+
+
+def _bool_parameter(request, name):
+    text = request.query_params.get(name, "false").lower()
+    if text in ("true", "1", "yes"):
+        return True
+    if text in ("false", "0", "no"):
+        return False
+    raise Refused(400, "invalid %s %r: true or false" % (name, text))
