@@ -19,11 +19,11 @@ from ..protocol import (
 )
 from .checks import (
     Refused,
-    _bool_parameter,
-    _filename,
-    _int_parameter,
-    _run_id,
+    bool_parameter,
     call_store,
+    int_parameter,
+    path_filename,
+    path_run_id,
 )
 
 # Answers that must never be cached or sniffed as something else.
@@ -90,7 +90,7 @@ class _Service:
 
     async def _run(self, request):
         """The run the path names; 404 if the store has none of that name."""
-        run = await self._call(self.store.run, _run_id(request))
+        run = await self._call(self.store.run, path_run_id(request))
         if run is None:
             raise Refused(404, "no run %s" % request.path_params["run_id"])
         return run
@@ -101,7 +101,7 @@ class _Service:
         if request.method == "GET":
             return await self.read_push_items(request)
         self._authorize(request, "write")
-        run_id = _run_id(request)
+        run_id = path_run_id(request)
         key = _idempotency_key(request)
         body = await self._body(request)
         applied, count = await self._call(self._add_push_items, run_id, body, key)
@@ -117,8 +117,8 @@ class _Service:
         if request.method == "GET":
             return await self.read_file(request)
         self._authorize(request, "write")
-        run_id = _run_id(request)
-        filename = _filename(request)
+        run_id = path_run_id(request)
+        filename = path_filename(request)
         key = _idempotency_key(request)
         data = await self._body(request)
         write = (
@@ -131,8 +131,8 @@ class _Service:
 
     async def list_runs(self, request: Request) -> Response:
         self._authorize(request, "read")
-        limit = _int_parameter(request, "limit", 100, 1, 1000)
-        offset = _int_parameter(request, "offset", 0, 0, None)
+        limit = int_parameter(request, "limit", 100, 1, 1000)
+        offset = int_parameter(request, "offset", 0, 0, None)
         page, total, newest = await self._call(self._runs_page, limit, offset)
         next_page = None
         if offset + len(page) < total:
@@ -172,8 +172,8 @@ class _Service:
 
     async def summary(self, request: Request) -> Response:
         self._authorize(request, "read")
-        allow_pending = _bool_parameter(request, "allow_pending")
-        allow_bad_lines = _bool_parameter(request, "allow_bad_lines")
+        allow_pending = bool_parameter(request, "allow_pending")
+        allow_bad_lines = bool_parameter(request, "allow_bad_lines")
         run = await self._run(request)
         document = await self._call(
             self._summary_document, run, allow_pending, allow_bad_lines
@@ -228,7 +228,7 @@ class _Service:
 
     async def read_file(self, request: Request) -> Response:
         self._authorize(request, "read")
-        filename = _filename(request)
+        filename = path_filename(request)
         run = await self._run(request)
         file_id = await self._call(self.store.file_id, run, filename)
         if file_id is None:

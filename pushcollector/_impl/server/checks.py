@@ -1,4 +1,9 @@
-"""Checks of a request shared by the API and the pages."""
+"""The checks of a request that the API and the pages share.
+
+Each gives a value of the request or raises :class:`Refused` naming what
+was wrong; each surface renders the refusal its own way (JSON for the API,
+a page for the web view).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ import urllib.parse
 import sqlalchemy.exc
 from starlette.concurrency import run_in_threadpool
 from starlette.convertors import PathConvertor, register_url_convertor
+from starlette.requests import Request
 
 from ..inputs import checked_filename
 from ..protocol import RUN_ID_PATTERN, RUN_ID_RULE
@@ -51,16 +57,18 @@ async def call_store(function, args, refusal, unavailable):
         raise refusal(503, unavailable, {"Retry-After": "1"}) from None
 
 
-def _run_id(request):
+def path_run_id(request: Request) -> str:
+    """The run id of the path, checked against the protocol's rule."""
     run_id = request.path_params["run_id"]
     if not RUN_ID_PATTERN.match(run_id):
         raise Refused(400, "invalid run id %r: %s" % (run_id, RUN_ID_RULE))
     return run_id
 
 
-def _filename(request):
+def path_filename(request: Request) -> str:
     """The filename of the path, decoded from the raw path component by
-    component: a ``%2F`` must not make two components of one."""
+    component (a ``%2F`` must not make two components of one), and checked
+    by the filename rules."""
     raw_path = request.scope.get("raw_path") or request.url.path.encode("ascii")
     raw_path = raw_path.split(b"?", 1)[0]
     encoded = raw_path.split(b"/files/", 1)[1]
@@ -79,7 +87,11 @@ def _filename(request):
         raise Refused(400, str(error)) from None
 
 
-def _int_parameter(request, name, default, low, high):
+def int_parameter(
+    request: Request, name: str, default: int, low: int, high: int | None
+) -> int:
+    """The query parameter ``name``: an integer from ``low`` to ``high``
+    (None: no bound), ``default`` when absent."""
     text = request.query_params.get(name)
     if text is None:
         return default
@@ -94,7 +106,9 @@ def _int_parameter(request, name, default, low, high):
     return int(text)
 
 
-def _bool_parameter(request, name):
+def bool_parameter(request: Request, name: str) -> bool:
+    """The query parameter ``name``: true or false (also 1 or 0, yes or no,
+    in any case), false when absent."""
     text = request.query_params.get(name, "false").lower()
     if text in ("true", "1", "yes"):
         return True

@@ -41,7 +41,7 @@ from starlette.routing import Route
 from ..runs import verdict
 from ..schema import SUCCESSFUL_STATES, push_item_schema
 from ..store import ITEM_SORT_KEYS, Store
-from .checks import Refused, _filename, _run_id, call_store
+from .checks import Refused, call_store, path_filename, path_run_id
 from .tokens import Tokens
 
 #: Runs per page of the list, and items per page of a table of a run.
@@ -194,7 +194,7 @@ class _Pages:
         )
 
     async def _run(self, request):
-        run_id = _checked(_run_id, request)
+        run_id = _checked(path_run_id, request)
         run = await self._call(self.store.run, run_id)
         if run is None:
             raise PageError(404, "There is no run %s." % run_id)
@@ -259,7 +259,7 @@ class _Pages:
 
     async def file_page(self, request: Request) -> Response:
         self._authorize(request)
-        filename = _checked(_filename, request)
+        filename = _checked(path_filename, request)
         raw = _choice(request, "raw", ("1",), None)
         run = await self._run(request)
         if raw:
