@@ -1,16 +1,27 @@
-"""The HTTP API of ``pushcollector serve``, under ``/api``."""
+"""The HTTP API of ``pushcollector serve``, mounted under ``/api``: the
+protocol in, store calls, the protocol out.
+
+Every database call runs in a worker thread, never in the event loop.
+Client mistakes get a 4xx answer with a JSON body ``{"error": "..."}``
+that says what was wrong in its first words, unknown paths and methods
+too; a database that cannot be reached gets a 503, which the ``http``
+backend retries.
+"""
 
 from __future__ import annotations
 
 import json
 
 import anyio
+from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
 
 from ..inputs import push_item_validator
 from ..jsonvalues import PushItemValueError, check_json_values
 from ..runs import FinalState, summary_document, verdict
+from ..store import Store
 from ..protocol import (
     JSON_LINES_TYPE,
     KEY_PATTERN,
@@ -25,9 +36,72 @@ from .checks import (
     path_filename,
     path_run_id,
 )
+from .tokens import Tokens
 
 # Answers that must never be cached or sniffed as something else.
 _HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+
+
+def api_app(
+    store: Store, tokens: Tokens | None, max_body: int, body_timeout: float
+) -> Starlette:
+    """The API as an application of its own, to mount under ``/api``: its
+    routes, and its answers to errors in JSON.
+
+    Args:
+        store: where runs are kept.
+        tokens: the tokens accepted; None to accept every request.
+        max_body: the largest request body accepted, in bytes.
+        body_timeout: the seconds a request's body may take to arrive.
+    """
+    service = _Service(store, tokens, max_body, body_timeout)
+    return Starlette(
+        routes=[
+            Route("/runs", service.list_runs, methods=["GET"]),
+            Route("/runs/{run_id}", service.run_figures, methods=["GET"]),
+            Route("/runs/{run_id}/summary", service.summary, methods=["GET"]),
+            Route(
+                "/runs/{run_id}/push-items",
+                service.push_items,
+                methods=["GET", "POST"],
+            ),
+            Route("/runs/{run_id}/files", service.list_files, methods=["GET"]),
+            Route(
+                "/runs/{run_id}/files/{filename:anything}",
+                service.file,
+                methods=["GET", "PUT", "POST"],
+            ),
+        ],
+        exception_handlers={
+            Refused: _refused,
+            404: _not_found,
+            405: _method_not_allowed,
+        },
+    )
+
+
+async def _refused(request, error):
+    return JSONResponse(
+        {"error": error.message},
+        status_code=error.status,
+        headers={**_HEADERS, **error.headers},
+    )
+
+
+async def _not_found(request, error):
+    return JSONResponse(
+        {"error": "no such resource: %s" % request.url.path},
+        status_code=404,
+        headers=_HEADERS,
+    )
+
+
+async def _method_not_allowed(request, error):
+    return JSONResponse(
+        {"error": "method %s not allowed here" % request.method},
+        status_code=405,
+        headers={**_HEADERS, **(error.headers or {})},
+    )
 
 
 class _Service:
@@ -44,7 +118,7 @@ class _Service:
         """Run a store call in a worker thread; a database that cannot be
         used answers 503, for the client to retry."""
         return await call_store(
-            function, args, Refused, "database unavailable, try again"
+            function, *args, unavailable="database unavailable, try again"
         )
 
     def _authorize(self, request, scope):

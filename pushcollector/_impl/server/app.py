@@ -1,11 +1,10 @@
-"""The web application of ``pushcollector serve``: the protocol in, store calls,
-the protocol out.
+"""The application of ``pushcollector serve``: two surfaces mounted side by
+side.
 
-An ASGI application (Starlette). Every database call runs in a worker
-thread, never in the event loop. Client mistakes get a 4xx answer with a
-JSON body ``{"error": "..."}`` that says what was wrong in its first words;
-a database that cannot be reached gets a 503, which the ``http`` backend
-retries.
+The API (:mod:`.api`) answers under ``/api``, in JSON, errors included;
+the web view (:mod:`.pages`) answers everywhere else, in HTML. Each is a
+Starlette application of its own, with its own error answers: nothing
+here asks which surface a path belongs to.
 """
 
 from __future__ import annotations
@@ -14,12 +13,13 @@ import json
 import os
 
 from starlette.applications import Starlette
-from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import Mount, Route, compile_path
+from starlette.types import ASGIApp
 
 from ..store import Store
-from .api import _HEADERS, _Service
-from .checks import Refused
+from .api import api_app
+from .checks import ANY_PATH
+from .pages import pages_app
 from .tokens import Tokens
 
 #: The largest request body accepted by default: 64 MiB.
@@ -27,9 +27,6 @@ DEFAULT_MAX_BODY = 64 * 1024 * 1024
 
 #: How long a request's body may take to arrive by default, in seconds.
 DEFAULT_BODY_TIMEOUT = 60.0
-
-# A run id as collectors make them, or as any client may choose: URL-safe,
-# so that it is the same in every URL whether or not it is encoded.
 
 
 def create_app(
@@ -46,72 +43,28 @@ def create_app(
         max_body: the largest request body accepted, in bytes.
         body_timeout: the seconds a request's body may take to arrive.
     """
-    from .pages import PageError, page_error, page_routes
-
-    service = _Service(store, tokens, max_body, body_timeout)
-    routes = [
-        Route("/api/runs", service.list_runs, methods=["GET"]),
-        Route("/api/runs/{run_id}", service.run_figures, methods=["GET"]),
-        Route("/api/runs/{run_id}/summary", service.summary, methods=["GET"]),
-        Route(
-            "/api/runs/{run_id}/push-items",
-            service.push_items,
-            methods=["GET", "POST"],
-        ),
-        Route("/api/runs/{run_id}/files", service.list_files, methods=["GET"]),
-        Route(
-            "/api/runs/{run_id}/files/{filename:anything}",
-            service.file,
-            methods=["GET", "PUT", "POST"],
-        ),
-    ]
-    # The web view: HTML pages of the runs, beside the API.
-    routes += page_routes(store, tokens)
+    api = api_app(store, tokens, max_body, body_timeout)
     return Starlette(
-        routes=routes,
-        exception_handlers={
-            Refused: _refused,
-            PageError: page_error,
-            404: _not_found,
-            405: _method_not_allowed,
-        },
+        routes=[
+            _Surface("/api", api),
+            # A mount takes only the paths below it: /api itself is the
+            # API's too, answered in JSON as everything under it.
+            Route("/api", api),
+            _Surface("/", pages_app(store, tokens)),
+        ]
     )
 
 
-async def _refused(request, error):
-    return JSONResponse(
-        {"error": error.message},
-        status_code=error.status,
-        headers={**_HEADERS, **error.headers},
-    )
+class _Surface(Mount):
+    """A mounted application that takes every path below its own, line
+    breaks included (a Mount's path parameter stops at one): a filename
+    holding one is refused by the filename rules, not reported missing."""
 
-
-async def _not_found(request, error):
-    from .pages import error_page, is_page_path
-
-    if is_page_path(request.url.path):
-        return error_page(404, "There is no page %s." % request.url.path)
-    return JSONResponse(
-        {"error": "no such resource: %s" % request.url.path},
-        status_code=404,
-        headers=_HEADERS,
-    )
-
-
-async def _method_not_allowed(request, error):
-    from .pages import error_page, is_page_path
-
-    if is_page_path(request.url.path):
-        return error_page(
-            405,
-            "Method %s is not allowed here." % request.method,
-            error.headers,
+    def __init__(self, path: str, app: ASGIApp):
+        super().__init__(path, app)
+        self.path_regex, self.path_format, self.param_convertors = compile_path(
+            self.path + "/{path:%s}" % ANY_PATH
         )
-    return JSONResponse(
-        {"error": "method %s not allowed here" % request.method},
-        status_code=405,
-        headers={**_HEADERS, **(error.headers or {})},
-    )
 
 
 #: The environment variable through which ``serve`` hands its settings to

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import urllib.parse
+from collections.abc import Callable
 
 import sqlalchemy.exc
 from starlette.concurrency import run_in_threadpool
@@ -30,7 +31,11 @@ class _AnythingConvertor(PathConvertor):
     regex = "(?s:.*)"
 
 
-register_url_convertor("anything", _AnythingConvertor())
+#: The name of that convertor in a route's path, as in
+#: ``{filename:anything}``.
+ANY_PATH = "anything"
+
+register_url_convertor(ANY_PATH, _AnythingConvertor())
 
 
 class Refused(Exception):
@@ -43,18 +48,18 @@ class Refused(Exception):
         self.headers = headers or {}
 
 
-async def call_store(function, args, refusal, unavailable):
+async def call_store(function: Callable, *args, unavailable: str):
     """Run a store call in a worker thread, off the event loop.
 
-    A database that cannot be used is logged, and raised as ``refusal``
-    (:class:`Refused` or a subclass) with status 503, the message
-    ``unavailable`` and a ``Retry-After``.
+    A database that cannot be used is logged, and raised as a
+    :class:`Refused` with status 503, the message ``unavailable`` and a
+    ``Retry-After``.
     """
     try:
         return await run_in_threadpool(function, *args)
     except (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError) as error:
         LOG.warning("database unavailable: %s", error_summary(error))
-        raise refusal(503, unavailable, {"Retry-After": "1"}) from None
+        raise Refused(503, unavailable, {"Retry-After": "1"}) from None
 
 
 def path_run_id(request: Request) -> str:

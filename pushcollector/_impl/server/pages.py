@@ -34,6 +34,7 @@ import importlib.resources
 import urllib.parse
 
 import jinja2
+from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response, StreamingResponse
 from starlette.routing import Route
@@ -93,29 +94,35 @@ _UNSUCCESSFUL_STATES = [
 ]
 
 
-class PageError(Refused):
-    """A page answered with an error status and a message, as HTML."""
+def pages_app(store: Store, tokens: Tokens | None) -> Starlette:
+    """The web view as an application of its own, to mount at ``/``: the
+    pages, their stylesheet, and its answers to errors as pages.
 
-
-def page_routes(store: Store, tokens: Tokens | None) -> list[Route]:
-    """The routes of the pages and their stylesheet, on a store."""
+    Args:
+        store: where runs are kept.
+        tokens: the tokens accepted; None to accept every request.
+    """
     pages = _Pages(store, tokens)
-    return [
-        Route("/", pages.runs_page, methods=["GET"]),
-        Route("/runs/{run_id}", pages.run_page, methods=["GET"]),
-        Route(
-            "/runs/{run_id}/files/{filename:anything}", pages.file_page, methods=["GET"]
-        ),
-        Route("/static/" + _STYLESHEET, pages.stylesheet, methods=["GET"]),
-    ]
+    return Starlette(
+        routes=[
+            Route("/", pages.runs_page, methods=["GET"]),
+            Route("/runs/{run_id}", pages.run_page, methods=["GET"]),
+            Route(
+                "/runs/{run_id}/files/{filename:anything}",
+                pages.file_page,
+                methods=["GET"],
+            ),
+            Route("/static/" + _STYLESHEET, pages.stylesheet, methods=["GET"]),
+        ],
+        exception_handlers={
+            Refused: _refused,
+            404: _not_found,
+            405: _method_not_allowed,
+        },
+    )
 
 
-def is_page_path(path: str) -> bool:
-    """Whether a path is the pages', not the API's: its errors are HTML."""
-    return path != "/api" and not path.startswith("/api/")
-
-
-def error_page(status: int, message: str, headers: dict | None = None) -> Response:
+def _error_page(status, message, headers=None):
     """An error as a page: its status, what was wrong, the page headers."""
     html = (
         _templates()
@@ -132,9 +139,18 @@ def error_page(status: int, message: str, headers: dict | None = None) -> Respon
     )
 
 
-async def page_error(request: Request, error: PageError) -> Response:
-    """The exception handler of :class:`PageError`."""
-    return error_page(error.status, error.message, error.headers)
+async def _refused(request, error):
+    return _error_page(error.status, error.message, error.headers)
+
+
+async def _not_found(request, error):
+    return _error_page(404, "There is no page %s." % request.url.path)
+
+
+async def _method_not_allowed(request, error):
+    return _error_page(
+        405, "Method %s is not allowed here." % request.method, error.headers
+    )
 
 
 _environment = None
@@ -179,7 +195,7 @@ class _Pages:
         elif kind.lower() == "bearer":
             token = credentials.strip()
         if not token or self.tokens.scope_of(token) is None:
-            raise PageError(
+            raise Refused(
                 401,
                 "Log in with a token of this service as the password (any user"
                 " name).",
@@ -190,14 +206,14 @@ class _Pages:
         """Run store calls and rendering in a worker thread; a database that
         cannot be used answers 503."""
         return await call_store(
-            function, args, PageError, "The database is unavailable; try again."
+            function, *args, unavailable="The database is unavailable; try again."
         )
 
     async def _run(self, request):
-        run_id = _checked(path_run_id, request)
+        run_id = path_run_id(request)
         run = await self._call(self.store.run, run_id)
         if run is None:
-            raise PageError(404, "There is no run %s." % run_id)
+            raise Refused(404, "There is no run %s." % run_id)
         return run
 
     @staticmethod
@@ -259,7 +275,7 @@ class _Pages:
 
     async def file_page(self, request: Request) -> Response:
         self._authorize(request)
-        filename = _checked(path_filename, request)
+        filename = path_filename(request)
         raw = _choice(request, "raw", ("1",), None)
         run = await self._run(request)
         if raw:
@@ -269,7 +285,7 @@ class _Pages:
     def _render_file(self, run, filename):
         found = self.store.file_tail(run, filename, TAIL_BYTES)
         if found is None:
-            raise PageError(404, "Run %s has no file %s." % (run.name, filename))
+            raise Refused(404, "Run %s has no file %s." % (run.name, filename))
         row, data = found
         tailed = row.size > len(data)
         text = data.decode("utf-8", errors="replace")
@@ -292,7 +308,7 @@ class _Pages:
     async def _raw_file(self, run, filename):
         file_id = await self._call(self.store.file_id, run, filename)
         if file_id is None:
-            raise PageError(404, "Run %s has no file %s." % (run.name, filename))
+            raise Refused(404, "Run %s has no file %s." % (run.name, filename))
         basename = filename.rsplit("/", 1)[-1]
         return StreamingResponse(
             self.store.file_pieces(file_id),
@@ -303,14 +319,6 @@ class _Pages:
                 % urllib.parse.quote(basename, safe=""),
             },
         )
-
-
-def _checked(function, request):
-    """What a check of app.py gives, its refusal made a page."""
-    try:
-        return function(request)
-    except Refused as error:
-        raise PageError(error.status, error.message) from None
 
 
 def _render(template, **values):
@@ -593,7 +601,7 @@ def _choice(request, name, choices, default):
     if text is None or text == "":
         return default
     if text not in choices:
-        raise PageError(
+        raise Refused(
             400,
             "Invalid %s %r: one of %s." % (name, text, ", ".join(choices)),
         )
@@ -605,7 +613,7 @@ def _page_number(request, name):
     if text is None or text == "":
         return 1
     if not (text.isascii() and text.isdigit() and 1 <= int(text) <= _MAX_PAGE):
-        raise PageError(
+        raise Refused(
             400, "Invalid %s %r: a page number from 1 to %d." % (name, text, _MAX_PAGE)
         )
     return int(text)
@@ -614,7 +622,7 @@ def _page_number(request, name):
 def _text(request, name):
     text = request.query_params.get(name, "")
     if len(text) > _MAX_FILTER:
-        raise PageError(
+        raise Refused(
             400, "Invalid %s: longer than %d characters." % (name, _MAX_FILTER)
         )
     return text
