@@ -14,19 +14,25 @@ import json
 
 import anyio
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from ..inputs import push_item_validator
 from ..jsonvalues import PushItemValueError, check_json_values
+from ..protocol import JSON_LINES_TYPE, KEY_PATTERN, KEY_RULE, schema_refusal
 from ..runs import FinalState, summary_document, verdict
 from ..store import Store
-from ..protocol import (
-    JSON_LINES_TYPE,
-    KEY_PATTERN,
-    KEY_RULE,
-    schema_refusal,
+from .auth import (
+    BEARER,
+    READ,
+    WRITE,
+    NotPermitted,
+    TokenBackend,
+    UnknownTokenUser,
+    requires,
 )
 from .checks import (
     Refused,
@@ -54,7 +60,7 @@ def api_app(
         max_body: the largest request body accepted, in bytes.
         body_timeout: the seconds a request's body may take to arrive.
     """
-    service = _Service(store, tokens, max_body, body_timeout)
+    service = _Service(store, max_body, body_timeout)
     return Starlette(
         routes=[
             Route("/runs", service.list_runs, methods=["GET"]),
@@ -72,12 +78,36 @@ def api_app(
                 methods=["GET", "PUT", "POST"],
             ),
         ],
+        # The API's clients send their token as Bearer.
+        middleware=[
+            Middleware(AuthenticationMiddleware, backend=TokenBackend(tokens, [BEARER]))
+        ],
         exception_handlers={
             Refused: _refused,
+            NotPermitted: _not_permitted,
             404: _not_found,
             405: _method_not_allowed,
         },
     )
+
+
+async def _not_permitted(request, error):
+    if request.user.is_authenticated:
+        # Every token the service knows may read: this one may not write.
+        refusal = Refused(403, "this token may read, not write")
+    elif isinstance(request.user, UnknownTokenUser):
+        refusal = Refused(
+            401,
+            "unknown token",
+            {"WWW-Authenticate": 'Bearer realm="pushcollector", error="invalid_token"'},
+        )
+    else:
+        refusal = Refused(
+            401,
+            "a Bearer token is required",
+            {"WWW-Authenticate": 'Bearer realm="pushcollector"'},
+        )
+    return await _refused(request, refusal)
 
 
 async def _refused(request, error):
@@ -105,12 +135,11 @@ async def _method_not_allowed(request, error):
 
 
 class _Service:
-    """The endpoints, around one store: each checks the token, then the
-    request, before anything reaches the store."""
+    """The endpoints, around one store: each requires its scope, then
+    checks the request, before anything reaches the store."""
 
-    def __init__(self, store, tokens, max_body, body_timeout):
+    def __init__(self, store, max_body, body_timeout):
         self.store = store
-        self.tokens = tokens
         self.max_body = max_body
         self.body_timeout = body_timeout
 
@@ -120,29 +149,6 @@ class _Service:
         return await call_store(
             function, *args, unavailable="database unavailable, try again"
         )
-
-    def _authorize(self, request, scope):
-        if self.tokens is None:
-            return
-        header = request.headers.get("authorization", "")
-        kind, _, token = header.partition(" ")
-        if kind.lower() != "bearer" or not token.strip():
-            raise Refused(
-                401,
-                "a Bearer token is required",
-                {"WWW-Authenticate": 'Bearer realm="pushcollector"'},
-            )
-        granted = self.tokens.scope_of(token.strip())
-        if granted is None:
-            raise Refused(
-                401,
-                "unknown token",
-                {
-                    "WWW-Authenticate": 'Bearer realm="pushcollector", error="invalid_token"'
-                },
-            )
-        if scope == "write" and granted != "write":
-            raise Refused(403, "this token may read, not write")
 
     async def _body(self, request):
         length = request.headers.get("content-length")
@@ -174,7 +180,10 @@ class _Service:
     async def push_items(self, request: Request) -> Response:
         if request.method == "GET":
             return await self.read_push_items(request)
-        self._authorize(request, "write")
+        return await self.write_push_items(request)
+
+    @requires(WRITE)
+    async def write_push_items(self, request: Request) -> Response:
         run_id = path_run_id(request)
         key = _idempotency_key(request)
         body = await self._body(request)
@@ -190,7 +199,10 @@ class _Service:
     async def file(self, request: Request) -> Response:
         if request.method == "GET":
             return await self.read_file(request)
-        self._authorize(request, "write")
+        return await self.write_file(request)
+
+    @requires(WRITE)
+    async def write_file(self, request: Request) -> Response:
         run_id = path_run_id(request)
         filename = path_filename(request)
         key = _idempotency_key(request)
@@ -203,8 +215,8 @@ class _Service:
 
     # -- Reading ----------------------------------------------------------
 
+    @requires(READ)
     async def list_runs(self, request: Request) -> Response:
-        self._authorize(request, "read")
         limit = int_parameter(request, "limit", 100, 1, 1000)
         offset = int_parameter(request, "offset", 0, 0, None)
         page, total, newest = await self._call(self._runs_page, limit, offset)
@@ -224,8 +236,8 @@ class _Service:
             headers=_HEADERS,
         )
 
+    @requires(READ)
     async def run_figures(self, request: Request) -> Response:
-        self._authorize(request, "read")
         run = await self._run(request)
         counts, newest = await self._call(self._counts_of, run)
         return JSONResponse(_run_figures(counts, newest), headers=_HEADERS)
@@ -244,8 +256,8 @@ class _Service:
             newest.id if newest else None,
         )
 
+    @requires(READ)
     async def summary(self, request: Request) -> Response:
-        self._authorize(request, "read")
         allow_pending = bool_parameter(request, "allow_pending")
         allow_bad_lines = bool_parameter(request, "allow_bad_lines")
         run = await self._run(request)
@@ -272,8 +284,8 @@ class _Service:
             allow_bad_lines,
         )
 
+    @requires(READ)
     async def read_push_items(self, request: Request) -> Response:
-        self._authorize(request, "read")
         run = await self._run(request)
         pages = self.store.record_lines(run)
         return StreamingResponse(
@@ -282,8 +294,8 @@ class _Service:
             headers=_HEADERS,
         )
 
+    @requires(READ)
     async def list_files(self, request: Request) -> Response:
-        self._authorize(request, "read")
         run = await self._run(request)
         rows = await self._call(self.store.files, run)
         return JSONResponse(
@@ -300,8 +312,8 @@ class _Service:
             headers=_HEADERS,
         )
 
+    @requires(READ)
     async def read_file(self, request: Request) -> Response:
-        self._authorize(request, "read")
         filename = path_filename(request)
         run = await self._run(request)
         file_id = await self._call(self.store.file_id, run, filename)

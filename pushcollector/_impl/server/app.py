@@ -3,8 +3,9 @@ side.
 
 The API (:mod:`.api`) answers under ``/api``, in JSON, errors included;
 the web view (:mod:`.pages`) answers everywhere else, in HTML. Each is a
-Starlette application of its own, with its own error answers: nothing
-here asks which surface a path belongs to.
+Starlette application of its own, with its own error answers and its own
+authentication (:mod:`.auth`): nothing here asks which surface a path
+belongs to.
 """
 
 from __future__ import annotations

@@ -22,19 +22,20 @@ The pages:
 
 When the service has tokens, every page wants one, read or write: as the
 password of HTTP Basic (any user name), which browsers ask for, or as a
-Bearer token.
+Bearer token (see :mod:`.auth`). Errors, a missing token among them, are
+answered as pages too.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime
 import importlib.resources
 import urllib.parse
 
 import jinja2
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response, StreamingResponse
 from starlette.routing import Route
@@ -42,6 +43,7 @@ from starlette.routing import Route
 from ..runs import verdict
 from ..schema import SUCCESSFUL_STATES, push_item_schema
 from ..store import ITEM_SORT_KEYS, Store
+from .auth import BASIC, BEARER, READ, NotPermitted, TokenBackend, requires
 from .checks import Refused, call_store, path_filename, path_run_id
 from .tokens import Tokens
 
@@ -102,7 +104,7 @@ def pages_app(store: Store, tokens: Tokens | None) -> Starlette:
         store: where runs are kept.
         tokens: the tokens accepted; None to accept every request.
     """
-    pages = _Pages(store, tokens)
+    pages = _Pages(store)
     return Starlette(
         routes=[
             Route("/", pages.runs_page, methods=["GET"]),
@@ -114,8 +116,15 @@ def pages_app(store: Store, tokens: Tokens | None) -> Starlette:
             ),
             Route("/static/" + _STYLESHEET, pages.stylesheet, methods=["GET"]),
         ],
+        # Browsers send a token as the password of HTTP Basic.
+        middleware=[
+            Middleware(
+                AuthenticationMiddleware, backend=TokenBackend(tokens, [BASIC, BEARER])
+            )
+        ],
         exception_handlers={
             Refused: _refused,
+            NotPermitted: _not_permitted,
             404: _not_found,
             405: _method_not_allowed,
         },
@@ -141,6 +150,16 @@ def _error_page(status, message, headers=None):
 
 async def _refused(request, error):
     return _error_page(error.status, error.message, error.headers)
+
+
+async def _not_permitted(request, error):
+    # Every token the service knows may read, all that a page requires:
+    # the caller has none. The challenge makes browsers ask for one.
+    return _error_page(
+        401,
+        "Log in with a token of this service as the password (any user name).",
+        _BASIC_CHALLENGE,
+    )
 
 
 async def _not_found(request, error):
@@ -172,35 +191,13 @@ def _templates():
 class _Pages:
     """The page endpoints, around one store."""
 
-    def __init__(self, store, tokens):
+    def __init__(self, store):
         self.store = store
-        self.tokens = tokens
         self.stylesheet_bytes = (
             importlib.resources.files("pushcollector._impl.server")
             .joinpath("static", _STYLESHEET)
             .read_bytes()
         )
-
-    def _authorize(self, request):
-        if self.tokens is None:
-            return
-        kind, _, credentials = request.headers.get("authorization", "").partition(" ")
-        token = ""
-        if kind.lower() == "basic":
-            try:
-                decoded = base64.b64decode(credentials.strip(), validate=True)
-                token = decoded.decode("utf-8").partition(":")[2]
-            except (binascii.Error, UnicodeDecodeError):
-                token = ""
-        elif kind.lower() == "bearer":
-            token = credentials.strip()
-        if not token or self.tokens.scope_of(token) is None:
-            raise Refused(
-                401,
-                "Log in with a token of this service as the password (any user"
-                " name).",
-                _BASIC_CHALLENGE,
-            )
 
     async def _call(self, function, *args):
         """Run store calls and rendering in a worker thread; a database that
@@ -229,8 +226,8 @@ class _Pages:
             headers={**PAGE_HEADERS, "Cache-Control": "max-age=300"},
         )
 
+    @requires(READ)
     async def runs_page(self, request: Request) -> Response:
-        self._authorize(request)
         page = _page_number(request, "page")
         return self._page(await self._call(self._render_runs, page))
 
@@ -248,8 +245,8 @@ class _Pages:
             refresh=_refresh(any(run.receiving for run in shown)),
         )
 
+    @requires(READ)
     async def run_page(self, request: Request) -> Response:
-        self._authorize(request)
         run = await self._run(request)
         tables = [
             _Table(request, "unsuccessful", "", "Unsuccessful items", True),
@@ -273,8 +270,8 @@ class _Pages:
             refresh=_refresh(shown.receiving),
         )
 
+    @requires(READ)
     async def file_page(self, request: Request) -> Response:
-        self._authorize(request)
         filename = path_filename(request)
         raw = _choice(request, "raw", ("1",), None)
         run = await self._run(request)
