@@ -383,6 +383,23 @@ def test_a_file_a_run_does_not_hold_is_not_found(service, run_id):
     assert error_of(answer) == "no file 'missing.log' in run %s" % run_id
 
 
+def test_head_reads_and_never_writes(service, run_id):
+    post_items(service.url, run_id, ITEMS)
+    send_file(service.url, run_id, "log", b"x")
+    base = "%s/runs/%s" % (service.url, run_id)
+
+    items = requests.head(base + "/push-items", timeout=60)
+    log = requests.head(base + "/files/log", timeout=60)
+    other = requests.head(base + "-other/files/log", timeout=60)
+
+    assert (items.status_code, log.status_code) == (200, 200)
+    assert items.headers["content-type"] == "application/x-ndjson"
+    assert log.headers["content-type"] == "application/octet-stream"
+    assert other.status_code == 404
+    assert len(stored_lines(service, run_id)) == 3
+    assert service.get("/runs/%s-other" % run_id).status_code == 404
+
+
 def test_unknown_paths_and_methods_answer_in_json(service):
     unknown = service.get("/nothing-here")
     wrong = requests.delete(service.url + "/runs", timeout=60)

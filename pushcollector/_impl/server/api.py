@@ -178,7 +178,8 @@ class _Service:
     # -- Writing ----------------------------------------------------------
 
     async def push_items(self, request: Request) -> Response:
-        if request.method == "GET":
+        # HEAD is the GET it stands for, never a write.
+        if request.method in ("GET", "HEAD"):
             return await self.read_push_items(request)
         return await self.write_push_items(request)
 
@@ -197,7 +198,8 @@ class _Service:
         return self.store.add_push_items(run_id, items, key), len(items)
 
     async def file(self, request: Request) -> Response:
-        if request.method == "GET":
+        # HEAD is the GET it stands for, never a write.
+        if request.method in ("GET", "HEAD"):
             return await self.read_file(request)
         return await self.write_file(request)
 
