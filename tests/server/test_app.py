@@ -383,6 +383,23 @@ def test_a_file_a_run_does_not_hold_is_not_found(service, run_id):
     assert error_of(answer) == "no file 'missing.log' in run %s" % run_id
 
 
+def test_head_reads_and_never_writes(service, run_id):
+    post_items(service.url, run_id, ITEMS)
+    send_file(service.url, run_id, "log", b"x")
+    base = "%s/runs/%s" % (service.url, run_id)
+
+    items = requests.head(base + "/push-items", timeout=60)
+    log = requests.head(base + "/files/log", timeout=60)
+    other = requests.head(base + "-other/files/log", timeout=60)
+
+    assert (items.status_code, log.status_code) == (200, 200)
+    assert items.headers["content-type"] == "application/x-ndjson"
+    assert log.headers["content-type"] == "application/octet-stream"
+    assert other.status_code == 404
+    assert len(stored_lines(service, run_id)) == 3
+    assert service.get("/runs/%s-other" % run_id).status_code == 404
+
+
 def test_unknown_paths_and_methods_answer_in_json(service):
     unknown = service.get("/nothing-here")
     wrong = requests.delete(service.url + "/runs", timeout=60)
@@ -648,6 +665,7 @@ def test_stopping_finishes_the_requests_in_flight(tmp_path, run_id, sig):
 def test_the_openapi_description_names_exactly_the_routes_served(tmp_path):
     import yaml
     from openapi_spec_validator import validate
+    from starlette.routing import Mount
 
     from pushcollector._impl.server.app import create_app
     from pushcollector._impl.store import Store
@@ -662,11 +680,15 @@ def test_the_openapi_description_names_exactly_the_routes_served(tmp_path):
         if method != "parameters"
     }
     application = create_app(Store("sqlite:///%s" % (tmp_path / "x.db")))
-    # The web view's pages are not part of the API.
-    served = {
-        (route.path[len("/api") :].replace(":anything", ""), method)
+    # The routes of the API's mount: the web view's pages are not part of it.
+    (api,) = [
+        route
         for route in application.routes
-        if route.path.startswith("/api/")
+        if isinstance(route, Mount) and route.path == "/api"
+    ]
+    served = {
+        (route.path.replace(":anything", ""), method)
+        for route in api.routes
         for method in route.methods - {"HEAD"}
     }
 

@@ -155,7 +155,9 @@ def test_a_worker_process_makes_its_application_from_the_environment(
 
     application = app_from_environment()
 
-    assert [route.path for route in application.routes][0] == "/api/runs"
+    # The API is mounted first, its first route the list of runs.
+    api = application.routes[0]
+    assert (api.path, api.routes[0].path) == ("/api", "/runs")
 
 
 def test_serve_runs_several_workers(tmp_path):

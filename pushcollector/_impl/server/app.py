@@ -1,78 +1,33 @@
-"""The web application of ``pushcollector serve``: the protocol in, store calls,
-the protocol out.
+"""The application of ``pushcollector serve``: two surfaces mounted side by
+side.
 
-An ASGI application (Starlette). Every database call runs in a worker
-thread, never in the event loop. Client mistakes get a 4xx answer with a
-JSON body ``{"error": "..."}`` that says what was wrong in its first words;
-a database that cannot be reached gets a 503, which the ``http`` backend
-retries.
+The API (:mod:`.api`) answers under ``/api``, in JSON, errors included;
+the web view (:mod:`.pages`) answers everywhere else, in HTML. Each is a
+Starlette application of its own, with its own error answers and its own
+authentication (:mod:`.auth`): nothing here asks which surface a path
+belongs to.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import os
-import urllib.parse
 
-import anyio
-import sqlalchemy.exc
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
-from starlette.convertors import PathConvertor, register_url_convertor
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
-from starlette.routing import Route
+from starlette.routing import Mount, Route, compile_path
+from starlette.types import ASGIApp
 
-from ..inputs import checked_filename, push_item_validator
-from ..jsonvalues import PushItemValueError, check_json_values
-from ..runs import FinalState, summary_document, verdict
-from ..protocol import (
-    JSON_LINES_TYPE,
-    KEY_PATTERN,
-    KEY_RULE,
-    RUN_ID_PATTERN,
-    RUN_ID_RULE,
-    schema_refusal,
-)
-from ..store import Store, error_summary
+from ..store import Store
+from .api import api_app
+from .checks import ANY_PATH
+from .pages import pages_app
 from .tokens import Tokens
-
-LOG = logging.getLogger("pushcollector.serve")
 
 #: The largest request body accepted by default: 64 MiB.
 DEFAULT_MAX_BODY = 64 * 1024 * 1024
 
 #: How long a request's body may take to arrive by default, in seconds.
 DEFAULT_BODY_TIMEOUT = 60.0
-
-# A run id as collectors make them, or as any client may choose: URL-safe,
-# so that it is the same in every URL whether or not it is encoded.
-
-
-# Answers that must never be cached or sniffed as something else.
-_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
-
-
-class _AnythingConvertor(PathConvertor):
-    """A path parameter matching any characters, line breaks included, so
-    that a filename holding one is refused by the filename rules, not
-    reported missing."""
-
-    regex = "(?s:.*)"
-
-
-register_url_convertor("anything", _AnythingConvertor())
-
-
-class Refused(Exception):
-    """A request answered with a client error status and a message."""
-
-    def __init__(self, status: int, message: str, headers: dict | None = None):
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.headers = headers or {}
 
 
 def create_app(
@@ -89,426 +44,28 @@ def create_app(
         max_body: the largest request body accepted, in bytes.
         body_timeout: the seconds a request's body may take to arrive.
     """
-    from .pages import PageError, page_error, page_routes
-
-    service = _Service(store, tokens, max_body, body_timeout)
-    routes = [
-        Route("/api/runs", service.list_runs, methods=["GET"]),
-        Route("/api/runs/{run_id}", service.run_figures, methods=["GET"]),
-        Route("/api/runs/{run_id}/summary", service.summary, methods=["GET"]),
-        Route(
-            "/api/runs/{run_id}/push-items",
-            service.push_items,
-            methods=["GET", "POST"],
-        ),
-        Route("/api/runs/{run_id}/files", service.list_files, methods=["GET"]),
-        Route(
-            "/api/runs/{run_id}/files/{filename:anything}",
-            service.file,
-            methods=["GET", "PUT", "POST"],
-        ),
-    ]
-    # The web view: HTML pages of the runs, beside the API.
-    routes += page_routes(store, tokens)
+    api = api_app(store, tokens, max_body, body_timeout)
     return Starlette(
-        routes=routes,
-        exception_handlers={
-            Refused: _refused,
-            PageError: page_error,
-            404: _not_found,
-            405: _method_not_allowed,
-        },
-    )
-
-
-async def call_store(function, args, refusal, unavailable):
-    """Run a store call in a worker thread, off the event loop.
-
-    A database that cannot be used is logged, and raised as ``refusal``
-    (:class:`Refused` or a subclass) with status 503, the message
-    ``unavailable`` and a ``Retry-After``.
-    """
-    try:
-        return await run_in_threadpool(function, *args)
-    except (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError) as error:
-        LOG.warning("database unavailable: %s", error_summary(error))
-        raise refusal(503, unavailable, {"Retry-After": "1"}) from None
-
-
-async def _refused(request, error):
-    return JSONResponse(
-        {"error": error.message},
-        status_code=error.status,
-        headers={**_HEADERS, **error.headers},
-    )
-
-
-async def _not_found(request, error):
-    from .pages import error_page, is_page_path
-
-    if is_page_path(request.url.path):
-        return error_page(404, "There is no page %s." % request.url.path)
-    return JSONResponse(
-        {"error": "no such resource: %s" % request.url.path},
-        status_code=404,
-        headers=_HEADERS,
-    )
-
-
-async def _method_not_allowed(request, error):
-    from .pages import error_page, is_page_path
-
-    if is_page_path(request.url.path):
-        return error_page(
-            405,
-            "Method %s is not allowed here." % request.method,
-            error.headers,
-        )
-    return JSONResponse(
-        {"error": "method %s not allowed here" % request.method},
-        status_code=405,
-        headers={**_HEADERS, **(error.headers or {})},
-    )
-
-
-class _Service:
-    """The endpoints, around one store: each checks the token, then the
-    request, before anything reaches the store."""
-
-    def __init__(self, store, tokens, max_body, body_timeout):
-        self.store = store
-        self.tokens = tokens
-        self.max_body = max_body
-        self.body_timeout = body_timeout
-
-    async def _call(self, function, *args):
-        """Run a store call in a worker thread; a database that cannot be
-        used answers 503, for the client to retry."""
-        return await call_store(
-            function, args, Refused, "database unavailable, try again"
-        )
-
-    def _authorize(self, request, scope):
-        if self.tokens is None:
-            return
-        header = request.headers.get("authorization", "")
-        kind, _, token = header.partition(" ")
-        if kind.lower() != "bearer" or not token.strip():
-            raise Refused(
-                401,
-                "a Bearer token is required",
-                {"WWW-Authenticate": 'Bearer realm="pushcollector"'},
-            )
-        granted = self.tokens.scope_of(token.strip())
-        if granted is None:
-            raise Refused(
-                401,
-                "unknown token",
-                {
-                    "WWW-Authenticate": 'Bearer realm="pushcollector", error="invalid_token"'
-                },
-            )
-        if scope == "write" and granted != "write":
-            raise Refused(403, "this token may read, not write")
-
-    async def _body(self, request):
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > self.max_body:
-            raise Refused(413, _too_large(self.max_body))
-        chunks = []
-        size = 0
-        # A client sending its body a byte at a time, or not at all, would
-        # otherwise hold its connection and what it sent for ever.
-        with anyio.move_on_after(self.body_timeout) as deadline:
-            async for chunk in request.stream():
-                size += len(chunk)
-                if size > self.max_body:
-                    raise Refused(413, _too_large(self.max_body))
-                chunks.append(chunk)
-        if deadline.cancelled_caught:
-            raise Refused(408, "body not received within %g s" % self.body_timeout)
-        return b"".join(chunks)
-
-    async def _run(self, request):
-        """The run the path names; 404 if the store has none of that name."""
-        run = await self._call(self.store.run, _run_id(request))
-        if run is None:
-            raise Refused(404, "no run %s" % request.path_params["run_id"])
-        return run
-
-    # -- Writing ----------------------------------------------------------
-
-    async def push_items(self, request: Request) -> Response:
-        if request.method == "GET":
-            return await self.read_push_items(request)
-        self._authorize(request, "write")
-        run_id = _run_id(request)
-        key = _idempotency_key(request)
-        body = await self._body(request)
-        applied, count = await self._call(self._add_push_items, run_id, body, key)
-        return _written(applied, push_items=count)
-
-    def _add_push_items(self, run_id, body, key):
-        # In the worker thread, with the store's call: decoding and checking
-        # a large body would otherwise hold up the event loop.
-        items = _push_items(body)
-        return self.store.add_push_items(run_id, items, key), len(items)
-
-    async def file(self, request: Request) -> Response:
-        if request.method == "GET":
-            return await self.read_file(request)
-        self._authorize(request, "write")
-        run_id = _run_id(request)
-        filename = _filename(request)
-        key = _idempotency_key(request)
-        data = await self._body(request)
-        write = (
-            self.store.put_file if request.method == "PUT" else self.store.append_file
-        )
-        applied = await self._call(write, run_id, filename, data, key)
-        return _written(applied, bytes=len(data))
-
-    # -- Reading ----------------------------------------------------------
-
-    async def list_runs(self, request: Request) -> Response:
-        self._authorize(request, "read")
-        limit = _int_parameter(request, "limit", 100, 1, 1000)
-        offset = _int_parameter(request, "offset", 0, 0, None)
-        page, total, newest = await self._call(self._runs_page, limit, offset)
-        next_page = None
-        if offset + len(page) < total:
-            next_page = "%s?limit=%d&offset=%d" % (
-                request.url.path,
-                limit,
-                offset + len(page),
-            )
-        return JSONResponse(
-            {
-                "runs": [_run_figures(counts, newest) for counts in page],
-                "total": total,
-                "next": next_page,
-            },
-            headers=_HEADERS,
-        )
-
-    async def run_figures(self, request: Request) -> Response:
-        self._authorize(request, "read")
-        run = await self._run(request)
-        counts, newest = await self._call(self._counts_of, run)
-        return JSONResponse(_run_figures(counts, newest), headers=_HEADERS)
-
-    def _counts_of(self, run):
-        (counts,) = self.store.counts([run])
-        newest = self.store.newest_run()
-        return counts, newest.id
-
-    def _runs_page(self, limit, offset):
-        rows = self.store.list_runs(limit, offset)
-        newest = self.store.newest_run()
-        return (
-            self.store.counts(rows),
-            self.store.run_count(),
-            newest.id if newest else None,
-        )
-
-    async def summary(self, request: Request) -> Response:
-        self._authorize(request, "read")
-        allow_pending = _bool_parameter(request, "allow_pending")
-        allow_bad_lines = _bool_parameter(request, "allow_bad_lines")
-        run = await self._run(request)
-        document = await self._call(
-            self._summary_document, run, allow_pending, allow_bad_lines
-        )
-        return JSONResponse(document, headers=_HEADERS)
-
-    def _summary_document(self, run, allow_pending, allow_bad_lines):
-        (counts,) = self.store.counts([run])
-        unsuccessful = self.store.items_in_states(run, counts.unsuccessful_states)
-        unfinished = self.store.items_in_states(run, ["PENDING"])
-        newest = self.store.newest_run()
-        return summary_document(
-            run.name,
-            {"directory": None, "items_file": None},
-            newest is not None and newest.id == run.id,
-            run.record_count,
-            counts.states,
-            [FinalState(*item) for item in unsuccessful],
-            [FinalState(*item) for item in unfinished],
-            [],
-            allow_pending,
-            allow_bad_lines,
-        )
-
-    async def read_push_items(self, request: Request) -> Response:
-        self._authorize(request, "read")
-        run = await self._run(request)
-        pages = self.store.record_lines(run)
-        return StreamingResponse(
-            ("".join(line + "\n" for line in page).encode("ascii") for page in pages),
-            media_type=JSON_LINES_TYPE,
-            headers=_HEADERS,
-        )
-
-    async def list_files(self, request: Request) -> Response:
-        self._authorize(request, "read")
-        run = await self._run(request)
-        rows = await self._call(self.store.files, run)
-        return JSONResponse(
-            {
-                "files": [
-                    {
-                        "name": row.name,
-                        "size": row.size,
-                        "updated_at": _timestamp(row.updated_at),
-                    }
-                    for row in rows
-                ]
-            },
-            headers=_HEADERS,
-        )
-
-    async def read_file(self, request: Request) -> Response:
-        self._authorize(request, "read")
-        filename = _filename(request)
-        run = await self._run(request)
-        file_id = await self._call(self.store.file_id, run, filename)
-        if file_id is None:
-            raise Refused(404, "no file %r in run %s" % (filename, run.name))
-        return StreamingResponse(
-            self.store.file_pieces(file_id),
-            media_type="application/octet-stream",
-            headers=_HEADERS,
-        )
-
-
-def _written(applied, **counts):
-    return JSONResponse({"applied": applied, **counts}, headers=_HEADERS)
-
-
-def _run_id(request):
-    run_id = request.path_params["run_id"]
-    if not RUN_ID_PATTERN.match(run_id):
-        raise Refused(400, "invalid run id %r: %s" % (run_id, RUN_ID_RULE))
-    return run_id
-
-
-def _idempotency_key(request):
-    key = request.headers.get("idempotency-key")
-    if key is not None and not KEY_PATTERN.match(key):
-        raise Refused(400, "invalid Idempotency-Key: %s" % KEY_RULE)
-    return key
-
-
-def _filename(request):
-    """The filename of the path, decoded from the raw path component by
-    component: a ``%2F`` must not make two components of one."""
-    raw_path = request.scope.get("raw_path") or request.url.path.encode("ascii")
-    raw_path = raw_path.split(b"?", 1)[0]
-    encoded = raw_path.split(b"/files/", 1)[1]
-    try:
-        components = [
-            urllib.parse.unquote_to_bytes(component).decode("utf-8")
-            for component in encoded.split(b"/")
+        routes=[
+            _Surface("/api", api),
+            # A mount takes only the paths below it: /api itself is the
+            # API's too, answered in JSON as everything under it.
+            Route("/api", api),
+            _Surface("/", pages_app(store, tokens)),
         ]
-    except UnicodeDecodeError:
-        raise Refused(400, "invalid filename: not UTF-8 once percent-decoded") from None
-    if any("/" in component for component in components):
-        raise Refused(400, "invalid filename: a component holds an encoded '/'")
-    try:
-        return checked_filename("/".join(components))
-    except ValueError as error:
-        raise Refused(400, str(error)) from None
+    )
 
 
-def _reject_constant(name):
-    raise ValueError("%s is not JSON" % name)
+class _Surface(Mount):
+    """A mounted application that takes every path below its own, line
+    breaks included (a Mount's path parameter stops at one): a filename
+    holding one is refused by the filename rules, not reported missing."""
 
-
-_decode_json = json.JSONDecoder(parse_constant=_reject_constant).decode
-
-
-def _push_items(body):
-    """The validated push items of a request body, or a refusal naming the
-    first thing wrong."""
-    try:
-        items = _decode_json(body.decode("utf-8"))
-    except UnicodeDecodeError as error:
-        raise Refused(400, "body is not UTF-8: byte %d" % error.start) from None
-    except RecursionError:
-        raise Refused(400, "body is not JSON: nested too deeply") from None
-    except ValueError as error:
-        raise Refused(400, "body is not JSON: %s" % error) from None
-    if type(items) is not list or not items:
-        raise Refused(400, "body must be a JSON array of 1 or more push items")
-    validator = push_item_validator()
-    is_valid = validator.is_valid
-    if not all(map(is_valid, items)):
-        for index, item in enumerate(items):
-            if not is_valid(item):
-                raise Refused(
-                    422, "push item %d: %s" % (index, schema_refusal(validator, item))
-                )
-    try:
-        check_json_values(items, None)
-    except PushItemValueError as error:
-        raise Refused(422, str(error)) from None
-    return items
-
-
-def _too_large(max_body):
-    return "body larger than the service accepts (%d bytes)" % max_body
-
-
-def _int_parameter(request, name, default, low, high):
-    text = request.query_params.get(name)
-    if text is None:
-        return default
-    if not (text.isascii() and text.isdigit()) or (
-        int(text) < low or (high is not None and int(text) > high)
-    ):
-        raise Refused(
-            400,
-            "invalid %s %r: an integer from %d%s"
-            % (name, text, low, " to %d" % high if high is not None else " up"),
+    def __init__(self, path: str, app: ASGIApp):
+        super().__init__(path, app)
+        self.path_regex, self.path_format, self.param_convertors = compile_path(
+            self.path + "/{path:%s}" % ANY_PATH
         )
-    return int(text)
-
-
-def _bool_parameter(request, name):
-    text = request.query_params.get(name, "false").lower()
-    if text in ("true", "1", "yes"):
-        return True
-    if text in ("false", "0", "no"):
-        return False
-    raise Refused(400, "invalid %s %r: true or false" % (name, text))
-
-
-def _run_figures(counts, newest_id):
-    """A run as ``GET /api/runs`` lists it: the keys of ``runs --json``."""
-    run = counts.run
-    unsuccessful = counts.unsuccessful_count
-    unfinished = counts.unfinished_count
-    return {
-        "name": run.name,
-        "directory": None,
-        "latest": run.id == newest_id,
-        "created_at": _timestamp(run.created_at),
-        "updated_at": _timestamp(run.updated_at),
-        "records": run.record_count,
-        "push_items": counts.push_items,
-        "files": counts.file_count,
-        "states": counts.states,
-        "unsuccessful": unsuccessful,
-        "unfinished": unfinished,
-        "bad_lines": 0,
-        "passed": verdict(counts.states),
-        "error": None,
-    }
-
-
-def _timestamp(moment):
-    # The store gives moments back in UTC.
-    return moment.isoformat().replace("+00:00", "Z")
 
 
 #: The environment variable through which ``serve`` hands its settings to

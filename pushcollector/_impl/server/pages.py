@@ -22,18 +22,20 @@ The pages:
 
 When the service has tokens, every page wants one, read or write: as the
 password of HTTP Basic (any user name), which browsers ask for, or as a
-Bearer token.
+Bearer token (see :mod:`.auth`). Errors, a missing token among them, are
+answered as pages too.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime
 import importlib.resources
 import urllib.parse
 
 import jinja2
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response, StreamingResponse
 from starlette.routing import Route
@@ -41,7 +43,8 @@ from starlette.routing import Route
 from ..runs import verdict
 from ..schema import SUCCESSFUL_STATES, push_item_schema
 from ..store import ITEM_SORT_KEYS, Store
-from .app import Refused, _filename, _run_id, call_store
+from .auth import BASIC, BEARER, READ, NotPermitted, TokenBackend, requires
+from .checks import Refused, call_store, path_filename, path_run_id
 from .tokens import Tokens
 
 #: Runs per page of the list, and items per page of a table of a run.
@@ -93,29 +96,42 @@ _UNSUCCESSFUL_STATES = [
 ]
 
 
-class PageError(Refused):
-    """A page answered with an error status and a message, as HTML."""
+def pages_app(store: Store, tokens: Tokens | None) -> Starlette:
+    """The web view as an application of its own, to mount at ``/``: the
+    pages, their stylesheet, and its answers to errors as pages.
+
+    Args:
+        store: where runs are kept.
+        tokens: the tokens accepted; None to accept every request.
+    """
+    pages = _Pages(store)
+    return Starlette(
+        routes=[
+            Route("/", pages.runs_page, methods=["GET"]),
+            Route("/runs/{run_id}", pages.run_page, methods=["GET"]),
+            Route(
+                "/runs/{run_id}/files/{filename:anything}",
+                pages.file_page,
+                methods=["GET"],
+            ),
+            Route("/static/" + _STYLESHEET, pages.stylesheet, methods=["GET"]),
+        ],
+        # Browsers send a token as the password of HTTP Basic.
+        middleware=[
+            Middleware(
+                AuthenticationMiddleware, backend=TokenBackend(tokens, [BASIC, BEARER])
+            )
+        ],
+        exception_handlers={
+            Refused: _refused,
+            NotPermitted: _not_permitted,
+            404: _not_found,
+            405: _method_not_allowed,
+        },
+    )
 
 
-def page_routes(store: Store, tokens: Tokens | None) -> list[Route]:
-    """The routes of the pages and their stylesheet, on a store."""
-    pages = _Pages(store, tokens)
-    return [
-        Route("/", pages.runs_page, methods=["GET"]),
-        Route("/runs/{run_id}", pages.run_page, methods=["GET"]),
-        Route(
-            "/runs/{run_id}/files/{filename:anything}", pages.file_page, methods=["GET"]
-        ),
-        Route("/static/" + _STYLESHEET, pages.stylesheet, methods=["GET"]),
-    ]
-
-
-def is_page_path(path: str) -> bool:
-    """Whether a path is the pages', not the API's: its errors are HTML."""
-    return path != "/api" and not path.startswith("/api/")
-
-
-def error_page(status: int, message: str, headers: dict | None = None) -> Response:
+def _error_page(status, message, headers=None):
     """An error as a page: its status, what was wrong, the page headers."""
     html = (
         _templates()
@@ -132,9 +148,28 @@ def error_page(status: int, message: str, headers: dict | None = None) -> Respon
     )
 
 
-async def page_error(request: Request, error: PageError) -> Response:
-    """The exception handler of :class:`PageError`."""
-    return error_page(error.status, error.message, error.headers)
+async def _refused(request, error):
+    return _error_page(error.status, error.message, error.headers)
+
+
+async def _not_permitted(request, error):
+    # Every token the service knows may read, all that a page requires:
+    # the caller has none. The challenge makes browsers ask for one.
+    return _error_page(
+        401,
+        "Log in with a token of this service as the password (any user name).",
+        _BASIC_CHALLENGE,
+    )
+
+
+async def _not_found(request, error):
+    return _error_page(404, "There is no page %s." % request.url.path)
+
+
+async def _method_not_allowed(request, error):
+    return _error_page(
+        405, "Method %s is not allowed here." % request.method, error.headers
+    )
 
 
 _environment = None
@@ -156,48 +191,26 @@ def _templates():
 class _Pages:
     """The page endpoints, around one store."""
 
-    def __init__(self, store, tokens):
+    def __init__(self, store):
         self.store = store
-        self.tokens = tokens
         self.stylesheet_bytes = (
             importlib.resources.files("pushcollector._impl.server")
             .joinpath("static", _STYLESHEET)
             .read_bytes()
         )
 
-    def _authorize(self, request):
-        if self.tokens is None:
-            return
-        kind, _, credentials = request.headers.get("authorization", "").partition(" ")
-        token = ""
-        if kind.lower() == "basic":
-            try:
-                decoded = base64.b64decode(credentials.strip(), validate=True)
-                token = decoded.decode("utf-8").partition(":")[2]
-            except (binascii.Error, UnicodeDecodeError):
-                token = ""
-        elif kind.lower() == "bearer":
-            token = credentials.strip()
-        if not token or self.tokens.scope_of(token) is None:
-            raise PageError(
-                401,
-                "Log in with a token of this service as the password (any user"
-                " name).",
-                _BASIC_CHALLENGE,
-            )
-
     async def _call(self, function, *args):
         """Run store calls and rendering in a worker thread; a database that
         cannot be used answers 503."""
         return await call_store(
-            function, args, PageError, "The database is unavailable; try again."
+            function, *args, unavailable="The database is unavailable; try again."
         )
 
     async def _run(self, request):
-        run_id = _checked(_run_id, request)
+        run_id = path_run_id(request)
         run = await self._call(self.store.run, run_id)
         if run is None:
-            raise PageError(404, "There is no run %s." % run_id)
+            raise Refused(404, "There is no run %s." % run_id)
         return run
 
     @staticmethod
@@ -213,8 +226,8 @@ class _Pages:
             headers={**PAGE_HEADERS, "Cache-Control": "max-age=300"},
         )
 
+    @requires(READ)
     async def runs_page(self, request: Request) -> Response:
-        self._authorize(request)
         page = _page_number(request, "page")
         return self._page(await self._call(self._render_runs, page))
 
@@ -232,8 +245,8 @@ class _Pages:
             refresh=_refresh(any(run.receiving for run in shown)),
         )
 
+    @requires(READ)
     async def run_page(self, request: Request) -> Response:
-        self._authorize(request)
         run = await self._run(request)
         tables = [
             _Table(request, "unsuccessful", "", "Unsuccessful items", True),
@@ -257,9 +270,9 @@ class _Pages:
             refresh=_refresh(shown.receiving),
         )
 
+    @requires(READ)
     async def file_page(self, request: Request) -> Response:
-        self._authorize(request)
-        filename = _checked(_filename, request)
+        filename = path_filename(request)
         raw = _choice(request, "raw", ("1",), None)
         run = await self._run(request)
         if raw:
@@ -269,7 +282,7 @@ class _Pages:
     def _render_file(self, run, filename):
         found = self.store.file_tail(run, filename, TAIL_BYTES)
         if found is None:
-            raise PageError(404, "Run %s has no file %s." % (run.name, filename))
+            raise Refused(404, "Run %s has no file %s." % (run.name, filename))
         row, data = found
         tailed = row.size > len(data)
         text = data.decode("utf-8", errors="replace")
@@ -292,7 +305,7 @@ class _Pages:
     async def _raw_file(self, run, filename):
         file_id = await self._call(self.store.file_id, run, filename)
         if file_id is None:
-            raise PageError(404, "Run %s has no file %s." % (run.name, filename))
+            raise Refused(404, "Run %s has no file %s." % (run.name, filename))
         basename = filename.rsplit("/", 1)[-1]
         return StreamingResponse(
             self.store.file_pieces(file_id),
@@ -303,14 +316,6 @@ class _Pages:
                 % urllib.parse.quote(basename, safe=""),
             },
         )
-
-
-def _checked(function, request):
-    """What a check of app.py gives, its refusal made a page."""
-    try:
-        return function(request)
-    except Refused as error:
-        raise PageError(error.status, error.message) from None
 
 
 def _render(template, **values):
@@ -593,7 +598,7 @@ def _choice(request, name, choices, default):
     if text is None or text == "":
         return default
     if text not in choices:
-        raise PageError(
+        raise Refused(
             400,
             "Invalid %s %r: one of %s." % (name, text, ", ".join(choices)),
         )
@@ -605,7 +610,7 @@ def _page_number(request, name):
     if text is None or text == "":
         return 1
     if not (text.isascii() and text.isdigit() and 1 <= int(text) <= _MAX_PAGE):
-        raise PageError(
+        raise Refused(
             400, "Invalid %s %r: a page number from 1 to %d." % (name, text, _MAX_PAGE)
         )
     return int(text)
@@ -614,7 +619,7 @@ def _page_number(request, name):
 def _text(request, name):
     text = request.query_params.get(name, "")
     if len(text) > _MAX_FILTER:
-        raise PageError(
+        raise Refused(
             400, "Invalid %s: longer than %d characters." % (name, _MAX_FILTER)
         )
     return text
