@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from alembic import command
 
 from pushcollector._impl.store import queries as store_module
+from pushcollector._impl.reading.report import RunReport
 from pushcollector._impl.store.queries import DatabaseError, Store, item_key
 
 
@@ -181,11 +182,12 @@ def test_final_states_are_the_last_of_each_item(store):
         "UNKNOWN": 1,
         "UPLOADFAILED": 1,
     }
-    assert counts.push_items == 5
-    assert counts.unsuccessful_count == 3
-    assert counts.unfinished_count == 1
+    report = RunReport.of_counts(counts)
+    assert report.push_item_count == 5
+    assert report.unsuccessful_count == 3
+    assert report.unfinished_count == 1
     # In the order each item was first recorded.
-    assert store.items_in_states(run, counts.unsuccessful_states) == [
+    assert store.items_in_states(run, report.unsuccessful_states) == [
         ("a", None, "UNKNOWN"),
         ("b", None, "NOTFOUND"),
         ("c", None, "UPLOADFAILED"),

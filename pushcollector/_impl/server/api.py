@@ -23,7 +23,7 @@ from starlette.routing import Route
 from ..inputs import push_item_validator
 from ..jsonvalues import PushItemValueError, check_json_values
 from ..protocol import JSON_LINES_TYPE, KEY_PATTERN, KEY_RULE, schema_refusal
-from ..runs import FinalState, summary_document, verdict
+from ..reading.report import RunReport
 from ..store import Store
 from .auth import (
     BEARER,
@@ -270,20 +270,19 @@ class _Service:
 
     def _summary_document(self, run, allow_pending, allow_bad_lines):
         (counts,) = self.store.counts([run])
-        unsuccessful = self.store.items_in_states(run, counts.unsuccessful_states)
-        unfinished = self.store.items_in_states(run, ["PENDING"])
+        unsuccessful_states = RunReport.of_counts(counts).unsuccessful_states
+        report = RunReport.of_counts(
+            counts,
+            unsuccessful=self.store.items_in_states(run, unsuccessful_states),
+            unfinished=self.store.items_in_states(run, ["PENDING"]),
+            allow_pending=allow_pending,
+            allow_bad_lines=allow_bad_lines,
+        )
         newest = self.store.newest_run()
-        return summary_document(
+        return report.document(
             run.name,
             {"directory": None, "items_file": None},
             newest is not None and newest.id == run.id,
-            run.record_count,
-            counts.states,
-            [FinalState(*item) for item in unsuccessful],
-            [FinalState(*item) for item in unfinished],
-            [],
-            allow_pending,
-            allow_bad_lines,
         )
 
     @requires(READ)
@@ -381,8 +380,7 @@ def _too_large(max_body):
 def _run_figures(counts, newest_id):
     """A run as ``GET /api/runs`` lists it: the keys of ``runs --json``."""
     run = counts.run
-    unsuccessful = counts.unsuccessful_count
-    unfinished = counts.unfinished_count
+    report = RunReport.of_counts(counts)
     return {
         "name": run.name,
         "directory": None,
@@ -390,13 +388,13 @@ def _run_figures(counts, newest_id):
         "created_at": _timestamp(run.created_at),
         "updated_at": _timestamp(run.updated_at),
         "records": run.record_count,
-        "push_items": counts.push_items,
+        "push_items": report.push_item_count,
         "files": counts.file_count,
-        "states": counts.states,
-        "unsuccessful": unsuccessful,
-        "unfinished": unfinished,
-        "bad_lines": 0,
-        "passed": verdict(counts.states),
+        "states": report.state_counts,
+        "unsuccessful": report.unsuccessful_count,
+        "unfinished": report.unfinished_count,
+        "bad_lines": report.bad_line_count,
+        "passed": report.passed,
         "error": None,
     }
 

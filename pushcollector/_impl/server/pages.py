@@ -40,7 +40,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from ..runs import verdict
+from ..reading.report import RunReport
 from ..schema import SUCCESSFUL_STATES, push_item_schema
 from ..store import ITEM_SORT_KEYS, Store
 from .auth import BASIC, BEARER, READ, NotPermitted, TokenBackend, requires
@@ -258,13 +258,13 @@ class _Pages:
         (counts,) = self.store.counts([run])
         shown = _RunView(counts, _now())
         for table in tables:
-            table.fill(self.store, run, counts)
+            table.fill(self.store, run, shown.report)
         files = [_FileView(run.name, row) for row in self.store.files(run)]
         return _render(
             "run.html",
             title="Run %s" % run.name,
             run=shown,
-            chart=_chart(counts.states),
+            chart=_chart(shown.report.state_counts),
             tables=tables,
             files=files,
             refresh=_refresh(shown.receiving),
@@ -384,18 +384,19 @@ class _RunView:
 
     def __init__(self, counts, now):
         run = counts.run
+        self.report = report = RunReport.of_counts(counts)
         self.name = run.name
         self.url = _run_url(run.name)
-        self.passed = verdict(counts.states)
+        self.passed = report.passed
         self.states = [
             (state, count, _state_class(state))
-            for state, count in counts.states.items()
+            for state, count in report.state_counts.items()
         ]
         self.records = run.record_count
-        self.push_items = counts.push_items
+        self.push_items = report.push_item_count
         self.file_count = counts.file_count
-        self.unsuccessful = counts.unsuccessful_count
-        self.unfinished = counts.unfinished_count
+        self.unsuccessful = report.unsuccessful_count
+        self.unfinished = report.unfinished_count
         self.started = _when(run.created_at)
         self.last_write = _when(run.updated_at)
         self.took = _duration((run.updated_at - run.created_at).total_seconds())
@@ -532,14 +533,14 @@ class _Table:
                 query[self.prefix + name] = value
         return query
 
-    def fill(self, store, run, counts):
+    def fill(self, store, run, report):
         """Read this table's page of items, and make its links."""
         if self.by_state:
-            present = counts.unsuccessful_states
+            present = report.unsuccessful_states
             states = [self.state] if self.state else present
             self.state_choices = present
         else:
-            states = ["PENDING"] if counts.unfinished_count else []
+            states = ["PENDING"] if report.unfinished_count else []
             self.state_choices = []
         rows, total = store.item_page(
             run,

@@ -25,7 +25,6 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..records import encode_push_item
-from ..schema import SUCCESSFUL_STATES
 from .engine import database_url, shared_engine
 from .tables import (
     applied_requests,
@@ -94,36 +93,19 @@ FileRow.__doc__ = "A file of a run: its name, size in bytes and last change."
 
 
 class RunCounts:
-    """The final states of a run's push items, counted.
+    """The final states of a run's push items, counted, as the store holds
+    them; the run report (``RunReport.of_counts``) makes the rest of them.
 
     Attributes:
         run (RunRow): the run.
-        states (dict[str, int]): how many push items ended in each state,
-            most frequent first (ties by name).
-        push_items (int): how many distinct push items were recorded.
+        states (dict[str, int]): how many push items ended in each state.
         file_count (int): how many files the run holds.
     """
 
     def __init__(self, run: RunRow, states: dict, file_count: int):
         self.run = run
-        self.states = dict(sorted(states.items(), key=lambda pair: (-pair[1], pair[0])))
-        self.push_items = sum(states.values())
+        self.states = states
         self.file_count = file_count
-
-    @property
-    def unsuccessful_states(self) -> list[str]:
-        """The states present in the run that are not successful."""
-        return [state for state in self.states if state not in SUCCESSFUL_STATES]
-
-    @property
-    def unsuccessful_count(self) -> int:
-        """How many push items ended in a state that is not successful."""
-        return sum(self.states[state] for state in self.unsuccessful_states)
-
-    @property
-    def unfinished_count(self) -> int:
-        """How many push items were left ``PENDING``."""
-        return self.states.get("PENDING", 0)
 
 
 class Store:
