@@ -56,7 +56,6 @@ def test_recording_locally_and_reading_never_load_the_server_side(tmp_path):
         if name.split(".")[0] in ("sqlalchemy", "alembic", "psycopg", "starlette")
         or name.split(".")[0] in ("uvicorn", "anyio")
         or name.startswith("pushcollector._impl.server.")
-        and name != "pushcollector._impl.server.environment"
         or name.startswith("pushcollector._impl.store.")
     ]
 

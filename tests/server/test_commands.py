@@ -13,7 +13,8 @@ import requests
 
 from pushcollector._impl import cli
 from pushcollector._impl.cli import arguments
-from pushcollector._impl.server.app import SETTINGS_VARIABLE, app_from_environment
+from pushcollector._impl.environment import SERVE_SETTINGS
+from pushcollector._impl.server.app import app_from_environment
 from pushcollector._impl.store import Store
 
 from .service import ServiceProcess
@@ -142,7 +143,7 @@ def test_a_worker_process_makes_its_application_from_the_environment(
     tokens = tmp_path / "tokens"
     pushcollector("token", "create", "ci", "--scope", "read", "--tokens", str(tokens))
     monkeypatch.setenv(
-        SETTINGS_VARIABLE,
+        SERVE_SETTINGS.name,
         json.dumps(
             {
                 "db": "sqlite:///%s" % (tmp_path / "w.db"),

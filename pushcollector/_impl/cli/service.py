@@ -7,8 +7,7 @@ runs: it needs the ``server`` extra, which the other commands do not.
 
 from __future__ import annotations
 
-from ..server.environment import TOKENS_FILE_VARIABLE
-from ..environment import DATABASE_URL
+from ..environment import DATABASE_URL, TOKENS_FILE
 from .arguments import byte_size, positive_seconds
 from .errors import CommandError
 
@@ -40,7 +39,7 @@ def add_commands(commands):
         metavar="FILE",
         help="accept only the tokens of this file (see 'token create');"
         " default: $%s; without tokens, anyone on this host may read and write,"
-        " and only loopback addresses are allowed" % TOKENS_FILE_VARIABLE,
+        " and only loopback addresses are allowed" % TOKENS_FILE.name,
     )
     serve.add_argument(
         "--max-body",
@@ -101,7 +100,7 @@ def add_commands(commands):
         "--tokens",
         metavar="FILE",
         help="the tokens file; default: $%s, else ./pushcollector.tokens"
-        % TOKENS_FILE_VARIABLE,
+        % TOKENS_FILE.name,
     )
     create.set_defaults(handler=_token_create, path=None)
 

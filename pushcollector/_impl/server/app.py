@@ -11,12 +11,12 @@ belongs to.
 from __future__ import annotations
 
 import json
-import os
 
 from starlette.applications import Starlette
 from starlette.routing import Mount, Route, compile_path
 from starlette.types import ASGIApp
 
+from ..environment import SERVE_SETTINGS
 from ..store import Store
 from .api import api_app
 from .checks import ANY_PATH
@@ -68,14 +68,11 @@ class _Surface(Mount):
         )
 
 
-#: The environment variable through which ``serve`` hands its settings to
-#: worker processes, which import the application afresh.
-SETTINGS_VARIABLE = "PUSHCOLLECTOR_SERVE_SETTINGS"
-
-
 def app_from_environment() -> Starlette:
     """The application of a worker process of ``serve --workers``."""
-    settings = json.loads(os.environ[SETTINGS_VARIABLE])
+    # Worker processes import the application afresh: serve hands them
+    # its settings through the environment.
+    settings = json.loads(SERVE_SETTINGS.get())
     tokens = Tokens.load(settings["tokens"]) if settings["tokens"] else None
     return create_app(
         Store(settings["db"]), tokens, settings["max_body"], settings["body_timeout"]

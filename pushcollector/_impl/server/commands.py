@@ -25,8 +25,8 @@ from ..store import (
     configured_database_url,
     error_summary,
 )
-from .app import SETTINGS_VARIABLE, create_app
-from .environment import TOKENS_FILE_VARIABLE
+from ..environment import SERVE_SETTINGS, TOKENS_FILE
+from .app import create_app
 from .tokens import TokenFileError, Tokens, create_token
 
 #: The tokens file ``token create`` writes when none is named.
@@ -71,7 +71,7 @@ def db_upgrade(db: str | None) -> int:
 
 def token_create(name: str, scope: str, tokens_file: str | None) -> int:
     """Add a token to the tokens file and print it, once, on one line."""
-    path = tokens_file or os.environ.get(TOKENS_FILE_VARIABLE) or DEFAULT_TOKENS_FILE
+    path = tokens_file or TOKENS_FILE.get() or DEFAULT_TOKENS_FILE
     try:
         token = create_token(path, name, scope)
     except (ValueError, OSError) as error:
@@ -100,7 +100,7 @@ def serve(
     import uvicorn
     from uvicorn.supervisors import Multiprocess
 
-    tokens_file = tokens_file or os.environ.get(TOKENS_FILE_VARIABLE)
+    tokens_file = tokens_file or TOKENS_FILE.get()
     tokens = None
     if tokens_file:
         try:
@@ -134,7 +134,7 @@ def serve(
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
     )
     if workers > 1:
-        os.environ[SETTINGS_VARIABLE] = json.dumps(
+        os.environ[SERVE_SETTINGS.name] = json.dumps(
             {
                 "db": store.url.render_as_string(hide_password=False),
                 "tokens": tokens_file,
