@@ -227,13 +227,13 @@ def test_the_report_of_a_run_in_the_store_is_that_of_the_same_local_run(tmp_path
         run = store.run("r")
         # What the service's summary endpoint makes of the store's counts.
         (counts,) = store.counts([run])
+        counted = RunReport.of_counts(counts)
         report = RunReport.of_counts(
             counts,
-            unsuccessful=store.items_in_states(run, counts.unsuccessful_states),
+            unsuccessful=store.items_in_states(run, counted.unsuccessful_states),
             unfinished=store.items_in_states(run, ["PENDING"]),
             allow_pending=True,
         )
-        counted = RunReport.of_counts(counts)
     finally:
         store.close()
 
