@@ -206,3 +206,16 @@ def test_a_broken_service_is_not_asked_again(short_timeout):
             open_run(scripted.url)
 
     assert len(scripted.requests) == 1
+
+
+def test_a_reader_reads_in_its_own_thread_when_no_thread_can_start(monkeypatch):
+    # As at the interpreter's exit, where no thread can be started.
+    from pushcollector._impl.transport.attempt import AttemptRunner
+
+    monkeypatch.setattr(AttemptRunner, "run", lambda runner, job: False)
+    answers = answers_of_a_run()
+
+    with ScriptedService(respond_trickling(None, answers)) as scripted:
+        records = list(open_run(scripted.url + "/runs/r").records())
+
+    assert records == [{"filename": "a", "state": "PUSHED"}] * 4000
