@@ -49,6 +49,7 @@ from .protocol import (
 )
 from .records import records_of_lines
 from .reading.dispatch import is_service_url, open_run
+from .reading.run import item_lines
 from .safefs import open_file_under, open_regular_file
 
 # The random part of a run id: 16 hex digits.
@@ -398,18 +399,10 @@ def _readable_lines(run, on_bad_line):
     The same lines, judged by the same parser with the same reports of the
     others, but with the text of each line, which is what is sent.
     """
-    try:
-        fd = open_regular_file(run.items_path)
-    except FileNotFoundError:
-        if run.directory is None:
-            raise
-        return  # No push items recorded in this run.
-    stream = open(fd, encoding="utf-8", errors="surrogateescape", newline="\n")
-    with stream:
-        lines = _Lines(stream)
-        # The parser takes a line, and gives its record before the next.
-        for record in records_of_lines(lines, on_bad_line):
-            yield lines.number, lines.line, record
+    lines = _Lines(item_lines(run))
+    # The parser takes a line, and gives its record before the next.
+    for record in records_of_lines(lines, on_bad_line):
+        yield lines.number, lines.line, record
 
 
 class _Sending:

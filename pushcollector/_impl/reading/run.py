@@ -101,17 +101,7 @@ class Run:
                 its ``filename`` is :attr:`items_path`.
         """
         report = on_bad_line or self._log_bad_line
-        try:
-            fd = open_regular_file(self.items_path)
-        except FileNotFoundError:
-            if self.directory is None:
-                raise
-            return  # No push items recorded in this run.
-        # Undecodable bytes are kept as surrogates rather than ending the
-        # read, so that only the lines holding them are skipped.
-        stream = open(fd, encoding="utf-8", errors="surrogateescape", newline="\n")
-        with stream:
-            yield from records_of_lines(stream, report)
+        yield from records_of_lines(item_lines(self), report)
 
     def _log_bad_line(self, bad_line):
         LOG.warning(
@@ -261,3 +251,23 @@ def _is_file_of_run(prefix, name):
     if not prefix and name in (PUSH_ITEMS_FILE, UPLOAD_MARKER):
         return False
     return not _STAGING_FILE.fullmatch(name)
+
+
+def item_lines(run: Run) -> Iterator[str]:
+    """The lines of a run's push items file, as :meth:`Run.records` reads
+    them; none for a run directory without one.
+
+    Undecodable bytes are kept as surrogates rather than ending the read,
+    so that only the lines holding them are skipped.
+
+    Raises:
+        OSError: as :meth:`Run.records` does.
+    """
+    try:
+        fd = open_regular_file(run.items_path)
+    except FileNotFoundError:
+        if run.directory is None:
+            raise
+        return  # No push items recorded in this run.
+    with open(fd, encoding="utf-8", errors="surrogateescape", newline="\n") as stream:
+        yield from stream
