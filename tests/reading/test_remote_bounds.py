@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from pushcollector import ServiceReadError, open_run
+from pushcollector import ServiceReadError, list_runs, open_run
 from pushcollector._impl import cli
 
 from ..http_service import ScriptedService
@@ -219,3 +219,96 @@ def test_a_reader_reads_in_its_own_thread_when_no_thread_can_start(monkeypatch):
         records = list(open_run(scripted.url + "/runs/r").records())
 
     assert records == [{"filename": "a", "state": "PUSHED"}] * 4000
+
+
+# What a hostile service answers cannot make a reader grow without bound.
+
+
+def gzipped(document, padding_bytes):
+    """A gzip body that inflates to a JSON object of about padding_bytes."""
+    import zlib
+
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 31)
+    head, tail = json.dumps({**document, "padding": ""}).encode().split(b'""}')
+    parts = [compressor.compress(head + b'"')]
+    block = b"x" * (1024 * 1024)
+    for _ in range(padding_bytes // len(block)):
+        parts.append(compressor.compress(block))
+    parts.append(compressor.compress(b'"}' + tail))
+    parts.append(compressor.flush())
+    return b"".join(parts)
+
+
+def test_a_compressed_answer_is_refused_not_inflated():
+    # 100 MiB once inflated, which a reader inflating answers would accept.
+    body = gzipped({"runs": [], "total": 0, "next": None}, 100 * 1024 * 1024)
+    head = b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n"
+
+    with ScriptedService(
+        lambda exchange: exchange.write(head % len(body) + body)
+    ) as scripted:
+        with pytest.raises(ServiceReadError) as caught:
+            open_run(scripted.url)
+
+    assert str(caught.value) == (
+        "%s/runs: not a pushcollector service: an answer in the content coding"
+        " 'gzip', which was not asked for" % scripted.url
+    )
+    assert scripted.requests[0].headers["Accept-Encoding"] == "identity"
+
+
+def test_compressed_records_are_refused_not_inflated():
+    answers = answers_of_a_run()
+    records = gzipped({"filename": "a", "state": "PUSHED"}, 100 * 1024 * 1024)
+
+    def respond(exchange):
+        if exchange.request.path == "/api/runs/r/push-items":
+            exchange.write(
+                b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\n"
+                b"Content-Length: %d\r\n\r\n%s" % (len(records), records)
+            )
+        else:
+            respond_trickling(None, answers)(exchange)
+
+    with ScriptedService(respond) as scripted:
+        run = open_run(scripted.url + "/runs/r")
+        with pytest.raises(ServiceReadError, match="content coding 'gzip'"):
+            list(run.records())
+
+
+def test_an_endless_line_is_not_a_record(monkeypatch):
+    monkeypatch.setattr("pushcollector._impl.reading.remote._DOCUMENT_BYTES", 100_000)
+    answers = answers_of_a_run()
+
+    def respond(exchange):
+        if exchange.request.path != "/api/runs/r/push-items":
+            return respond_trickling(None, answers)(exchange)
+        exchange.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+        chunk = b"x" * 65536
+        while not exchange.stopping:
+            exchange.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+
+    with ScriptedService(respond) as scripted:
+        run = open_run(scripted.url + "/runs/r")
+        with pytest.raises(ServiceReadError) as caught:
+            list(run.records())
+
+    assert str(caught.value) == (
+        "%s: not a pushcollector service: a line longer than 100000 bytes"
+        % run.items_path
+    )
+
+
+def test_a_service_repeating_its_pages_is_not_asked_for_ever():
+    page = json.dumps({"runs": [RUN_FIGURES], "total": 5000, "next": 1}).encode()
+    head = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(page)
+
+    with ScriptedService(lambda exchange: exchange.write(head + page)) as scripted:
+        with pytest.raises(ServiceReadError) as caught:
+            list_runs(scripted.url)
+
+    assert str(caught.value) == (
+        "%s/runs: not a pushcollector service: it answers a page of runs listed"
+        " already, at offset 1" % scripted.url
+    )
+    assert len(scripted.requests) == 2

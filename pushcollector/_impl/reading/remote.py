@@ -25,7 +25,13 @@ from ..protocol import (
 from ..records import BadLine, records_of_lines
 from .report import RunReport
 from .run import NotARunError, Run
-from ..transport.attempt import AttemptRunner, Request, Transport, describe_cause
+from ..transport.attempt import (
+    AttemptRunner,
+    Request,
+    Transport,
+    content_coding,
+    describe_cause,
+)
 from ..transport.auth import check_token
 from ..transport.errors import ServiceError
 from ..transport.retry import READ_RETRY_STATUSES, RetryPolicy
@@ -156,7 +162,9 @@ class _Service:
     def document(self, path, params=None):
         """The JSON object ``GET base + path`` answers."""
         url = self.url + path
-        answer = self.get(path, params).answer
+        request = self.get(path, params)
+        self.check_coding(url, request.answer_headers)
+        answer = request.answer
         if len(answer) > _DOCUMENT_BYTES:
             raise self.error(
                 url,
@@ -180,19 +188,49 @@ class _Service:
             ServiceReadError: naming url, if the answer is cut off or stalls.
         """
         request = self.get(path, stream=True)
-        pending = b""
+        try:
+            self.check_coding(url, request.response.headers)
+        except ServiceReadError:
+            request.response.close()
+            raise
         chunks = self.transport.chunks(
             request,
             _CHUNK_BYTES,
             lambda reason: self.error(url, "cut off while reading: %s" % reason),
         )
+        # The pieces of the line not ended yet, kept apart rather than joined
+        # at every chunk, and bounded: an endless line is not a record.
+        pending, pending_bytes = [], 0
         for chunk in chunks:
-            lines = (pending + chunk).split(b"\n")
-            pending = lines.pop()
-            for line in lines:
-                yield line.decode("utf-8", "surrogateescape")
+            lines = chunk.split(b"\n")
+            if len(lines) > 1:
+                pending.append(lines[0])
+                lines[0] = b"".join(pending)
+                pending, pending_bytes = [], 0
+                for line in lines[:-1]:
+                    yield line.decode("utf-8", "surrogateescape")
+            if lines[-1]:
+                pending.append(lines[-1])
+                pending_bytes += len(lines[-1])
+                if pending_bytes > _DOCUMENT_BYTES:
+                    raise self.error(
+                        url,
+                        "not a pushcollector service: a line longer than %d bytes"
+                        % _DOCUMENT_BYTES,
+                    )
         if pending:
-            yield pending.decode("utf-8", "surrogateescape")
+            yield b"".join(pending).decode("utf-8", "surrogateescape")
+
+    def check_coding(self, url, headers):
+        """Refuse an answer in a content coding: none was asked for, and a
+        small body may inflate into a huge one."""
+        coding = content_coding(headers)
+        if coding != "identity":
+            raise self.error(
+                url,
+                "not a pushcollector service: an answer in the content coding"
+                " %r, which was not asked for" % coding[:_DETAIL_CHARS],
+            )
 
     def error(self, url, reason, status=None):
         return ServiceReadError(
@@ -396,10 +434,20 @@ def list_remote_runs(url: str) -> list[RemoteRun]:
         found = _runs_of(service, page)
         offset += len(found)
         # A run created meanwhile moves the pages by one: none is listed twice.
-        runs.extend(figures for figures in found if figures["name"] not in seen)
-        seen.update(figures["name"] for figures in found)
+        new = [figures for figures in found if figures["name"] not in seen]
+        runs.extend(new)
+        seen.update(figures["name"] for figures in new)
         if not found or page.get("next") is None:
             break
+        if not new:
+            # A page of runs listed already, and more said to follow: a
+            # service (or a cache in front of it) repeating itself, which
+            # would be asked for ever.
+            raise service.error(
+                service.url + RUNS_PATH,
+                "not a pushcollector service: it answers a page of runs"
+                " listed already, at offset %d" % (offset - len(found)),
+            )
     return [RemoteRun(service, figures) for figures in runs]
 
 

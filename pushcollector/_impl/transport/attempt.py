@@ -173,6 +173,11 @@ def read_at_most(response, limit):
         return b""
 
 
+def content_coding(headers: Mapping[str, str]) -> str:
+    """The content coding of an answer, lower case: ``identity`` if none."""
+    return headers.get("Content-Encoding", "identity").strip().lower()
+
+
 def error_body(response, redact) -> tuple[str, bool, str | None]:
     """The start of an error answer's body, decoded and redacted, read and
     decompressed bounded; whether the body went on beyond it; and why it is
@@ -183,7 +188,7 @@ def error_body(response, redact) -> tuple[str, bool, str | None]:
     """
     data = read_at_most(response, _ERROR_BODY_BYTES + 1)
     more = len(data) > _ERROR_BODY_BYTES
-    encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
+    encoding = content_coding(response.headers)
     if encoding in ("gzip", "x-gzip", "deflate"):
         try:
             # 47: a gzip or zlib header, told apart by the decompressor.
@@ -212,7 +217,9 @@ class Request:
         attempts: attempts made so far, counted by the one thread sending it.
         answer_limit: for a request whose answer is wanted, the most of a
             success body kept; it is read up to one byte more, so that a
-            longer one can be told. The body is then in ``answer``.
+            longer one can be told. The body is then in ``answer``, as sent
+            (never decompressed), and the answer's headers in
+            ``answer_headers``.
         stream: whether a success answer is left open for its body to be
             read in chunks (see :meth:`Transport.chunks`); it is then in
             ``response``.
@@ -230,6 +237,7 @@ class Request:
         "attempts",
         "answer_limit",
         "answer",
+        "answer_headers",
         "stream",
         "response",
     )
@@ -245,6 +253,7 @@ class Request:
         self.attempts = 0
         self.answer_limit = 0
         self.answer = None
+        self.answer_headers = None
         self.stream = False
         self.response = None
 
@@ -514,6 +523,7 @@ class Transport:
                     request.response = response
                     keep_open = True
                 elif request.answer_limit:
+                    request.answer_headers = response.headers
                     request.answer = read_at_most(response, request.answer_limit + 1)
                 else:
                     # Read only so that the connection can be used again.
@@ -551,7 +561,8 @@ class Transport:
     def chunks(
         self, request: Request, size: int, on_error: Callable[[str], ServiceError]
     ) -> Iterator[bytes]:
-        """The body of a streamed answer, ``size`` bytes at a time.
+        """The body of a streamed answer, ``size`` bytes at a time, as sent
+        (never decompressed: a small body must not inflate into a huge one).
 
         Each chunk must arrive within the timeout, or the connection is shut
         down; the answer is closed once read, or when the caller stops.
@@ -599,7 +610,7 @@ class _ChunkRead:
 
     def run(self):
         try:
-            self.data = self.response.raw.read(self.size, decode_content=True)
+            self.data = self.response.raw.read(self.size, decode_content=False)
         except Exception as error:
             self.error = error
         finally:
