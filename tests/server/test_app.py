@@ -315,13 +315,32 @@ def test_runs_are_listed_a_page_at_a_time(service, run_id):
     "query",
     # Digits other than ASCII's: int() of the superscript two fails, and
     # the Arabic-Indic three is no number a client means.
-    ["limit=0", "limit=1001", "limit=x", "offset=-1", "limit=%C2%B2", "offset=%D9%A3"],
+    [
+        "limit=0",
+        "limit=1001",
+        "limit=x",
+        "offset=-1",
+        "limit=%C2%B2",
+        "offset=%D9%A3",
+        # Beyond the databases' 64-bit counts, and beyond what int() reads.
+        "offset=9223372036854775808",
+        "offset=" + "9" * 5000,
+        "limit=" + "1" * 5000,
+    ],
 )
 def test_bad_paging_is_refused(service, query):
     answer = service.get("/runs?" + query)
 
     assert answer.status_code == 400
     assert error_of(answer).startswith("invalid ")
+
+
+def test_the_largest_offset_is_a_page_past_the_end(service):
+    answer = service.get("/runs?offset=9223372036854775807")
+
+    assert answer.status_code == 200
+    assert answer.json()["runs"] == []
+    assert service.get("/runs?offset=" + "0" * 5000 + "1").status_code == 200
 
 
 def test_the_summary_is_the_one_summary_prints_of_the_same_local_run(

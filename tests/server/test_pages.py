@@ -514,6 +514,8 @@ def test_every_page_has_a_strict_policy(service, run_id):
         ("/runs/{run_id}?page=0", 400, "Invalid page '0': a page number from 1"),
         ("/runs/{run_id}?page=%C2%B2", 400, "Invalid page '²'"),
         ("/runs/{run_id}?pending_page=x", 400, "Invalid pending_page 'x'"),
+        ("/runs/{run_id}?pending_page=" + "9" * 5000, 400, "Invalid pending_page"),
+        ("/?page=" + "9" * 5000, 400, "Invalid page '99999"),
         ("/?page=-1", 400, "Invalid page '-1'"),
         ("/runs/{run_id}?sort=size", 400, "Invalid sort 'size': one of seq,"),
         ("/runs/{run_id}?pending_order=up", 400, "Invalid pending_order 'up'"),

@@ -35,6 +35,7 @@ from .auth import (
     requires,
 )
 from .checks import (
+    MAX_OFFSET,
     Refused,
     bool_parameter,
     call_store,
@@ -220,7 +221,7 @@ class _Service:
     @requires(READ)
     async def list_runs(self, request: Request) -> Response:
         limit = int_parameter(request, "limit", 100, 1, 1000)
-        offset = int_parameter(request, "offset", 0, 0, None)
+        offset = int_parameter(request, "offset", 0, 0, MAX_OFFSET)
         page, total, newest = await self._call(self._runs_page, limit, offset)
         next_page = None
         if offset + len(page) < total:

@@ -44,7 +44,7 @@ from ..reading.report import RunReport
 from ..schema import SUCCESSFUL_STATES, push_item_schema
 from ..store import ITEM_SORT_KEYS, Store
 from .auth import BASIC, BEARER, READ, NotPermitted, TokenBackend, requires
-from .checks import Refused, call_store, path_filename, path_run_id
+from .checks import Refused, call_store, integer_in, path_filename, path_run_id
 from .tokens import Tokens
 
 #: Runs per page of the list, and items per page of a table of a run.
@@ -610,11 +610,12 @@ def _page_number(request, name):
     text = request.query_params.get(name)
     if text is None or text == "":
         return 1
-    if not (text.isascii() and text.isdigit() and 1 <= int(text) <= _MAX_PAGE):
+    number = integer_in(text, 1, _MAX_PAGE)
+    if number is None:
         raise Refused(
             400, "Invalid %s %r: a page number from 1 to %d." % (name, text, _MAX_PAGE)
         )
-    return int(text)
+    return number
 
 
 def _text(request, name):
