@@ -108,6 +108,23 @@ def test_serve_refuses_a_database_of_a_newer_schema(tmp_path):
     assert "(revision zz) is newer than this version" in done.stderr
 
 
+@pytest.mark.parametrize(
+    "option, message",
+    [
+        (["--port", "70000"], "invalid port '70000': 0 (any free one) to 65535"),
+        (["--port", "65536"], "invalid port '65536'"),
+        (["--workers", "0"], "invalid number '0': 1 or more"),
+        (["--workers", "-3"], "invalid number '-3': 1 or more"),
+    ],
+)
+def test_serve_refuses_a_port_or_workers_out_of_range(tmp_path, option, message):
+    done = pushcollector("serve", *option, "--db", "sqlite:///%s" % (tmp_path / "x"))
+
+    assert done.returncode == 2
+    assert message in done.stderr
+    assert not (tmp_path / "x").exists()
+
+
 def test_serve_refuses_a_port_in_use(tmp_path):
     with socket.create_server(("127.0.0.1", 0)) as taken:
         port = taken.getsockname()[1]

@@ -34,7 +34,22 @@ def positive_seconds(text: str) -> float:
 
 
 def positive_int(text: str) -> int:
-    """A whole number, 1 or more, in decimal digits only."""
-    if not text.isdigit() or int(text) < 1:
+    """A whole number, 1 or more, in ASCII digits only."""
+    if not _is_digits(text) or int(text) < 1:
         raise argparse.ArgumentTypeError("invalid number %r: 1 or more" % text)
     return int(text)
+
+
+def port_number(text: str) -> int:
+    """A TCP port, 0 (any free one) to 65535, in ASCII digits only."""
+    if not _is_digits(text) or int(text) > 65535:
+        raise argparse.ArgumentTypeError(
+            "invalid port %r: 0 (any free one) to 65535" % text
+        )
+    return int(text)
+
+
+def _is_digits(text):
+    # ASCII only: str.isdigit() takes "²", which int() refuses; and few
+    # enough for int() to read, which refuses more than 4,300 digits.
+    return text.isascii() and text.isdigit() and len(text) <= 20

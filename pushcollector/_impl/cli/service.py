@@ -8,7 +8,7 @@ runs: it needs the ``server`` extra, which the other commands do not.
 from __future__ import annotations
 
 from ..environment import DATABASE_URL, TOKENS_FILE
-from .arguments import byte_size, positive_seconds
+from .arguments import byte_size, port_number, positive_int, positive_seconds
 from .errors import CommandError
 
 _DB_HELP = (
@@ -32,7 +32,10 @@ def add_commands(commands):
         "--host", default="127.0.0.1", help="the address to listen on (127.0.0.1)"
     )
     serve.add_argument(
-        "--port", type=int, default=8080, help="the port; 0 for any free one (8080)"
+        "--port",
+        type=port_number,
+        default=8080,
+        help="the port, 0 to 65535; 0 for any free one (8080)",
     )
     serve.add_argument(
         "--tokens",
@@ -62,7 +65,7 @@ def add_commands(commands):
     )
     serve.add_argument(
         "--workers",
-        type=int,
+        type=positive_int,
         default=1,
         help="worker processes serving requests (1)",
     )
