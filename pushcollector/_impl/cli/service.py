@@ -95,7 +95,7 @@ def add_commands(commands):
         description="Create a random token, add its hash to the tokens file"
         " (created readable by its owner only) and print the token, once, on"
         " one line. A write token may read too. Revoke a token by deleting its"
-        " line; the service reads the file when it starts.",
+        " line: a running service follows the file, from its next request.",
     )
     create.add_argument("name", metavar="NAME", help="who or what the token is for")
     create.add_argument("--scope", choices=["write", "read"], required=True)
