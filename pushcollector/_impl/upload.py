@@ -30,7 +30,7 @@ import os
 import sys
 
 from .backends.http import HttpCollectorError
-from .transport.attempt import AttemptRunner, Request, Transport
+from .transport.attempt import Request, Transport
 from .transport.retry import RetryPolicy
 from .transport.sender import OrderedSender
 from .backends.local import STAGING_PREFIX, UPLOAD_MARKER
@@ -177,11 +177,7 @@ class _Uploader:
         path = run_path(self.run_id)
         request = Request("GET", path, b"", self.transport.request_headers(JSON_TYPE))
         request.answer_limit = _RUN_ANSWER_BYTES
-        runner = AttemptRunner()
-        try:
-            failure = self.transport.deliver(request, runner)
-        finally:
-            runner.stop()
+        failure = self.transport.fetch(request)
         if failure is not None:
             if failure.status == 404:
                 return 0

@@ -26,7 +26,6 @@ from ..records import BadLine, records_of_lines
 from .report import RunReport
 from .run import NotARunError, Run
 from ..transport.attempt import (
-    AttemptRunner,
     Request,
     Transport,
     content_coding,
@@ -134,7 +133,7 @@ class _Service:
             raise NotARunError("not a service URL: %s" % error) from None
         self.url = self.transport.url
 
-    def get(self, path, params=None, answer_limit=_DOCUMENT_BYTES, stream=False):
+    def get(self, path, params=None, stream=False):
         """The delivered request ``GET base + path``, if it succeeded.
 
         Raises:
@@ -144,19 +143,14 @@ class _Service:
         request = Request(
             "GET", path, b"", self.transport.request_headers(), params=params
         )
-        request.answer_limit = 0 if stream else answer_limit
+        request.answer_limit = 0 if stream else _DOCUMENT_BYTES
         request.stream = stream
-        runner = AttemptRunner()
-        try:
-            failure = self.transport.deliver(
-                request, runner, deadline=time.monotonic() + _TIMEOUT
-            )
-        finally:
-            runner.stop()
+        failure = self.transport.fetch(request, deadline=time.monotonic() + _TIMEOUT)
         if failure is None:
             return request
-        if failure.status == 404 and _detail(failure).startswith("no run "):
-            raise NotARunError("%s%s: %s" % (self.url, path, _detail(failure)))
+        detail = _detail(failure)
+        if failure.status == 404 and detail.startswith("no run "):
+            raise NotARunError("%s%s: %s" % (self.url, path, detail))
         raise failure.error
 
     def document(self, path, params=None):
@@ -232,12 +226,10 @@ class _Service:
                 " %r, which was not asked for" % coding[:_DETAIL_CHARS],
             )
 
-    def error(self, url, reason, status=None):
+    def error(self, url, reason):
+        """The error of a read whose answer is not one a service gives."""
         return ServiceReadError(
-            self.transport.redact("%s: %s" % (url, reason)),
-            method="GET",
-            url=url,
-            status=status,
+            self.transport.redact("%s: %s" % (url, reason)), method="GET", url=url
         )
 
 

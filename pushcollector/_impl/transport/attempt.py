@@ -397,6 +397,15 @@ class Transport:
             headers["Idempotency-Key"] = key
         return headers
 
+    def fetch(self, request: Request, deadline: float | None = None) -> Failure | None:
+        """Deliver a request outside any sender: as :meth:`deliver`, with an
+        attempt runner of its own, stopped once the request is done with."""
+        runner = AttemptRunner()
+        try:
+            return self.deliver(request, runner, deadline)
+        finally:
+            runner.stop()
+
     def deliver(
         self, request: Request, runner: AttemptRunner, deadline: float | None = None
     ) -> Failure | None:
