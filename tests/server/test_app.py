@@ -254,6 +254,66 @@ def test_an_applied_file_key_is_not_applied_again(service, run_id):
     assert service.get("/runs/%s/files/log" % run_id).content == b"once\n"
 
 
+def test_a_key_reused_for_other_push_items_or_a_file_is_refused(service, run_id):
+    key = "%s.s.7" % run_id
+    post_items(service.url, run_id, ITEMS, key=key)
+    files_before = service.get("/runs/%s/files" % run_id).json()
+
+    other_items = post_items(service.url, run_id, ITEMS[:1], key=key)
+    put = send_file(service.url, run_id, "log", b"x", method="PUT", key=key)
+    appended = send_file(service.url, run_id, "log", b"x", key=key)
+
+    assert [other_items.status_code, put.status_code, appended.status_code] == [422] * 3
+    assert error_of(other_items) == (
+        "Idempotency-Key %r of run %s was applied to a POST of push items with"
+        " another body: nothing stored; a key names one request" % (key, run_id)
+    )
+    assert error_of(put) == (
+        "Idempotency-Key %r of run %s was applied to another request (a POST of"
+        " push items), not a PUT of file 'log': nothing stored; a key names one"
+        " request" % (key, run_id)
+    )
+    assert "not a POST to file 'log'" in error_of(appended)
+    assert [json.loads(line) for line in stored_lines(service, run_id)] == ITEMS
+    assert (
+        service.get("/runs/%s/files" % run_id).json() == files_before == {"files": []}
+    )
+    # The request the key was applied to is still a repeat.
+    assert post_items(service.url, run_id, ITEMS, key=key).json() == {
+        "applied": False,
+        "push_items": 3,
+    }
+
+
+@pytest.mark.parametrize("method", ["PUT", "POST"])
+def test_a_file_key_reused_for_another_body_or_file_is_refused(service, run_id, method):
+    key = "%s.s.8" % run_id
+    send_file(service.url, run_id, "log", b"first\n", method=method, key=key)
+
+    other_body = send_file(service.url, run_id, "log", b"other\n", method, key)
+    other_file = send_file(service.url, run_id, "log2", b"first\n", method, key)
+    other_kind = send_file(
+        service.url,
+        run_id,
+        "log",
+        b"first\n",
+        "POST" if method == "PUT" else "PUT",
+        key,
+    )
+    as_items = post_items(service.url, run_id, ITEMS, key=key)
+
+    answers = [other_body, other_file, other_kind, as_items]
+    assert [answer.status_code for answer in answers] == [422] * 4
+    assert "with another body: nothing stored" in error_of(other_body)
+    assert "file 'log'), not a " in error_of(other_file)
+    assert "file 'log2'" in error_of(other_file)
+    assert stored_lines(service, run_id) == []
+    assert [
+        file["name"] for file in service.get("/runs/%s/files" % run_id).json()["files"]
+    ] == ["log"]
+    assert service.get("/runs/%s/files/log" % run_id).content == b"first\n"
+
+
 # -- Reading ------------------------------------------------------------------
 
 

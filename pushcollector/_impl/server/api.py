@@ -24,7 +24,7 @@ from ..inputs import push_item_validator
 from ..jsonvalues import PushItemValueError, check_json_values
 from ..protocol import JSON_LINES_TYPE, KEY_PATTERN, KEY_RULE, schema_refusal
 from ..reading.report import RunReport
-from ..store import Store
+from ..store import KeyReused, Store
 from .auth import (
     BEARER,
     READ,
@@ -196,7 +196,7 @@ class _Service:
         # In the worker thread, with the store's call: decoding and checking
         # a large body would otherwise hold up the event loop.
         items = _push_items(body)
-        return self.store.add_push_items(run_id, items, key), len(items)
+        return _stored(self.store.add_push_items, run_id, items, key), len(items)
 
     async def file(self, request: Request) -> Response:
         # HEAD is the GET it stands for, never a write.
@@ -213,7 +213,7 @@ class _Service:
         write = (
             self.store.put_file if request.method == "PUT" else self.store.append_file
         )
-        applied = await self._call(write, run_id, filename, data, key)
+        applied = await self._call(_stored, write, run_id, filename, data, key)
         return _written(applied, bytes=len(data))
 
     # -- Reading ----------------------------------------------------------
@@ -326,6 +326,15 @@ class _Service:
             media_type="application/octet-stream",
             headers=_HEADERS,
         )
+
+
+def _stored(write, *args):
+    """A store's write; a key it applied to another request is a 422, as the
+    IETF's draft on the Idempotency-Key header has it."""
+    try:
+        return write(*args)
+    except KeyReused as error:
+        raise Refused(422, str(error)) from None
 
 
 def _written(applied, **counts):

@@ -92,10 +92,16 @@ file_pieces = sa.Table(
     sa.Column("data", sa.LargeBinary, nullable=False),
 )
 
+# The keys each run applied, and what to: the kind of request (with the file
+# it writes) and a digest of its body, so that another request reusing a key
+# is refused rather than taken for a repeat. Keys applied before revision
+# 0002 have neither, and are taken for repeats of any request.
 applied_requests = sa.Table(
     "applied_requests",
     metadata,
     sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id"), primary_key=True),
     sa.Column("key", sa.String(MAX_KEY_LENGTH), primary_key=True),
     sa.Column("applied_at", UtcDateTime(), nullable=False),
+    sa.Column("kind", sa.Text, nullable=True),
+    sa.Column("digest", sa.LargeBinary(32), nullable=True),
 )
