@@ -1000,6 +1000,52 @@ def test_a_run_the_service_holds_more_of_is_refused(service, tmp_path):
     )
 
 
+def test_a_batch_overlapping_one_the_service_applied_fails_the_upload(
+    service, tmp_path
+):
+    """Records sent from an index the service applied another body at (a
+    request of another upload of the run, made with other batches) are
+    refused, 422, not retried and not stored twice."""
+    run_dir = record_run(tmp_path, [items(10)], files={})
+    items_path = os.path.join(run_dir, "pushitems.jsonl")
+    with open(items_path, "rb") as items_file:
+        content = items_file.read()
+    run_id = "overlapped-0123456789abcdef"
+    with open(os.path.join(run_dir, ".pushcollector-upload"), "w") as marker:
+        marker.write(
+            "%s\nitems %d %s\n"
+            % (
+                run_id,
+                len(content),
+                hashlib.blake2b(content, digest_size=32).hexdigest(),
+            )
+        )
+    # The other upload's batch of records 5 and 6.
+    requests.post(
+        "%s/runs/%s/push-items" % (service.url, run_id),
+        json=items(2, first=5),
+        headers={"Idempotency-Key": "records:5"},
+        timeout=TIMEOUT,
+    ).raise_for_status()
+
+    # Records 2 to 4, then 5 to 7.
+    done = run_upload(run_dir, "--to", service.url, "--batch-size", "3")
+
+    assert done.returncode == 2
+    assert done.stderr.startswith(
+        "pushcollector: error: upload incomplete: POST %s/runs/%s/push-items failed"
+        " (attempt 1 of 5): HTTP 422 " % (service.url, run_id)
+    )
+    assert (
+        "Idempotency-Key records:5 of run %s was applied to a POST of push items"
+        " with another body" % run_id
+    ) in done.stderr
+    assert done.stderr.count("\n") == 1
+    assert [json.loads(line) for line in stored_lines(service, run_id)] == (
+        items(2, first=5) + items(3, first=2)
+    )
+
+
 # A file that is not the one a run was uploaded from --------------------------
 
 

@@ -265,11 +265,11 @@ def test_a_key_reused_for_other_push_items_or_a_file_is_refused(service, run_id)
 
     assert [other_items.status_code, put.status_code, appended.status_code] == [422] * 3
     assert error_of(other_items) == (
-        "Idempotency-Key %r of run %s was applied to a POST of push items with"
+        "Idempotency-Key %s of run %s was applied to a POST of push items with"
         " another body: nothing stored; a key names one request" % (key, run_id)
     )
     assert error_of(put) == (
-        "Idempotency-Key %r of run %s was applied to another request (a POST of"
+        "Idempotency-Key %s of run %s was applied to another request (a POST of"
         " push items), not a PUT of file 'log': nothing stored; a key names one"
         " request" % (key, run_id)
     )

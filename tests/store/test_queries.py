@@ -174,11 +174,11 @@ ITEM = {"filename": "a", "state": "PUSHED"}
     [
         (
             lambda store: store.add_push_items("r", [ITEM, ITEM], "items"),
-            "'items' of run r was applied to a POST of push items with another body",
+            "items of run r was applied to a POST of push items with another body",
         ),
         (
             lambda store: store.put_file("r", "log", b"x", "items"),
-            "'items' of run r was applied to another request (a POST of push"
+            "items of run r was applied to another request (a POST of push"
             " items), not a PUT of file 'log'",
         ),
         (
@@ -187,7 +187,7 @@ ITEM = {"filename": "a", "state": "PUSHED"}
         ),
         (
             lambda store: store.put_file("r", "log", b"other", "put"),
-            "'put' of run r was applied to a PUT of file 'log' with another body",
+            "put of run r was applied to a PUT of file 'log' with another body",
         ),
         (
             lambda store: store.put_file("r", "log2", b"put", "put"),
@@ -203,7 +203,7 @@ ITEM = {"filename": "a", "state": "PUSHED"}
         ),
         (
             lambda store: store.append_file("r", "log", b"other", "append"),
-            "'append' of run r was applied to a POST to file 'log' with another body",
+            "append of run r was applied to a POST to file 'log' with another body",
         ),
         (
             lambda store: store.append_file("r", "log2", b"append", "append"),

@@ -327,13 +327,13 @@ class Store:
             return  # Applied before the store kept what a key was for.
         if applied_kind != kind:
             raise KeyReused(
-                "Idempotency-Key %r of run %s was applied to another request (%s),"
+                "Idempotency-Key %s of run %s was applied to another request (%s),"
                 " not %s: nothing stored; a key names one request"
                 % (key, run_name, _request_words(applied_kind), _request_words(kind))
             )
         if bytes(applied_digest) != digest:
             raise KeyReused(
-                "Idempotency-Key %r of run %s was applied to %s with another body:"
+                "Idempotency-Key %s of run %s was applied to %s with another body:"
                 " nothing stored; a key names one request"
                 % (key, run_name, _request_words(kind))
             )
