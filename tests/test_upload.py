@@ -405,6 +405,106 @@ def test_upload_run_says_what_it_sent_and_did_not(service, tmp_path):
     )
 
 
+def all_pushed(count):
+    return [{"filename": "f%d" % n, "state": "PUSHED"} for n in range(count)]
+
+
+def summary_of(path, *options):
+    done = subprocess.run(
+        [sys.executable, "-m", "pushcollector", "summary", "--json", *options, path],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+    return done.returncode, json.loads(done.stdout)
+
+
+def test_a_run_uploaded_with_lines_not_sent_fails_on_the_service_as_here(
+    service, tmp_path
+):
+    run_dir = record_run(tmp_path, [all_pushed(20)], files={})
+    with open(os.path.join(run_dir, "pushitems.jsonl"), "ab") as items_file:
+        items_file.write(b"not json\n")
+        # Read here as a PUSHED item; refused by the service (its checksum).
+        items_file.write(
+            b'{"filename": "x", "state": "PUSHED", "checksums": {"md5": "no"}}\n'
+        )
+        items_file.write(json.dumps(all_pushed(21)[20]).encode() + b"\n")
+    local_status, local = summary_of(run_dir)
+
+    done = run_upload(run_dir, "--to", service.url)
+
+    assert done.returncode == 1
+    url = done.stdout.strip()
+    served_status, served = summary_of(url)
+    assert (local_status, served_status) == (1, 1)
+    assert (local["passed"], served["passed"]) == (False, False)
+    # The lines it could not read, as here; and the record not sent.
+    assert local["bad_lines"] == [
+        {"line": 21, "reason": "not valid JSON (Expecting value, column 1)"}
+    ]
+    assert served["bad_lines"] == local["bad_lines"] + [
+        {"line": 22, "reason": "not sent: the service refuses this record"}
+    ]
+    assert (local["records"], served["records"]) == (22, 21)
+    assert local["states"] == {"PUSHED": 22}
+    assert served["states"] == {"PUSHED": 21}
+    figures = service.get("/runs/%s" % run_id_of(url)).json()
+    assert (figures["bad_lines"], figures["passed"]) == (2, False)
+    # Allowed bad lines, both pass.
+    assert summary_of(run_dir, "--allow-bad-lines")[0] == 0
+    assert summary_of(url, "--allow-bad-lines")[0] == 0
+    # Uploaded again: the same lines, declared once.
+    assert run_upload(run_dir, "--to", service.url).returncode == 1
+    assert summary_of(url)[1]["bad_lines"] == served["bad_lines"]
+
+
+def test_a_failure_to_declare_the_lines_not_sent_fails_the_upload(tmp_path):
+    """Any other answer than 404 or 405 fails the upload, status 2."""
+    run_dir = record_run(tmp_path, [all_pushed(1)], files={})
+    with open(os.path.join(run_dir, "pushitems.jsonl"), "ab") as items_file:
+        items_file.write(b"not json\n")
+
+    class Refusing(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            self.answer(404, b'{"error": "no run"}')
+
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self.answer(200, b'{"applied": true}')
+
+        def do_PUT(self):
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self.answer(403, b'{"error": "this token may read, not write"}')
+
+        def answer(self, status, body):
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Refusing)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        done = run_upload(
+            run_dir, "--to", "http://127.0.0.1:%d/api" % server.server_address[1]
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    assert done.returncode == 2
+    assert "/bad-lines failed (attempt 1 of 5): HTTP 403 " in done.stderr
+    assert done.stderr.endswith(
+        " (the token is taken from $PUSHCOLLECTOR_HTTP_TOKEN); run the command"
+        " again to complete it\n"
+    )
+
+
 # Interrupted uploads --------------------------------------------------------
 
 
@@ -415,8 +515,8 @@ class Proxy(http.server.ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, target, kill_at, after_answer, busy_at=None):
-        super().__init__(("127.0.0.1", 0), ProxyHandler)
+    def __init__(self, target, kill_at, after_answer, busy_at=None, handler=None):
+        super().__init__(("127.0.0.1", 0), handler or ProxyHandler)
         self.target = target
         self.kill_at = kill_at
         self.after_answer = after_answer
@@ -480,6 +580,45 @@ class ProxyHandler(http.server.BaseHTTPRequestHandler):
         self.wfile.write(answer.content)
 
     do_GET = do_POST = do_PUT = relay
+
+
+class OlderServiceHandler(ProxyHandler):
+    """A service that knows no PUT .../bad-lines, as one before 1.6.0."""
+
+    def relay(self):
+        if not self.path.endswith("/bad-lines"):
+            return super().relay()
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        body = json.dumps({"error": "no such resource: %s" % self.path}).encode()
+        self.send_response(404)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = do_PUT = relay
+
+
+def test_a_service_that_cannot_record_lines_not_sent_is_warned_of(service, tmp_path):
+    run_dir = record_run(tmp_path, [all_pushed(3)], files={})
+    with open(os.path.join(run_dir, "pushitems.jsonl"), "ab") as items_file:
+        items_file.write(b"not json\n")
+    older = Proxy(service.url, None, False, handler=OlderServiceHandler)
+    threading.Thread(target=older.serve_forever, daemon=True).start()
+    try:
+        done = run_upload(run_dir, "--to", older.url)
+    finally:
+        older.shutdown()
+        older.server_close()
+
+    assert done.returncode == 1
+    assert done.stderr.splitlines()[1:] == [
+        "pushcollector: warning: the service cannot record the 1 lines not sent"
+        " (it knows no PUT %s/bad-lines: a pushcollector serve older than"
+        " 1.6.0?): its run there does not fail for them, as this one does"
+        % done.stdout.strip()
+    ]
+    assert len(stored_lines(service, run_id_of(done.stdout.strip()))) == 3
 
 
 # The requests of the interrupted run's upload, in order: 560 records in

@@ -49,6 +49,7 @@ from .protocol import (
     MAX_RUN_ID_LENGTH,
     NOT_IN_RUN_ID,
     RUN_ID_PATTERN,
+    bad_lines_path,
     file_path,
     push_items_path,
     record_refusal,
@@ -143,6 +144,11 @@ class UploadResult:
         new_run (str | None): why the run was uploaded under a new run id
             rather than resumed, when its marker named a run uploaded from
             another file; None when it was not.
+        bad_lines_recorded (bool | None): whether the service recorded the
+            lines not sent (``bad_lines`` and the records it would refuse)
+            as bad lines of its run, which fail the run there as they fail
+            it here: False if the service cannot (one older than this
+            version), None if there were none.
     """
 
     def __init__(self, run, run_id, url):
@@ -150,6 +156,9 @@ class UploadResult:
         self.run_id = run_id
         self.url = url
         self.new_run = None
+        self.bad_lines_recorded = None
+        # The line number of every record not sent, for the service.
+        self._not_sent_lines = []
         self.records_sent = 0
         self.records_held = 0
         self.files = 0
@@ -160,6 +169,7 @@ class UploadResult:
 
     def _not_sent(self, line_number, reason):
         self.not_sent_count += 1
+        self._not_sent_lines.append(line_number)
         if len(self.not_sent) < _NOT_SENT_KEPT:
             self.not_sent.append(NotSentLine(line_number, reason))
 
@@ -193,6 +203,27 @@ class _Uploader:
     def close(self):
         """Wait for every request sent, then release the thread and session."""
         self._sender.close()
+
+    def declare_bad_lines(self, lines):
+        """Declare to the service the lines of the run not sent; whether it
+        could record them (False if it knows no such request).
+
+        Raises:
+            HttpCollectorError: if the request failed otherwise.
+        """
+        request = Request(
+            "PUT",
+            bad_lines_path(self.run_id),
+            json.dumps(lines).encode("ascii"),
+            self.transport.request_headers(JSON_TYPE),
+        )
+        request.answer_limit = _RUN_ANSWER_BYTES
+        failure = self.transport.fetch(request)
+        if failure is None:
+            return True
+        if failure.status in (404, 405):
+            return False
+        raise failure.error
 
     def records_held(self):
         """How many records the service holds for the run: 0 if it has none.
@@ -642,6 +673,12 @@ class _Sending:
             result.files += 1
         while self.pending:
             self.pending.popleft().result()
+        if result.bad_lines or result.not_sent_count:
+            # Once the records are there: the run's bad lines, as the local
+            # summary counts them, and the records not sent.
+            result.bad_lines_recorded = self.uploader.declare_bad_lines(
+                _undelivered(result)
+            )
 
     def send(self, method, path, body, content_type, key):
         self.pending.append(self.uploader.send(method, path, body, content_type, key))
@@ -763,6 +800,25 @@ class _Sending:
                 "%s changed while it was uploaded: upload the run again once it"
                 " no longer changes" % path
             )
+
+
+# The reason the service keeps for a record not sent; the upload's warnings
+# give the first ones' own.
+_NOT_SENT_REASON = "not sent: the service refuses this record"
+
+
+def _undelivered(result):
+    """The lines not sent, as the service takes them: the bad lines of the
+    local run, and the records it would refuse, in the order of the file."""
+    lines = [
+        {"line": bad.line_number, "reason": bad.reason} for bad in result.bad_lines
+    ]
+    lines.extend(
+        {"line": number, "reason": _NOT_SENT_REASON}
+        for number in result._not_sent_lines
+    )
+    lines.sort(key=lambda line: line["line"])
+    return lines
 
 
 def _all_json(records):

@@ -333,6 +333,9 @@ def test_keys_applied_before_the_store_kept_their_requests_are_repeats(
     assert store.upgrade() == ("0001", HEAD)
 
     store.check_schema()
+    # The run was declared no bad lines.
+    assert store.run("old").bad_line_count == 0
+    assert store.bad_lines(store.run("old")) == []
     assert store.add_push_items("old", [ITEM, ITEM], "old-key") is False
     assert store.put_file("old", "log", b"x", "old-key") is False
     run = store.run("old")
@@ -344,6 +347,29 @@ def test_keys_applied_before_the_store_kept_their_requests_are_repeats(
     with pytest.raises(KeyReused):
         store.put_file("old", "log", b"y", "new-key")
     store.close()
+
+
+def test_bad_lines_declared_are_the_run_s_and_fail_its_verdict(store):
+    store.add_push_items("r", [ITEM])
+    lines = [(2, "not valid JSON"), (7, "any text: \0 \udcff \U0001f600")]
+
+    assert store.set_bad_lines("r", lines, "k") is True
+    assert store.set_bad_lines("r", lines, "k") is False
+
+    run = store.run("r")
+    assert run.bad_line_count == 2
+    assert store.bad_lines(run) == lines
+    (counts,) = store.counts([run])
+    report = RunReport.of_counts(counts)
+    assert (report.bad_line_count, report.passed) == (2, False)
+    # Declared again, in place of those before.
+    assert store.set_bad_lines("r", lines[1:]) is True
+    assert store.bad_lines(store.run("r")) == lines[1:]
+    assert store.set_bad_lines("r", []) is True
+    assert RunReport.of_counts(store.counts([store.run("r")])[0]).passed is True
+    # A run is created by its bad lines alone, as by any write.
+    store.set_bad_lines("new", lines)
+    assert store.run("new").record_count == 0
 
 
 def test_final_states_are_the_last_of_each_item(store):

@@ -148,6 +148,18 @@ def _upload(args):
             % (shown(os.path.join(result.run.directory, name)), shown(problem)),
             file=sys.stderr,
         )
+    if result.bad_lines_recorded is False:
+        print(
+            "pushcollector: warning: the service cannot record the %s lines not"
+            " sent (it knows no PUT %s/bad-lines: a pushcollector serve older"
+            " than 1.6.0?): its run there does not fail for them, as this one"
+            " does"
+            % (
+                format_count(len(result.bad_lines) + result.not_sent_count),
+                shown(result.url),
+            ),
+            file=sys.stderr,
+        )
     print_lines([result.url])
     if result.bad_lines or result.not_sent_count or result.files_not_sent:
         return EXIT_FAILED

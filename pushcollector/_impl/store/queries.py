@@ -28,6 +28,7 @@ from ..records import encode_push_item
 from .engine import database_url, shared_engine
 from .tables import (
     applied_requests,
+    bad_lines,
     file_pieces,
     files,
     item_states,
@@ -95,11 +96,13 @@ def _now():
 # and a digest of its body, kept with the key so that a repeat is told from
 # another request reusing it.
 _PUSH_ITEMS = "push-items"
+_BAD_LINES = "bad-lines"
 _PUT_FILE = "put-file:"
 _APPEND_FILE = "append-file:"
 
 _KIND_WORDS = {
     _PUSH_ITEMS: "a POST of push items",
+    _BAD_LINES: "a PUT of bad lines",
     _PUT_FILE: "a PUT of file %r",
     _APPEND_FILE: "a POST to file %r",
 }
@@ -111,14 +114,17 @@ def _body_digest(body: bytes) -> bytes:
 
 def _request_words(kind):
     """A kind of request as an error says it."""
-    if kind == _PUSH_ITEMS:
-        return _KIND_WORDS[_PUSH_ITEMS]
+    if kind in (_PUSH_ITEMS, _BAD_LINES):
+        return _KIND_WORDS[kind]
     prefix, name = kind.split(":", 1)
     return _KIND_WORDS[prefix + ":"] % name
 
 
-RunRow = collections.namedtuple("RunRow", "id name created_at updated_at record_count")
-RunRow.__doc__ = "A run as the store holds it."
+RunRow = collections.namedtuple(
+    "RunRow", "id name created_at updated_at record_count bad_line_count"
+)
+RunRow.__doc__ = """A run as the store holds it; ``bad_line_count`` is how many
+lines its client declared it could not deliver (see ``Store.set_bad_lines``)."""
 
 FileRow = collections.namedtuple("FileRow", "name size updated_at")
 FileRow.__doc__ = "A file of a run: its name, size in bytes and last change."
@@ -545,7 +551,70 @@ class Store:
                 )
         return True
 
+    def set_bad_lines(
+        self,
+        run_name: str,
+        lines: list[tuple[int, str]],
+        key: str | None = None,
+    ) -> bool:
+        """Declare the lines of a run its client could not deliver, in place
+        of those declared before: they count as the run's bad lines, and
+        fail its verdict as bad lines of a run on disk do.
+
+        Args:
+            run_name: the run; created if new.
+            lines: ``(line_number, reason)`` of each, in increasing order of
+                line number.
+            key: the request's Idempotency-Key, if any.
+
+        Returns:
+            False if the same request, with the same key, was applied
+            before, in which case nothing is stored; True otherwise.
+
+        Raises:
+            KeyReused: if the key was applied to another request of the run,
+                with nothing stored.
+        """
+        # As ASCII: a reason may hold any str, lone surrogates included.
+        encode = json.encoder.encode_basestring_ascii
+        rows = [(number, encode(reason)) for number, reason in lines]
+        digest = None
+        if key is not None:
+            digest = _body_digest(json.dumps(rows).encode())
+        with self._writing() as connection, connection.begin() as transaction:
+            begun = self._begin_write(connection, run_name, 0, key, _BAD_LINES, digest)
+            if begun is None:
+                transaction.rollback()
+                return False
+            run_id, _ = begun
+            connection.execute(bad_lines.delete().where(bad_lines.c.run_id == run_id))
+            if rows:
+                connection.execute(
+                    bad_lines.insert(),
+                    [
+                        {"run_id": run_id, "line_number": number, "reason_json": text}
+                        for number, text in rows
+                    ],
+                )
+            connection.execute(
+                runs.update()
+                .where(runs.c.id == run_id)
+                .values(bad_line_count=len(rows))
+            )
+        return True
+
     # -- Reading ----------------------------------------------------------
+
+    def bad_lines(self, run: RunRow) -> list[tuple[int, str]]:
+        """The ``(line_number, reason)`` of each line the run's client
+        declared it could not deliver, in order."""
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                sa.select(bad_lines.c.line_number, bad_lines.c.reason_json)
+                .where(bad_lines.c.run_id == run.id)
+                .order_by(bad_lines.c.line_number)
+            ).all()
+        return [(number, _decode_text(text)) for number, text in rows]
 
     def run(self, run_name: str) -> RunRow | None:
         """The run of that name, or None."""
@@ -945,4 +1014,5 @@ _RUN_COLUMNS = (
     runs.c.created_at,
     runs.c.updated_at,
     runs.c.record_count,
+    runs.c.bad_line_count,
 )
