@@ -451,6 +451,15 @@ def test_a_run_uploaded_with_lines_not_sent_fails_on_the_service_as_here(
     assert served["states"] == {"PUSHED": 21}
     figures = service.get("/runs/%s" % run_id_of(url)).json()
     assert (figures["bad_lines"], figures["passed"]) == (2, False)
+    text = subprocess.run(
+        [sys.executable, "-m", "pushcollector", "summary", url],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+    assert text.returncode == 1
+    assert "2 skipped lines" in text.stdout
+    assert len(text.stderr.splitlines()) == 2, text.stderr
     # Allowed bad lines, both pass.
     assert summary_of(run_dir, "--allow-bad-lines")[0] == 0
     assert summary_of(url, "--allow-bad-lines")[0] == 0
