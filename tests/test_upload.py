@@ -591,6 +591,22 @@ class ProxyHandler(http.server.BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = relay
 
 
+def test_a_file_of_bad_lines_alone_replaced_by_another_is_a_new_run(service, tmp_path):
+    """The lines declared to the service come from the file too: a file in
+    its place does not resume the run that has them."""
+    fixed = tmp_path / "pushitems.jsonl"
+    fixed.write_bytes(b"not json\n")
+    first = run_upload(fixed, "--to", service.url)
+    fixed.write_text(json.dumps(all_pushed(1)[0]) + "\n")
+
+    second = run_upload(fixed, "--to", service.url)
+
+    assert (first.returncode, second.returncode) == (1, 0)
+    assert "uploaded as a new run" in second.stderr
+    assert summary_of(second.stdout.strip())[0] == 0
+    assert summary_of(first.stdout.strip())[0] == 1
+
+
 class OlderServiceHandler(ProxyHandler):
     """A service that knows no PUT .../bad-lines, as one before 1.6.0."""
 

@@ -487,8 +487,12 @@ def _staged_marker(path, run_id):
             " it there, so that uploading the run again resumes it)"
             % (directory, error.strerror or error)
         ) from None
-    with open(fd, "w", encoding="ascii") as staged:
-        staged.write(run_id + "\n")
+    try:
+        with open(fd, "w", encoding="ascii") as staged:
+            staged.write(run_id + "\n")
+    except BaseException:
+        os.unlink(staging)
+        raise
     return staging
 
 
@@ -675,7 +679,10 @@ class _Sending:
             self.pending.popleft().result()
         if result.bad_lines or result.not_sent_count:
             # Once the records are there: the run's bad lines, as the local
-            # summary counts them, and the records not sent.
+            # summary counts them, and the records not sent. They come from
+            # the file too, which the marker accounts for first: another
+            # file in its place must not resume the run that has them.
+            self.marker.note_items(*self.lines.read())
             result.bad_lines_recorded = self.uploader.declare_bad_lines(
                 _undelivered(result)
             )
