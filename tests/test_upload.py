@@ -1397,6 +1397,17 @@ def test_a_marker_larger_than_any_upload_writes_is_refused(tmp_path, monkeypatch
     )
 
 
+def test_a_marker_that_cannot_be_written_leaves_nothing_behind(tmp_path, monkeypatch):
+    run_dir = record_run(tmp_path, [items(1)], files={})
+    # A write that fails part-way, as on a full disk.
+    monkeypatch.setattr(upload, "_new_run_id", lambda name: "not ascii: \u00fc")
+
+    with pytest.raises(UnicodeEncodeError):
+        upload.upload_run_id(open_run(run_dir))
+
+    assert os.listdir(run_dir) == ["pushitems.jsonl"]
+
+
 def test_a_marker_run_id_without_its_newline_is_taken(tmp_path):
     run_dir = record_run(tmp_path, [items(1)], files={})
     with open(os.path.join(run_dir, ".pushcollector-upload"), "w") as marker_file:
