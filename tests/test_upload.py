@@ -2,6 +2,7 @@
 
 import errno
 import fcntl
+import hashlib
 import http.server
 import json
 import os
@@ -23,6 +24,7 @@ import requests
 from pushcollector import BadLine, Collector, open_run
 from pushcollector._impl import upload
 from pushcollector._impl.protocol import quoted_filename
+from pushcollector._impl.reading.run import item_lines
 
 from .server.conftest import postgres_server, service, tokens  # noqa: F401
 from .server.service import ServiceProcess
@@ -189,9 +191,9 @@ def test_upload_sends_the_records_and_files_of_a_local_run(service, tmp_path):
     )
     assert_uploaded_whole(service, run_dir, url)
     assert len(stored_lines(service, run_id_of(url))) == 1000
-    # The marker holds the id, and is not a file of the run.
+    # The marker holds the id first, and is not a file of the run.
     with open(os.path.join(run_dir, ".pushcollector-upload")) as marker:
-        assert marker.read() == run_id_of(url) + "\n"
+        assert marker.readline() == run_id_of(url) + "\n"
     assert ".pushcollector-upload" not in stored_files(service, run_id_of(url))
 
 
@@ -246,7 +248,7 @@ def test_a_push_items_file_alone_is_uploaded_with_its_marker_beside_it(
     run_id = run_id_of(done.stdout.strip())
     assert re.fullmatch(r"copy_of_items_\.jsonl-[0-9a-f]{16}", run_id)
     marker = tmp_path / ".copy of items!.jsonl.pushcollector-upload"
-    assert marker.read_text() == run_id + "\n"
+    assert marker.read_text().startswith(run_id + "\nitems ")
     assert [json.loads(line) for line in stored_lines(service, run_id)] == items(10)
     assert stored_files(service, run_id) == {}
     # Nothing else is left beside it.
@@ -364,16 +366,22 @@ def test_the_lines_read_are_those_run_records_reads(tmp_path):
     bad_by_records, bad_by_upload = [], []
 
     records = list(run.records(bad_by_records.append))
-    read = list(upload._readable_lines(run, bad_by_upload.append))
+    lines = upload._Lines(item_lines(run))
+    read = list(upload._readable_lines(lines, bad_by_upload.append))
 
     assert [record for _, _, record in read] == records
     assert [json.loads(line) for _, line, _ in read] == records
     assert [number for number, _, _ in read] == [1, 7, 10]
     assert bad_by_upload == bad_by_records
+    # What was read, as the marker keeps it: the file's bytes, exactly.
+    assert lines.read() == (
+        len(content),
+        hashlib.blake2b(content, digest_size=32).hexdigest(),
+    )
     # A file given alone must be there (a run directory may have none).
     path.unlink()
     with pytest.raises(FileNotFoundError):
-        list(upload._readable_lines(run, bad_by_upload.append))
+        list(upload._readable_lines(upload._Lines(item_lines(run)), print))
 
 
 def test_upload_run_says_what_it_sent_and_did_not(service, tmp_path):
@@ -397,6 +405,115 @@ def test_upload_run_says_what_it_sent_and_did_not(service, tmp_path):
     )
 
 
+def all_pushed(count):
+    return [{"filename": "f%d" % n, "state": "PUSHED"} for n in range(count)]
+
+
+def summary_of(path, *options):
+    done = subprocess.run(
+        [sys.executable, "-m", "pushcollector", "summary", "--json", *options, path],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+    return done.returncode, json.loads(done.stdout)
+
+
+def test_a_run_uploaded_with_lines_not_sent_fails_on_the_service_as_here(
+    service, tmp_path
+):
+    run_dir = record_run(tmp_path, [all_pushed(20)], files={})
+    with open(os.path.join(run_dir, "pushitems.jsonl"), "ab") as items_file:
+        items_file.write(b"not json\n")
+        # Read here as a PUSHED item; refused by the service (its checksum).
+        items_file.write(
+            b'{"filename": "x", "state": "PUSHED", "checksums": {"md5": "no"}}\n'
+        )
+        items_file.write(json.dumps(all_pushed(21)[20]).encode() + b"\n")
+    local_status, local = summary_of(run_dir)
+
+    done = run_upload(run_dir, "--to", service.url)
+
+    assert done.returncode == 1
+    url = done.stdout.strip()
+    served_status, served = summary_of(url)
+    assert (local_status, served_status) == (1, 1)
+    assert (local["passed"], served["passed"]) == (False, False)
+    # The lines it could not read, as here; and the record not sent.
+    assert local["bad_lines"] == [
+        {"line": 21, "reason": "not valid JSON (Expecting value, column 1)"}
+    ]
+    assert served["bad_lines"] == local["bad_lines"] + [
+        {"line": 22, "reason": "not sent: the service refuses this record"}
+    ]
+    assert (local["records"], served["records"]) == (22, 21)
+    assert local["states"] == {"PUSHED": 22}
+    assert served["states"] == {"PUSHED": 21}
+    figures = service.get("/runs/%s" % run_id_of(url)).json()
+    assert (figures["bad_lines"], figures["passed"]) == (2, False)
+    text = subprocess.run(
+        [sys.executable, "-m", "pushcollector", "summary", url],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+    assert text.returncode == 1
+    assert "2 skipped lines" in text.stdout
+    assert len(text.stderr.splitlines()) == 2, text.stderr
+    # Allowed bad lines, both pass.
+    assert summary_of(run_dir, "--allow-bad-lines")[0] == 0
+    assert summary_of(url, "--allow-bad-lines")[0] == 0
+    # Uploaded again: the same lines, declared once.
+    assert run_upload(run_dir, "--to", service.url).returncode == 1
+    assert summary_of(url)[1]["bad_lines"] == served["bad_lines"]
+
+
+def test_a_failure_to_declare_the_lines_not_sent_fails_the_upload(tmp_path):
+    """Any other answer than 404 or 405 fails the upload, status 2."""
+    run_dir = record_run(tmp_path, [all_pushed(1)], files={})
+    with open(os.path.join(run_dir, "pushitems.jsonl"), "ab") as items_file:
+        items_file.write(b"not json\n")
+
+    class Refusing(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            self.answer(404, b'{"error": "no run"}')
+
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self.answer(200, b'{"applied": true}')
+
+        def do_PUT(self):
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self.answer(403, b'{"error": "this token may read, not write"}')
+
+        def answer(self, status, body):
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Refusing)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        done = run_upload(
+            run_dir, "--to", "http://127.0.0.1:%d/api" % server.server_address[1]
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    assert done.returncode == 2
+    assert "/bad-lines failed (attempt 1 of 5): HTTP 403 " in done.stderr
+    assert done.stderr.endswith(
+        " (the token is taken from $PUSHCOLLECTOR_HTTP_TOKEN); run the command"
+        " again to complete it\n"
+    )
+
+
 # Interrupted uploads --------------------------------------------------------
 
 
@@ -407,8 +524,8 @@ class Proxy(http.server.ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, target, kill_at, after_answer, busy_at=None):
-        super().__init__(("127.0.0.1", 0), ProxyHandler)
+    def __init__(self, target, kill_at, after_answer, busy_at=None, handler=None):
+        super().__init__(("127.0.0.1", 0), handler or ProxyHandler)
         self.target = target
         self.kill_at = kill_at
         self.after_answer = after_answer
@@ -474,6 +591,61 @@ class ProxyHandler(http.server.BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = relay
 
 
+def test_a_file_of_bad_lines_alone_replaced_by_another_is_a_new_run(service, tmp_path):
+    """The lines declared to the service come from the file too: a file in
+    its place does not resume the run that has them."""
+    fixed = tmp_path / "pushitems.jsonl"
+    fixed.write_bytes(b"not json\n")
+    first = run_upload(fixed, "--to", service.url)
+    fixed.write_text(json.dumps(all_pushed(1)[0]) + "\n")
+
+    second = run_upload(fixed, "--to", service.url)
+
+    assert (first.returncode, second.returncode) == (1, 0)
+    assert "uploaded as a new run" in second.stderr
+    assert summary_of(second.stdout.strip())[0] == 0
+    assert summary_of(first.stdout.strip())[0] == 1
+
+
+class OlderServiceHandler(ProxyHandler):
+    """A service that knows no PUT .../bad-lines, as one before 1.6.0."""
+
+    def relay(self):
+        if not self.path.endswith("/bad-lines"):
+            return super().relay()
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        body = json.dumps({"error": "no such resource: %s" % self.path}).encode()
+        self.send_response(404)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = do_PUT = relay
+
+
+def test_a_service_that_cannot_record_lines_not_sent_is_warned_of(service, tmp_path):
+    run_dir = record_run(tmp_path, [all_pushed(3)], files={})
+    with open(os.path.join(run_dir, "pushitems.jsonl"), "ab") as items_file:
+        items_file.write(b"not json\n")
+    older = Proxy(service.url, None, False, handler=OlderServiceHandler)
+    threading.Thread(target=older.serve_forever, daemon=True).start()
+    try:
+        done = run_upload(run_dir, "--to", older.url)
+    finally:
+        older.shutdown()
+        older.server_close()
+
+    assert done.returncode == 1
+    assert done.stderr.splitlines()[1:] == [
+        "pushcollector: warning: the service cannot record the 1 lines not sent"
+        " (it knows no PUT %s/bad-lines: a pushcollector serve older than"
+        " 1.6.0?): its run there does not fail for them, as this one does"
+        % done.stdout.strip()
+    ]
+    assert len(stored_lines(service, run_id_of(done.stdout.strip()))) == 3
+
+
 # The requests of the interrupted run's upload, in order: 560 records in
 # batches of 100, then its files, sorted, each in pieces of 4 MiB.
 INTERRUPTED_FILES = {
@@ -536,7 +708,7 @@ def test_an_upload_killed_at_any_request_completes_when_run_again(
         proxy.shutdown()
         proxy.server_close()
     assert len(proxy.writes) == kill_at
-    run_id = (run_dir / ".pushcollector-upload").read_text().strip()
+    run_id = (run_dir / ".pushcollector-upload").read_text().split("\n")[0]
     held = service.get("/runs/%s/push-items" % run_id)
     held_after_kill = len(held.text.splitlines()) if held.status_code == 200 else 0
 
@@ -630,7 +802,7 @@ def test_a_file_replaced_after_it_was_listed_is_refused_without_waiting(
         make_special(path, kind)
 
     with pytest.raises(OSError) as raised:
-        upload._Sending(Recorder(), upload._NoBar()).send_file(run, "logs/a.log")
+        sending(Recorder(), run).send_file(run, "logs/a.log")
 
     assert (raised.value.filename, raised.value.strerror) == (path, refusal)
 
@@ -654,7 +826,7 @@ def test_a_push_items_file_that_is_a_fifo_is_refused_without_waiting(service, tm
 
 @pytest.mark.parametrize(
     "content",
-    [b"", b"\n", b"has space-0123\n", b".dot\n", b"x" * 129 + b"\n", b"id\n\n"],
+    [b"", b"\n", b"has space-0123\n", b".dot\n", b"x" * 129 + b"\n", b"\nid\n"],
 )
 def test_a_marker_without_a_run_id_is_refused(tmp_path, content):
     run_dir = record_run(tmp_path, [items(1)], files={})
@@ -731,6 +903,11 @@ def test_new_run_ids_are_what_the_service_takes(name, stem):
 # Files, piece by piece ------------------------------------------------------
 
 
+def sending(recorder, run):
+    """The sending of an upload of the run, to a recorder, with its marker."""
+    return upload._Sending(recorder, upload._NoBar(), upload._open_marker(run))
+
+
 class Recorder:
     """Takes the place of the uploader: keeps what would be sent."""
 
@@ -760,7 +937,7 @@ def test_a_file_is_sent_in_pieces_each_keyed_by_its_content(
     run_dir = record_run(tmp_path, [], files={"logs/a": bytes(range(size))})
     recorder = Recorder()
 
-    upload._Sending(recorder, upload._NoBar()).send_file(open_run(run_dir), "logs/a")
+    sending(recorder, open_run(run_dir)).send_file(open_run(run_dir), "logs/a")
 
     methods = [method for method, _, _, _ in recorder.sent]
     assert methods == ["PUT"] + ["POST"] * (len(methods) - 1)
@@ -774,15 +951,22 @@ def test_a_file_is_sent_in_pieces_each_keyed_by_its_content(
     assert all(re.fullmatch("file:[0-9a-f]{64}", key) for key in keys)
     assert all(len(key) <= MAX_KEY_LENGTH for key in keys)
 
-    # The same content gives the same keys; other content, other keys.
-    again = Recorder()
-    upload._Sending(again, upload._NoBar()).send_file(open_run(run_dir), "logs/a")
-    assert again.sent == recorder.sent
-    with open(os.path.join(run_dir, "logs/a"), "ab") as changed:
-        changed.write(b"more")
-    changed = Recorder()
-    upload._Sending(changed, upload._NoBar()).send_file(open_run(run_dir), "logs/a")
-    assert not {key for *_, key in changed.sent} & set(keys)
+    # The same content gives the same keys; other content, other keys; and
+    # the first content again, other keys again: this is another write.
+    def keys_sent(content=None):
+        if content is not None:
+            with open(os.path.join(run_dir, "logs/a"), "wb") as changed:
+                changed.write(content)
+        again = Recorder()
+        sending(again, open_run(run_dir)).send_file(open_run(run_dir), "logs/a")
+        return [key for *_, key in again.sent]
+
+    assert keys_sent() == keys
+    changed = keys_sent(bytes(range(size)) + b"more")
+    assert not set(changed) & set(keys)
+    restored = keys_sent(bytes(range(size)))
+    assert not set(restored) & (set(keys) | set(changed))
+    assert keys_sent() == restored
 
 
 def test_a_file_changing_while_it_is_sent_stops_the_upload(tmp_path, monkeypatch):
@@ -798,7 +982,7 @@ def test_a_file_changing_while_it_is_sent_stops_the_upload(tmp_path, monkeypatch
                 log.write(b"more")
 
     with pytest.raises(upload.UploadError) as raised:
-        upload._Sending(Recorder(append), upload._NoBar()).send_file(
+        sending(Recorder(append), open_run(run_dir)).send_file(
             open_run(run_dir), "grows.log"
         )
 
@@ -961,7 +1145,128 @@ def test_something_else_than_the_service_is_refused(tmp_path):
 def test_a_run_the_service_holds_more_of_is_refused(service, tmp_path):
     run_dir = record_run(tmp_path, [items(10)], files={})
     assert run_upload(run_dir, "--to", service.url).returncode == 0
+    run_id = open(os.path.join(run_dir, ".pushcollector-upload")).readline().strip()
+    # Another writer added to the run in the service.
+    requests.post(
+        "%s/runs/%s/push-items" % (service.url, run_id),
+        json=items(1, first=99),
+        timeout=TIMEOUT,
+    ).raise_for_status()
+
+    done = run_upload(run_dir, "--to", service.url)
+
+    assert done.returncode == 2
     items_path = os.path.join(run_dir, "pushitems.jsonl")
+    assert done.stderr == (
+        "pushcollector: error: the service holds 11 records of run %s, more than"
+        " the 10 of %s: was the run changed since it was uploaded?\n"
+        % (run_id, items_path)
+    )
+
+
+def test_a_batch_overlapping_one_the_service_applied_fails_the_upload(
+    service, tmp_path
+):
+    """Records sent from an index the service applied another body at (a
+    request of another upload of the run, made with other batches) are
+    refused, 422, not retried and not stored twice."""
+    run_dir = record_run(tmp_path, [items(10)], files={})
+    items_path = os.path.join(run_dir, "pushitems.jsonl")
+    with open(items_path, "rb") as items_file:
+        content = items_file.read()
+    run_id = "overlapped-0123456789abcdef"
+    with open(os.path.join(run_dir, ".pushcollector-upload"), "w") as marker:
+        marker.write(
+            "%s\nitems %d %s\n"
+            % (
+                run_id,
+                len(content),
+                hashlib.blake2b(content, digest_size=32).hexdigest(),
+            )
+        )
+    # The other upload's batch of records 5 and 6.
+    requests.post(
+        "%s/runs/%s/push-items" % (service.url, run_id),
+        json=items(2, first=5),
+        headers={"Idempotency-Key": "records:5"},
+        timeout=TIMEOUT,
+    ).raise_for_status()
+
+    # Records 2 to 4, then 5 to 7.
+    done = run_upload(run_dir, "--to", service.url, "--batch-size", "3")
+
+    assert done.returncode == 2
+    assert done.stderr.startswith(
+        "pushcollector: error: upload incomplete: POST %s/runs/%s/push-items failed"
+        " (attempt 1 of 5): HTTP 422 " % (service.url, run_id)
+    )
+    assert (
+        "Idempotency-Key records:5 of run %s was applied to a POST of push items"
+        " with another body" % run_id
+    ) in done.stderr
+    assert done.stderr.count("\n") == 1
+    assert [json.loads(line) for line in stored_lines(service, run_id)] == (
+        items(2, first=5) + items(3, first=2)
+    )
+
+
+# A file that is not the one a run was uploaded from --------------------------
+
+
+@pytest.mark.parametrize("second_count", [20, 50], ids=["shorter", "longer"])
+def test_a_push_items_file_copied_over_an_uploaded_one_is_a_new_run(
+    service, tmp_path, second_count
+):
+    """A CI job copies each push's pushitems.jsonl to one path of a reused
+    workspace, and uploads it: each push is a run of its own, whole."""
+    push_a = record_run(tmp_path / "a", [items(30)], files={})
+    push_b = record_run(
+        tmp_path / "b", [items(second_count, first=1000, state="EXISTS")], files={}
+    )
+    fixed = tmp_path / "workspace" / "pushitems.jsonl"
+    fixed.parent.mkdir()
+    uploads = []
+    for push in (push_a, push_b, push_a):
+        shutil.copyfile(os.path.join(push, "pushitems.jsonl"), fixed)
+        uploads.append(run_upload(fixed, "--to", service.url))
+        assert uploads[-1].returncode == 0, uploads[-1].stderr
+        run_id = run_id_of(uploads[-1].stdout.strip())
+        # The run in the service is the file uploaded, all of it.
+        assert without_location(
+            service.get("/runs/%s/summary" % run_id).json()
+        ) == without_location(summary_json(fixed))
+        assert [json.loads(line) for line in stored_lines(service, run_id)] == (
+            local_records(push)
+        )
+
+    first, second, third = [run_id_of(done.stdout.strip()) for done in uploads]
+    assert len({first, second, third}) == 3
+    assert uploads[0].stderr == ""
+    size_a = os.path.getsize(os.path.join(push_a, "pushitems.jsonl"))
+    assert uploads[1].stderr == (
+        "pushcollector: warning: %s is not the file run %s was uploaded from (its"
+        " first %d bytes %s): uploaded as a new run, not appended to that one\n"
+        % (
+            fixed,
+            first,
+            size_a,
+            (
+                "differ"
+                if os.path.getsize(os.path.join(push_b, "pushitems.jsonl")) >= size_a
+                else "are not there"
+            ),
+        )
+    )
+    assert "is not the file run %s was uploaded from" % second in uploads[2].stderr
+    # Nothing was added to the first push's run.
+    assert [json.loads(line) for line in stored_lines(service, first)] == items(30)
+
+
+def test_a_push_items_file_cut_short_since_its_upload_is_a_new_run(service, tmp_path):
+    run_dir = record_run(tmp_path, [items(10)], files={"push.log": b"log\n"})
+    first = run_upload(run_dir, "--to", service.url)
+    items_path = os.path.join(run_dir, "pushitems.jsonl")
+    size = os.path.getsize(items_path)
     with open(items_path) as items_file:
         lines = items_file.readlines()
     with open(items_path, "w") as items_file:
@@ -969,13 +1274,167 @@ def test_a_run_the_service_holds_more_of_is_refused(service, tmp_path):
 
     done = run_upload(run_dir, "--to", service.url)
 
-    assert done.returncode == 2
-    run_id = open(os.path.join(run_dir, ".pushcollector-upload")).read().strip()
+    assert (first.returncode, done.returncode) == (0, 0)
     assert done.stderr == (
-        "pushcollector: error: the service holds 10 records of run %s, more than"
-        " the 4 of %s: was the run changed since it was uploaded?\n"
-        % (run_id, items_path)
+        "pushcollector: warning: %s is not the file run %s was uploaded from (its"
+        " first %d bytes are not there): uploaded as a new run, not appended to"
+        " that one\n" % (items_path, run_id_of(first.stdout.strip()), size)
     )
+    assert_uploaded_whole(service, run_dir, done.stdout.strip())
+    assert len(stored_lines(service, run_id_of(first.stdout.strip()))) == 10
+
+
+def test_a_run_whose_push_items_file_is_gone_since_its_upload_is_a_new_run(
+    service, tmp_path
+):
+    run_dir = record_run(tmp_path, [items(10)], files={"push.log": b"log\n"})
+    first = run_upload(run_dir, "--to", service.url)
+    items_path = os.path.join(run_dir, "pushitems.jsonl")
+    size = os.path.getsize(items_path)
+    os.remove(items_path)
+
+    done = run_upload(run_dir, "--to", service.url)
+
+    assert done.returncode == 0
+    assert "first %d bytes are not there): uploaded as a new run" % size in (
+        done.stderr
+    )
+    new_run = run_id_of(done.stdout.strip())
+    assert stored_files(service, new_run) == {"push.log": b"log\n"}
+    assert service.get("/runs/%s/push-items" % new_run).text == ""
+
+
+def test_a_marker_without_digests_of_what_the_service_holds_is_a_new_run(
+    service, tmp_path
+):
+    run_dir = record_run(tmp_path, [items(10)], files={})
+    first = run_upload(run_dir, "--to", service.url)
+    marker = os.path.join(run_dir, ".pushcollector-upload")
+    run_id = run_id_of(first.stdout.strip())
+    with open(marker, "w") as marker_file:
+        marker_file.write(run_id + "\n")
+
+    done = run_upload(run_dir, "--to", service.url)
+
+    assert done.returncode == 0
+    assert done.stderr == (
+        "pushcollector: warning: the service holds 10 records of run %s, but %s"
+        " keeps no digest of the file they were sent from: uploaded as a new"
+        " run, not appended to that one\n" % (run_id, marker)
+    )
+    assert_uploaded_whole(service, run_dir, done.stdout.strip())
+
+
+def test_a_file_back_to_an_earlier_content_is_sent_again(service, tmp_path):
+    """A, then B, then A again, restored as cp -p does (its time too): the
+    service ends with A, byte for byte."""
+    content_a = b"first content\n" * 1000
+    run_dir = record_run(tmp_path, [items(3)], files={"push.log": content_a})
+    log = os.path.join(run_dir, "push.log")
+    saved = tmp_path / "saved.log"
+    shutil.copy2(log, saved)
+    first = run_upload(run_dir, "--to", service.url)
+    run_id = run_id_of(first.stdout.strip())
+    with open(log, "wb") as changed:
+        changed.write(b"second content\n")
+    second = run_upload(run_dir, "--to", service.url)
+    assert stored_files(service, run_id)["push.log"] == b"second content\n"
+
+    shutil.copy2(saved, log)
+    third = run_upload(run_dir, "--to", service.url)
+
+    assert [done.returncode for done in (first, second, third)] == [0, 0, 0]
+    assert first.stdout == second.stdout == third.stdout
+    assert stored_files(service, run_id)["push.log"] == content_a
+    assert_uploaded_whole(service, run_dir, third.stdout.strip())
+    # Unchanged since: not stored again.
+    listed = service.get("/runs/%s/files" % run_id).json()
+    assert run_upload(run_dir, "--to", service.url).returncode == 0
+    assert service.get("/runs/%s/files" % run_id).json() == listed
+
+
+@pytest.mark.parametrize(
+    "content, problem",
+    [
+        (b"r-0\nitems 1\n", "line 2 is not one the upload writes"),
+        (b"r-0\nitems 1 %s\nfile 1 %s x\n" % (b"0" * 64, b"0" * 64), "line 3"),
+        (b"r-0\nfile 1 %s 1\n" % (b"0" * 64), "line 2"),
+        (b'r-0\nfile 1 %s "a\n' % (b"0" * 64), "line 2"),
+        (b'r-0\nfile 1 %s "\\x"\n' % (b"0" * 64), "line 2"),
+        (b"r-0\nitems 1 %s" % (b"0" * 64), "ends with a line cut short"),
+        (b"r-0\n\xff\n", "line 2"),
+    ],
+)
+def test_a_marker_holding_what_the_upload_does_not_write_is_refused(
+    tmp_path, content, problem
+):
+    run_dir = record_run(tmp_path, [items(1)], files={})
+    marker = os.path.join(run_dir, ".pushcollector-upload")
+    with open(marker, "wb") as marker_file:
+        marker_file.write(content)
+
+    done = run_upload(run_dir, "--to", "http://127.0.0.1:1/api")
+
+    assert done.returncode == 2
+    assert done.stderr.startswith("pushcollector: error: %s " % marker)
+    assert problem in done.stderr
+    assert done.stderr.endswith(": remove it to upload the run under a new id\n")
+
+
+def test_a_marker_larger_than_any_upload_writes_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr(upload, "_MARKER_LIMIT", 10)
+    run_dir = record_run(tmp_path, [items(1)], files={})
+    marker = os.path.join(run_dir, ".pushcollector-upload")
+    with open(marker, "w") as marker_file:
+        marker_file.write("r-0123456789\n")
+
+    with pytest.raises(upload.UploadError) as raised:
+        upload.upload_run_id(open_run(run_dir))
+
+    assert str(raised.value) == (
+        "%s is larger than 10 bytes: remove it to upload the run under a new id"
+        % marker
+    )
+
+
+def test_a_marker_that_cannot_be_written_leaves_nothing_behind(tmp_path, monkeypatch):
+    run_dir = record_run(tmp_path, [items(1)], files={})
+    # A write that fails part-way, as on a full disk.
+    monkeypatch.setattr(upload, "_new_run_id", lambda name: "not ascii: \u00fc")
+
+    with pytest.raises(UnicodeEncodeError):
+        upload.upload_run_id(open_run(run_dir))
+
+    assert os.listdir(run_dir) == ["pushitems.jsonl"]
+
+
+def test_a_marker_run_id_without_its_newline_is_taken(tmp_path):
+    run_dir = record_run(tmp_path, [items(1)], files={})
+    with open(os.path.join(run_dir, ".pushcollector-upload"), "w") as marker_file:
+        marker_file.write("typed-by-hand")
+
+    assert upload.upload_run_id(open_run(run_dir)) == "typed-by-hand"
+
+
+def test_what_the_marker_cannot_record_stops_the_upload(tmp_path, monkeypatch):
+    run_dir = record_run(tmp_path, [items(1)], files={})
+    run = open_run(run_dir)
+    marker = upload._open_marker(run)
+    os.remove(marker.path)
+    make_special(marker.path, "fifo")
+
+    with pytest.raises(upload.UploadError) as raised:
+        marker.note_items(10, "0" * 64)
+
+    assert str(raised.value).startswith(
+        "cannot record in %s what the upload sends: " % marker.path
+    )
+    # A new run id that cannot replace the marker: nothing is left behind.
+    os.remove(marker.path)
+    os.mkdir(marker.path)
+    with pytest.raises(upload.UploadError, match="cannot record in "):
+        marker.renewed(run)
+    assert sorted(os.listdir(run_dir)) == [".pushcollector-upload", "pushitems.jsonl"]
 
 
 def without_write_permission():

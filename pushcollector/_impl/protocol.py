@@ -76,6 +76,15 @@ def file_path(run_id: str, filename: str) -> str:
     return "%s/%s" % (files_path(run_id), quoted_filename(filename))
 
 
+def bad_lines_path(run_id: str) -> str:
+    """The path a client declares the lines of a run it could not deliver to."""
+    return run_path(run_id) + "/bad-lines"
+
+
+#: The longest reason of a bad line the service takes, in characters.
+MAX_BAD_LINE_REASON = 4096
+
+
 def summary_path(run_id: str) -> str:
     """The path of the summary the service makes of a run."""
     return run_path(run_id) + "/summary"

@@ -3,17 +3,23 @@ service.
 
 A run of the ``local`` backend, its push item records and its files, is sent
 to ``pushcollector serve`` under a run id made for it on its first upload
-and kept in the run directory. Uploading it again, whether the first upload
-finished or was killed at any point, stores nothing twice:
+and kept in a marker in the run directory. Uploading it again, whether the
+first upload finished or was killed at any point, stores nothing twice:
 
-* records resume from the number the service holds for the run, and each
-  request of them is keyed by the index of its first record and a digest of
-  its body, so that a request the service applied but whose answer was lost
-  is not applied again;
+* records resume from the number the service holds for the run, once the
+  run is proved to be this file's: before records are sent, the marker
+  keeps the length and digest of the part of the push items file they come
+  from, and a later upload resumes only if the file still begins with those
+  bytes (else it uploads the file as a new run). Each request of records is
+  keyed by the index of its first record: the service refuses a key
+  reused for another body, so a request applied but whose answer was lost
+  is not applied again, and an overlapping one is refused rather than
+  duplicated;
 * each piece of a file is keyed by the file's name, a digest of its whole
-  content, its modification time and the piece's offset: a file unchanged
-  since an earlier upload is not stored again, and a changed one is sent
-  again whole (the first piece replaces the file).
+  content, the piece's offset and a generation the marker keeps per file,
+  counting the contents sent: a file unchanged since the last upload is
+  not stored again, and a changed one is sent again whole (the first piece
+  replaces the file), even back to a content sent before.
 
 Requests go through the ``http`` backend's transport, with its retries,
 timeouts and redaction of secrets. Records are not decoded and encoded
@@ -27,6 +33,7 @@ import collections
 import hashlib
 import json
 import os
+import re
 import sys
 
 from .backends.http import HttpCollectorError
@@ -42,6 +49,7 @@ from .protocol import (
     MAX_RUN_ID_LENGTH,
     NOT_IN_RUN_ID,
     RUN_ID_PATTERN,
+    bad_lines_path,
     file_path,
     push_items_path,
     record_refusal,
@@ -50,7 +58,12 @@ from .protocol import (
 from .records import records_of_lines
 from .reading.dispatch import is_service_url, open_run
 from .reading.run import item_lines
-from .safefs import open_file_under, open_regular_file
+from .safefs import (
+    READ_FLAGS,
+    open_file_under,
+    open_regular_file,
+    regular_file_opened,
+)
 
 # The random part of a run id: 16 hex digits.
 _RANDOM_BYTES = 8
@@ -72,6 +85,17 @@ _RUN_ANSWER_BYTES = 1024 * 1024
 
 # Lines not sent that are named one by one; the rest are counted.
 _NOT_SENT_KEPT = 10
+
+# The largest marker read: a line of about 100 bytes per request of records
+# and per content of a file sent, for many uploads of a large run.
+_MARKER_LIMIT = 64 * 1024 * 1024
+
+# The lines of a marker after its run id (see _Marker).
+_ITEMS_LINE = re.compile(r"items ([0-9]{1,19}) ([0-9a-f]{64})\Z")
+_FILE_LINE = re.compile(r"file ([0-9]{1,19}) ([0-9a-f]{64}) (\".*\")\Z")
+
+# Lines read between two updates of the digest of the push items file read.
+_LINES_HASHED_AT_ONCE = 1000
 
 
 class UploadError(Exception):
@@ -117,12 +141,24 @@ class UploadResult:
         not_sent (list[NotSentLine]): the first readable records the
             service would refuse; not sent.
         not_sent_count (int): how many such records there were in all.
+        new_run (str | None): why the run was uploaded under a new run id
+            rather than resumed, when its marker named a run uploaded from
+            another file; None when it was not.
+        bad_lines_recorded (bool | None): whether the service recorded the
+            lines not sent (``bad_lines`` and the records it would refuse)
+            as bad lines of its run, which fail the run there as they fail
+            it here: False if the service cannot (one older than this
+            version), None if there were none.
     """
 
     def __init__(self, run, run_id, url):
         self.run = run
         self.run_id = run_id
         self.url = url
+        self.new_run = None
+        self.bad_lines_recorded = None
+        # The line number of every record not sent, for the service.
+        self._not_sent_lines = []
         self.records_sent = 0
         self.records_held = 0
         self.files = 0
@@ -133,6 +169,7 @@ class UploadResult:
 
     def _not_sent(self, line_number, reason):
         self.not_sent_count += 1
+        self._not_sent_lines.append(line_number)
         if len(self.not_sent) < _NOT_SENT_KEPT:
             self.not_sent.append(NotSentLine(line_number, reason))
 
@@ -166,6 +203,27 @@ class _Uploader:
     def close(self):
         """Wait for every request sent, then release the thread and session."""
         self._sender.close()
+
+    def declare_bad_lines(self, lines):
+        """Declare to the service the lines of the run not sent; whether it
+        could record them (False if it knows no such request).
+
+        Raises:
+            HttpCollectorError: if the request failed otherwise.
+        """
+        request = Request(
+            "PUT",
+            bad_lines_path(self.run_id),
+            json.dumps(lines).encode("ascii"),
+            self.transport.request_headers(JSON_TYPE),
+        )
+        request.answer_limit = _RUN_ANSWER_BYTES
+        failure = self.transport.fetch(request)
+        if failure is None:
+            return True
+        if failure.status in (404, 405):
+            return False
+        raise failure.error
 
     def records_held(self):
         """How many records the service holds for the run: 0 if it has none.
@@ -234,19 +292,30 @@ def upload_run(
     except (TypeError, ValueError) as error:
         raise UploadError("cannot upload to that URL: %s" % error) from None
     try:
-        run_id = uploader.run_id = upload_run_id(run)
+        marker = _open_marker(run)
+        uploader.run_id = marker.run_id
+        records_held = uploader.records_held()
+        new_run = marker.prefix_problem(run, records_held)
+        if new_run is not None:
+            marker = marker.renewed(run)
+            uploader.run_id = marker.run_id
+            # A new random id: the service holds nothing of it.
+            records_held = 0
         result = UploadResult(
             run,
-            run_id,
-            uploader.url + run_path(run_id),
+            marker.run_id,
+            uploader.url + run_path(marker.run_id),
         )
+        result.new_run = new_run
+        result.records_held = records_held
         files = run.files()
-        result.records_held = uploader.records_held()
         if progress is None:
             progress = sys.stderr.isatty()
         sizes = _sizes(run, files)
         with _progress_bar(progress, sum(sizes)) as bar:
-            _Sending(uploader, bar).run(run, files, sizes[0], result, batch_size)
+            _Sending(uploader, bar, marker).run(
+                run, files, sizes[0], result, batch_size
+            )
     finally:
         uploader.close()
     return result
@@ -265,16 +334,149 @@ def upload_run_id(run) -> str:
         UploadError: if the marker cannot be made, or holds no run id.
         OSError: if it cannot be read, or is not a regular file.
     """
-    marker = _marker_path(run)
-    run_id = _read_marker(marker)
-    if run_id is not None:
-        return run_id
-    directory = os.path.dirname(marker)
+    return _open_marker(run).run_id
+
+
+class _Marker:
+    """What the uploads of a run keep in its marker, for the uploads after
+    them.
+
+    The first line is the run id. Each line after it is appended before
+    what it stands for is sent, so that the service never holds what the
+    marker does not account for:
+
+    * ``items LENGTH DIGEST``: the records sent come from the first LENGTH
+      bytes of the push items file, of BLAKE2b DIGEST (the largest LENGTH
+      counts);
+    * ``file GENERATION DIGEST NAME``: file NAME (as JSON) is sent with the
+      content of SHA-256 DIGEST, its GENERATION-th content sent (the last
+      line of a name counts).
+
+    Lines are appended in one write each, so that uploads at the same time
+    never mix their lines.
+    """
+
+    def __init__(self, path, run_id):
+        self.path = path
+        self.run_id = run_id
+        self.items_length = 0
+        self.items_digest = None
+        self.files = {}
+
+    def prefix_problem(self, run, records_held):
+        """Why the run the marker names is not this run's to resume, or None
+        if it is: the push items file must begin with the bytes its records
+        were sent from."""
+        if self.items_digest is None:
+            if not records_held:
+                return None
+            return (
+                "the service holds %d records of run %s, but %s keeps no digest"
+                " of the file they were sent from"
+                % (records_held, self.run_id, self.path)
+            )
+        try:
+            digest = _prefix_digest(run.items_path, self.items_length)
+        except FileNotFoundError:
+            digest = None
+        if digest == self.items_digest:
+            return None
+        return "%s is not the file run %s was uploaded from (its first %d bytes %s)" % (
+            run.items_path,
+            self.run_id,
+            self.items_length,
+            "differ" if digest else "are not there",
+        )
+
+    def renewed(self, run):
+        """The marker of a new run id, in place of this one."""
+        run_id = _new_run_id(run.name)
+        staging = _staged_marker(self.path, run_id)
+        try:
+            os.replace(staging, self.path)
+        except OSError as error:
+            os.unlink(staging)
+            raise _unwritable(self.path, error) from None
+        return _Marker(self.path, run_id)
+
+    def note_items(self, length, digest):
+        """Keep that the records about to be sent come from the first
+        ``length`` bytes of the push items file, of this digest."""
+        if length > self.items_length:
+            self._append("items %d %s\n" % (length, digest))
+            self.items_length, self.items_digest = length, digest
+
+    def file_generation(self, name, digest):
+        """The generation of the file's content about to be sent: the last
+        one's if the content is the same, else a new one, kept first."""
+        known = self.files.get(name)
+        if known is not None and known[1] == digest:
+            return known[0]
+        generation = 1 if known is None else known[0] + 1
+        self._append("file %d %s %s\n" % (generation, digest, json.dumps(name)))
+        self.files[name] = (generation, digest)
+        return generation
+
+    def _append(self, line):
+        # Opened as readers open it (O_RDONLY is 0): no link followed, no
+        # FIFO waited for.
+        flags = READ_FLAGS | os.O_WRONLY | os.O_APPEND
+        try:
+            fd = regular_file_opened(os.open(self.path, flags), self.path)
+            try:
+                os.write(fd, line.encode("ascii"))
+            finally:
+                os.close(fd)
+        except OSError as error:
+            raise _unwritable(self.path, error) from None
+
+
+def _unwritable(path, error):
+    return UploadError(
+        "cannot record in %s what the upload sends: %s (the upload keeps it"
+        " there, so that uploading the run again resumes it)"
+        % (path, error.strerror or error)
+    )
+
+
+def _prefix_digest(path, length):
+    """The BLAKE2b digest of the first ``length`` bytes of a file; None if
+    it is shorter."""
+    hasher = hashlib.blake2b(digest_size=32)
+    with open(open_regular_file(path), "rb") as content:
+        while length:
+            chunk = content.read(min(length, FILE_PIECE_BYTES))
+            if not chunk:
+                return None
+            hasher.update(chunk)
+            length -= len(chunk)
+    return hasher.hexdigest()
+
+
+def _open_marker(run):
+    """The run's marker, made with a new run id if it has none."""
+    path = _marker_path(run)
+    marker = _read_marker(path)
+    if marker is not None:
+        return marker
     # Written whole under a name of its own, then linked to the marker's
     # name, which fails if the marker exists: readers never see a marker
-    # half written, and of uploads at the same time one id wins. The name
-    # is the local backend's staging files', which no reader takes for a
-    # file of the run, should the process die before removing it.
+    # half written, and of uploads at the same time one id wins.
+    staging = _staged_marker(path, _new_run_id(run.name))
+    try:
+        os.link(staging, path)
+    except FileExistsError:
+        pass  # Another upload made it first: its id is the run's.
+    finally:
+        os.unlink(staging)
+    return _read_marker(path)
+
+
+def _staged_marker(path, run_id):
+    """A new marker of that run id, beside path, under a staging name."""
+    directory = os.path.dirname(path)
+    # The name is the local backend's staging files', which no reader takes
+    # for a file of the run, should the process die before removing it.
     staging = os.path.join(directory, STAGING_PREFIX + os.urandom(16).hex())
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
     try:
@@ -287,14 +489,11 @@ def upload_run_id(run) -> str:
         ) from None
     try:
         with open(fd, "w", encoding="ascii") as staged:
-            staged.write(_new_run_id(run.name) + "\n")
-        try:
-            os.link(staging, marker)
-        except FileExistsError:
-            pass  # Another upload made it first: its id is the run's.
-    finally:
+            staged.write(run_id + "\n")
+    except BaseException:
         os.unlink(staging)
-    return _read_marker(marker)
+        raise
+    return staging
 
 
 def _marker_path(run):
@@ -304,23 +503,51 @@ def _marker_path(run):
     return os.path.join(directory, ".%s%s" % (name, UPLOAD_MARKER))
 
 
-def _read_marker(marker):
-    """The run id in the marker, or None if there is no marker."""
+def _read_marker(path):
+    """The marker at path, or None if there is none."""
     try:
-        fd = open_regular_file(marker)
+        fd = open_regular_file(path)
     except FileNotFoundError:
         return None
     with open(fd, "rb") as marker_file:
-        data = marker_file.read(MAX_RUN_ID_LENGTH + 2)
-    text = data.decode("ascii", "replace")
-    if text.endswith("\n"):
-        text = text[:-1]
-    if not RUN_ID_PATTERN.match(text):
+        data = marker_file.read(_MARKER_LIMIT + 1)
+    if len(data) > _MARKER_LIMIT:
+        raise _not_a_marker(path, "is larger than %d bytes" % _MARKER_LIMIT)
+    lines = data.decode("ascii", "replace").split("\n")
+    if not lines[-1]:
+        lines.pop()
+    elif len(lines) > 1:
+        # Only a run id alone may go without its newline.
+        raise _not_a_marker(path, "ends with a line cut short")
+    if not lines or not RUN_ID_PATTERN.match(lines[0]):
         raise UploadError(
             "%s holds no run id: it should hold the id this run was uploaded"
-            " under; remove it to upload the run under a new id" % marker
+            " under; remove it to upload the run under a new id" % path
         )
-    return text
+    marker = _Marker(path, lines[0])
+    for number, line in enumerate(lines[1:], 2):
+        items = _ITEMS_LINE.match(line)
+        if items is not None:
+            length = int(items.group(1))
+            if length > marker.items_length:
+                marker.items_length = length
+                marker.items_digest = items.group(2)
+            continue
+        known = _FILE_LINE.match(line)
+        try:
+            name = json.loads(known.group(3)) if known else None
+        except ValueError:
+            name = None
+        if type(name) is not str:
+            raise _not_a_marker(path, "line %d is not one the upload writes" % number)
+        marker.files[name] = (int(known.group(1)), known.group(2))
+    return marker
+
+
+def _not_a_marker(path, problem):
+    return UploadError(
+        "%s %s: remove it to upload the run under a new id" % (path, problem)
+    )
 
 
 def _new_run_id(name):
@@ -375,27 +602,51 @@ def _progress_bar(shown, total):
 
 class _Lines:
     """The lines of a stream, each given with its number kept in ``number``
-    and itself in ``line`` until the next is given."""
+    and itself in ``line`` until the next is given; and the length and
+    digest of what was read, for the marker."""
 
-    __slots__ = ("_lines", "number", "line")
+    __slots__ = ("_lines", "number", "line", "_hasher", "_unhashed", "_length")
 
     def __init__(self, lines):
         self._lines = lines
         self.number = 0
         self.line = None
+        self._hasher = hashlib.blake2b(digest_size=32)
+        self._unhashed = []
+        self._length = 0
 
     def __iter__(self):
+        unhashed = self._unhashed
         for self.number, self.line in enumerate(self._lines, 1):
+            unhashed.append(self.line)
+            # Hashed a thousand lines at a time: much quicker than one, and
+            # the lines of records skipped as held are not all kept.
+            if len(unhashed) == _LINES_HASHED_AT_ONCE:
+                self._hash()
             yield self.line
 
+    def _hash(self):
+        # The bytes as they are in the file: undecodable ones were read as
+        # surrogates, which encode back to them.
+        data = "".join(self._unhashed).encode("utf-8", "surrogateescape")
+        self._unhashed.clear()
+        self._hasher.update(data)
+        self._length += len(data)
 
-def _readable_lines(run, on_bad_line):
-    """(line number, line, record) of each record :meth:`Run.records` reads.
+    def read(self):
+        """``(length, digest)``: how many bytes of the file were read, and
+        the hex BLAKE2b digest of them."""
+        self._hash()
+        return self._length, self._hasher.hexdigest()
+
+
+def _readable_lines(lines, on_bad_line):
+    """(line number, line, record) of each record :meth:`Run.records` reads,
+    from the :class:`_Lines` of a run's ``item_lines()``.
 
     The same lines, judged by the same parser with the same reports of the
     others, but with the text of each line, which is what is sent.
     """
-    lines = _Lines(item_lines(run))
     # The parser takes a line, and gives its record before the next.
     for record in records_of_lines(lines, on_bad_line):
         yield lines.number, lines.line, record
@@ -404,10 +655,12 @@ def _readable_lines(run, on_bad_line):
 class _Sending:
     """The requests of one upload, queued a few ahead of the service."""
 
-    def __init__(self, uploader, bar):
+    def __init__(self, uploader, bar, marker):
         self.uploader = uploader
         self.bar = bar
+        self.marker = marker
         self.pending = collections.deque()
+        self.lines = None
 
     def run(self, run, files, items_size, result, batch_size):
         shown = self.send_records(run, result, batch_size)
@@ -424,6 +677,15 @@ class _Sending:
             result.files += 1
         while self.pending:
             self.pending.popleft().result()
+        if result.bad_lines or result.not_sent_count:
+            # Once the records are there: the run's bad lines, as the local
+            # summary counts them, and the records not sent. They come from
+            # the file too, which the marker accounts for first: another
+            # file in its place must not resume the run that has them.
+            self.marker.note_items(*self.lines.read())
+            result.bad_lines_recorded = self.uploader.declare_bad_lines(
+                _undelivered(result)
+            )
 
     def send(self, method, path, body, content_type, key):
         self.pending.append(self.uploader.send(method, path, body, content_type, key))
@@ -445,7 +707,8 @@ class _Sending:
         index = 0
         batch = []
         read = shown = 0
-        lines = _readable_lines(run, result.bad_lines.append)
+        self.lines = _Lines(item_lines(run))
+        lines = _readable_lines(self.lines, result.bad_lines.append)
         while True:
             for line_number, line, record in lines:
                 chunk_numbers.append(line_number)
@@ -498,9 +761,12 @@ class _Sending:
         return shown
 
     def send_batch(self, path, first, lines):
+        # The marker accounts for these records before they are sent.
+        self.marker.note_items(*self.lines.read())
         body = ("[" + ",".join(lines) + "]").encode("utf-8")
-        key = "records:%d:%s" % (first, hashlib.sha256(body).hexdigest()[:32])
-        self.send("POST", path, body, JSON_TYPE, key)
+        # By the first record alone: the service refuses the key for another
+        # body, such as a batch of other records from the same index.
+        self.send("POST", path, body, JSON_TYPE, "records:%d" % first)
 
     def send_file(self, run, name):
         """Send a file whole, in pieces: the first replaces the file."""
@@ -508,11 +774,11 @@ class _Sending:
         url_path = file_path(self.uploader.run_id, name)
         fd = open_file_under(run.directory, name)
         with open(fd, "rb") as content:
-            modified = os.fstat(fd).st_mtime_ns
             whole = hashlib.sha256()
             for piece in iter(lambda: content.read(FILE_PIECE_BYTES), b""):
                 whole.update(piece)
             digest = whole.hexdigest()
+            generation = self.marker.file_generation(name, digest)
             content.seek(0)
             sent = hashlib.sha256()
             offset = 0
@@ -524,7 +790,7 @@ class _Sending:
                 key = (
                     "file:"
                     + hashlib.sha256(
-                        ("%s\0%s\0%d\0%d" % (name, digest, modified, offset)).encode(
+                        ("%s\0%s\0%d\0%d" % (name, digest, generation, offset)).encode(
                             "utf-8"
                         )
                     ).hexdigest()
@@ -541,6 +807,25 @@ class _Sending:
                 "%s changed while it was uploaded: upload the run again once it"
                 " no longer changes" % path
             )
+
+
+# The reason the service keeps for a record not sent; the upload's warnings
+# give the first ones' own.
+_NOT_SENT_REASON = "not sent: the service refuses this record"
+
+
+def _undelivered(result):
+    """The lines not sent, as the service takes them: the bad lines of the
+    local run, and the records it would refuse, in the order of the file."""
+    lines = [
+        {"line": bad.line_number, "reason": bad.reason} for bad in result.bad_lines
+    ]
+    lines.extend(
+        {"line": number, "reason": _NOT_SENT_REASON}
+        for number in result._not_sent_lines
+    )
+    lines.sort(key=lambda line: line["line"])
+    return lines
 
 
 def _all_json(records):

@@ -254,6 +254,159 @@ def test_an_applied_file_key_is_not_applied_again(service, run_id):
     assert service.get("/runs/%s/files/log" % run_id).content == b"once\n"
 
 
+def test_a_key_reused_for_other_push_items_or_a_file_is_refused(service, run_id):
+    key = "%s.s.7" % run_id
+    post_items(service.url, run_id, ITEMS, key=key)
+    files_before = service.get("/runs/%s/files" % run_id).json()
+
+    other_items = post_items(service.url, run_id, ITEMS[:1], key=key)
+    put = send_file(service.url, run_id, "log", b"x", method="PUT", key=key)
+    appended = send_file(service.url, run_id, "log", b"x", key=key)
+
+    assert [other_items.status_code, put.status_code, appended.status_code] == [422] * 3
+    assert error_of(other_items) == (
+        "Idempotency-Key %s of run %s was applied to a POST of push items with"
+        " another body: nothing stored; a key names one request" % (key, run_id)
+    )
+    assert error_of(put) == (
+        "Idempotency-Key %s of run %s was applied to another request (a POST of"
+        " push items), not a PUT of file 'log': nothing stored; a key names one"
+        " request" % (key, run_id)
+    )
+    assert "not a POST to file 'log'" in error_of(appended)
+    assert [json.loads(line) for line in stored_lines(service, run_id)] == ITEMS
+    assert (
+        service.get("/runs/%s/files" % run_id).json() == files_before == {"files": []}
+    )
+    # The request the key was applied to is still a repeat.
+    assert post_items(service.url, run_id, ITEMS, key=key).json() == {
+        "applied": False,
+        "push_items": 3,
+    }
+
+
+@pytest.mark.parametrize("method", ["PUT", "POST"])
+def test_a_file_key_reused_for_another_body_or_file_is_refused(service, run_id, method):
+    key = "%s.s.8" % run_id
+    send_file(service.url, run_id, "log", b"first\n", method=method, key=key)
+
+    other_body = send_file(service.url, run_id, "log", b"other\n", method, key)
+    other_file = send_file(service.url, run_id, "log2", b"first\n", method, key)
+    other_kind = send_file(
+        service.url,
+        run_id,
+        "log",
+        b"first\n",
+        "POST" if method == "PUT" else "PUT",
+        key,
+    )
+    as_items = post_items(service.url, run_id, ITEMS, key=key)
+
+    answers = [other_body, other_file, other_kind, as_items]
+    assert [answer.status_code for answer in answers] == [422] * 4
+    assert "with another body: nothing stored" in error_of(other_body)
+    assert "file 'log'), not a " in error_of(other_file)
+    assert "file 'log2'" in error_of(other_file)
+    assert stored_lines(service, run_id) == []
+    assert [
+        file["name"] for file in service.get("/runs/%s/files" % run_id).json()["files"]
+    ] == ["log"]
+    assert service.get("/runs/%s/files/log" % run_id).content == b"first\n"
+
+
+def put_bad_lines(url, run_id, lines, key=None):
+    headers = {"Content-Type": "application/json"}
+    if key is not None:
+        headers["Idempotency-Key"] = key
+    body = json.dumps(lines) if isinstance(lines, list) else lines
+    return requests.put(
+        "%s/runs/%s/bad-lines" % (url, run_id), data=body, headers=headers, timeout=60
+    )
+
+
+def test_bad_lines_declared_fail_the_run_and_are_replaced(service, run_id):
+    post_items(service.url, run_id, ITEMS[1:2])
+    assert service.get("/runs/%s" % run_id).json()["passed"] is True
+    declared = [
+        {"line": 2, "reason": "not valid JSON (Expecting value, column 1)"},
+        {"line": 9, "reason": "not sent: the service refuses this record \u0000 ü"},
+    ]
+
+    answer = put_bad_lines(service.url, run_id, declared)
+
+    assert answer.status_code == 200
+    assert answer.json() == {"applied": True, "bad_lines": 2}
+    figures = service.get("/runs/%s" % run_id).json()
+    assert (figures["bad_lines"], figures["passed"]) == (2, False)
+    summary = service.get("/runs/%s/summary" % run_id).json()
+    assert (summary["bad_lines"], summary["passed"]) == (declared, False)
+    allowed = service.get(
+        "/runs/%s/summary" % run_id, params={"allow_bad_lines": "true"}
+    ).json()
+    assert allowed["passed"] is True
+    listed = service.get("/runs", params={"limit": 1000}).json()["runs"]
+    assert [run["bad_lines"] for run in listed if run["name"] == run_id] == [2]
+    # Declared again, in place of those before; none, none.
+    put_bad_lines(service.url, run_id, declared[1:])
+    assert service.get("/runs/%s/summary" % run_id).json()["bad_lines"] == (
+        declared[1:]
+    )
+    put_bad_lines(service.url, run_id, [])
+    assert service.get("/runs/%s" % run_id).json()["passed"] is True
+
+
+@pytest.mark.parametrize(
+    "body, status, message",
+    [
+        ("{}", 400, "body must be a JSON array of bad lines"),
+        ("[1", 400, "body is not JSON"),
+        ([1], 422, 'bad line 0: not an object {"line": N, "reason": "..."}'),
+        ([{"line": 1}], 422, "bad line 0: not an object"),
+        ([{"line": 1, "reason": "r", "x": 1}], 422, "bad line 0: not an object"),
+        ([{"line": 0, "reason": "r"}], 422, "bad line 0: line must be a line number"),
+        ([{"line": True, "reason": "r"}], 422, "bad line 0: line must be"),
+        ([{"line": "1", "reason": "r"}], 422, "bad line 0: line must be"),
+        ([{"line": 2**63, "reason": "r"}], 422, "bad line 0: line must be"),
+        (
+            [{"line": 3, "reason": "r"}, {"line": 3, "reason": "r"}],
+            422,
+            "bad line 1: line must be a line number above the one before (3)",
+        ),
+        ([{"line": 1, "reason": 1}], 422, "bad line 0: reason must be a string"),
+        ('[{"line": 1, "reason": "\\udcff"}]', 422, "without lone surrogates"),
+        (
+            [{"line": 1, "reason": "r" * 4097}],
+            422,
+            "reason must be a string of at most 4096 characters",
+        ),
+    ],
+)
+def test_bad_lines_that_are_not_lines_are_refused_with_nothing_stored(
+    service, run_id, body, status, message
+):
+    answer = put_bad_lines(service.url, run_id, body)
+
+    assert answer.status_code == status
+    assert message in error_of(answer)
+    assert service.get("/runs/%s" % run_id).status_code == 404
+
+
+def test_a_key_of_bad_lines_is_one_request_too(service, run_id):
+    key = "%s.s.3" % run_id
+    lines = [{"line": 1, "reason": "r"}]
+    put_bad_lines(service.url, run_id, lines, key)
+
+    again = put_bad_lines(service.url, run_id, lines, key)
+    other = put_bad_lines(service.url, run_id, [], key)
+    as_items = post_items(service.url, run_id, ITEMS, key=key)
+
+    assert again.json() == {"applied": False, "bad_lines": 1}
+    assert (other.status_code, as_items.status_code) == (422, 422)
+    assert "applied to a PUT of bad lines with another body" in error_of(other)
+    assert "(a PUT of bad lines), not a POST of push items" in error_of(as_items)
+    assert service.get("/runs/%s" % run_id).json()["bad_lines"] == 1
+
+
 # -- Reading ------------------------------------------------------------------
 
 

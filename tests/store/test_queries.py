@@ -6,6 +6,8 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
 import pytest
@@ -14,7 +16,15 @@ from alembic import command
 
 from pushcollector._impl.store import queries as store_module
 from pushcollector._impl.reading.report import RunReport
-from pushcollector._impl.store.queries import DatabaseError, Store, item_key
+from pushcollector._impl.store.queries import (
+    DatabaseError,
+    KeyReused,
+    Store,
+    item_key,
+)
+
+# The revision this version's migrations end at.
+HEAD = store_module._migrations().get_current_head()
 
 
 def lines_of(store, run):
@@ -37,9 +47,9 @@ def test_an_empty_database_gets_the_schema_only_when_asked(database_url):
     assert store.schema_revision() is None
     store.check_schema(create=True)
 
-    assert store.schema_revision() == "0001"
+    assert store.schema_revision() == HEAD
     store.check_schema()
-    assert store.upgrade() == ("0001", "0001")
+    assert store.upgrade() == (HEAD, HEAD)
 
 
 def test_a_database_of_other_tables_is_refused(database_url):
@@ -64,14 +74,14 @@ def next_version(tmp_path, monkeypatch):
     """This version's migrations and one more, as the next version will ship."""
     migrations = tmp_path / "migrations"
     shutil.copytree(store_module._MIGRATIONS_DIR, migrations)
-    (migrations / "versions" / "0002_next.py").write_text(
-        '"""Revision ID: 0002"""\n'
+    (migrations / "versions" / "9000_next.py").write_text(
+        '"""Revision ID: 9000"""\n'
         "import sqlalchemy as sa\n"
         "from alembic import op\n"
-        "revision = '0002'\n"
-        "down_revision = '0001'\n"
+        "revision = '9000'\n"
+        "down_revision = %r\n"
         "def upgrade():\n"
-        "    op.add_column('runs', sa.Column('note', sa.Text))\n"
+        "    op.add_column('runs', sa.Column('note', sa.Text))\n" % HEAD
     )
     monkeypatch.setattr(store_module, "_MIGRATIONS_DIR", str(migrations))
     store_module._migrations.cache_clear()
@@ -83,14 +93,14 @@ def test_an_outdated_schema_is_refused_until_upgraded(store, next_version):
     with pytest.raises(DatabaseError, match="outdated .*pushcollector db upgrade"):
         store.check_schema(create=True)
 
-    assert store.upgrade() == ("0001", "0002")
+    assert store.upgrade() == (HEAD, "9000")
     store.check_schema()
     with store.engine.connect() as connection:
         columns = sa.inspect(connection).get_columns("runs")
     assert "note" in [column["name"] for column in columns]
 
 
-def test_the_first_migration_can_be_undone_and_done_again(store):
+def test_the_migrations_can_be_undone_and_done_again(store):
     store.add_push_items("r", [{"filename": "a", "state": "PUSHED"}])
     config = store_module._alembic_config()
     with store._writing() as connection, connection.begin():
@@ -99,7 +109,7 @@ def test_the_first_migration_can_be_undone_and_done_again(store):
     with store.engine.connect() as connection:
         assert sa.inspect(connection).get_table_names() == ["alembic_version"]
 
-    assert store.upgrade() == (None, "0001")
+    assert store.upgrade() == (None, HEAD)
     assert store.run("r") is None
 
 
@@ -118,7 +128,9 @@ def test_concurrent_upgrades_from_several_processes_create_one_schema(database_u
 
     assert [upgrade.returncode for upgrade in upgrades] == [0] * 4, outputs
     assert sum("Created the schema" in output for output in outputs) == 1
-    assert sum("is up to date (revision 0001)" in output for output in outputs) == 3
+    assert (
+        sum("is up to date (revision %s)" % HEAD in output for output in outputs) == 3
+    )
     Store(database_url).check_schema()
 
 
@@ -141,15 +153,223 @@ def test_records_are_numbered_in_order_and_read_back_as_lines(store):
 def test_a_repeated_key_stores_nothing(store):
     item = {"filename": "a", "state": "PUSHED"}
     assert store.add_push_items("r", [item], "k") is True
-    assert store.add_push_items("r", [item, item], "k") is False
-    assert store.put_file("r", "log", b"x", "k") is False
-    assert store.append_file("r", "log", b"x", "k") is False
+    assert store.add_push_items("r", [item], "k") is False
+    assert store.put_file("r", "log", b"x", "p") is True
+    assert store.put_file("r", "log", b"x", "p") is False
+    assert store.append_file("r", "log", b"y", "a") is True
+    assert store.append_file("r", "log", b"y", "a") is False
     # Keys belong to their run.
     assert store.add_push_items("other", [item], "k") is True
 
     run = store.run("r")
     assert run.record_count == 1
+    assert b"".join(store.file_pieces(store.file_id(run, "log"))) == b"xy"
+
+
+ITEM = {"filename": "a", "state": "PUSHED"}
+
+
+@pytest.mark.parametrize(
+    "reuse, message",
+    [
+        (
+            lambda store: store.add_push_items("r", [ITEM, ITEM], "items"),
+            "items of run r was applied to a POST of push items with another body",
+        ),
+        (
+            lambda store: store.put_file("r", "log", b"x", "items"),
+            "items of run r was applied to another request (a POST of push"
+            " items), not a PUT of file 'log'",
+        ),
+        (
+            lambda store: store.append_file("r", "log", b"x", "items"),
+            "(a POST of push items), not a POST to file 'log'",
+        ),
+        (
+            lambda store: store.put_file("r", "log", b"other", "put"),
+            "put of run r was applied to a PUT of file 'log' with another body",
+        ),
+        (
+            lambda store: store.put_file("r", "log2", b"put", "put"),
+            "(a PUT of file 'log'), not a PUT of file 'log2'",
+        ),
+        (
+            lambda store: store.append_file("r", "log", b"put", "put"),
+            "(a PUT of file 'log'), not a POST to file 'log'",
+        ),
+        (
+            lambda store: store.add_push_items("r", [ITEM], "put"),
+            "(a PUT of file 'log'), not a POST of push items",
+        ),
+        (
+            lambda store: store.append_file("r", "log", b"other", "append"),
+            "append of run r was applied to a POST to file 'log' with another body",
+        ),
+        (
+            lambda store: store.append_file("r", "log2", b"append", "append"),
+            "(a POST to file 'log'), not a POST to file 'log2'",
+        ),
+        (
+            lambda store: store.put_file("r", "log", b"append", "append"),
+            "(a POST to file 'log'), not a PUT of file 'log'",
+        ),
+    ],
+)
+def test_a_key_reused_for_another_request_is_refused_with_nothing_stored(
+    store, reuse, message
+):
+    store.add_push_items("r", [ITEM], "items")
+    store.put_file("r", "log", b"put", "put")
+    store.append_file("r", "log", b"append", "append")
+    before = store.run("r")
+
+    with pytest.raises(KeyReused) as refused:
+        reuse(store)
+
+    assert message in str(refused.value)
+    assert str(refused.value).endswith("nothing stored; a key names one request")
+    run = store.run("r")
+    assert run == before
+    assert [file.name for file in store.files(run)] == ["log"]
+    assert b"".join(store.file_pieces(store.file_id(run, "log"))) == b"putappend"
+
+
+def test_the_same_push_items_are_the_same_request_however_sent(store):
+    """The digest is of the records as stored: a body that decodes to the
+    same push items is a repeat."""
+    assert store.add_push_items("r", [{"state": "PUSHED", "filename": "a"}], "k")
+
+    assert (
+        store.add_push_items("r", [{"filename": "a", "state": "PUSHED"}], "k") is False
+    )
+    with pytest.raises(KeyReused, match="another body"):
+        store.add_push_items("r", [{"filename": "a", "state": "EXISTS"}], "k")
+
+
+@pytest.mark.parametrize("kind", ["push-items", "append", "put"])
+def test_concurrent_uses_of_a_key_apply_one_request(database_url, kind):
+    """Writers of one key at once, half of them with another body: one is
+    applied, its repeats say so, and the others are refused."""
+    writers = 8
+    barrier = threading.Barrier(writers)
+    stores = [Store(database_url) for _ in range(writers)]
+    stores[0].check_schema(create=True)
+    # The run is new: the writers contend for creating it, then its lock.
+    bodies = [b"first" if n % 2 else b"second" for n in range(writers)]
+
+    def write(n):
+        barrier.wait(timeout=60)
+        try:
+            if kind == "push-items":
+                items = [{"filename": bodies[n].decode(), "state": "PUSHED"}]
+                return stores[n].add_push_items("r", items, "k")
+            if kind == "append":
+                return stores[n].append_file("r", "log", bodies[n], "k")
+            return stores[n].put_file("r", "log", bodies[n], "k")
+        except KeyReused:
+            return "refused"
+
+    with ThreadPoolExecutor(writers) as pool:
+        outcomes = list(pool.map(write, range(writers)))
+
+    assert outcomes.count(True) == 1, outcomes
+    winner = bodies[outcomes.index(True)]
+    for body, outcome in zip(bodies, outcomes):
+        if outcome is not True:
+            assert outcome == (False if body == winner else "refused"), outcomes
+    store = stores[0]
+    run = store.run("r")
+    if kind == "push-items":
+        assert [json.loads(line)["filename"] for line in lines_of(store, run)] == [
+            winner.decode()
+        ]
+    else:
+        assert b"".join(store.file_pieces(store.file_id(run, "log"))) == winner
+    for each in stores:
+        each.close()
+
+
+def test_keys_applied_before_the_store_kept_their_requests_are_repeats(
+    database_url,
+):
+    """A database of revision 0001, with a run, records, a file and an
+    applied key, upgraded: all is kept, and the key is a repeat of any
+    request (what it was applied to is not known)."""
+    store = Store(database_url)
+    config = store_module._alembic_config()
+    with store._writing() as connection, connection.begin():
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0001")
+    now = datetime.datetime.now(datetime.timezone.utc)
+    with store._writing() as connection, connection.begin():
+        connection.execute(
+            sa.text(
+                "INSERT INTO runs (id, name, created_at, updated_at, record_count)"
+                " VALUES (1, 'old', :now, :now, 1)"
+            ),
+            {"now": now},
+        )
+        connection.execute(
+            sa.text(
+                "INSERT INTO push_items (run_id, seq, record) VALUES"
+                ' (1, 1, \'{"filename": "a", "state": "PUSHED"}\')'
+            )
+        )
+        connection.execute(
+            sa.text(
+                "INSERT INTO item_states VALUES"
+                " (1, :item, '\"a\"', NULL, 'PUSHED', 1)"
+            ),
+            {"item": item_key("a", None)},
+        )
+        connection.execute(
+            sa.text(
+                "INSERT INTO applied_requests (run_id, key, applied_at)"
+                " VALUES (1, 'old-key', :now)"
+            ),
+            {"now": now},
+        )
+
+    assert store.upgrade() == ("0001", HEAD)
+
+    store.check_schema()
+    # The run was declared no bad lines.
+    assert store.run("old").bad_line_count == 0
+    assert store.bad_lines(store.run("old")) == []
+    assert store.add_push_items("old", [ITEM, ITEM], "old-key") is False
+    assert store.put_file("old", "log", b"x", "old-key") is False
+    run = store.run("old")
+    assert run.record_count == 1
+    assert [json.loads(line) for line in lines_of(store, run)] == [ITEM]
     assert store.files(run) == []
+    # New keys keep what they were applied to.
+    assert store.put_file("old", "log", b"x", "new-key") is True
+    with pytest.raises(KeyReused):
+        store.put_file("old", "log", b"y", "new-key")
+    store.close()
+
+
+def test_bad_lines_declared_are_the_run_s_and_fail_its_verdict(store):
+    store.add_push_items("r", [ITEM])
+    lines = [(2, "not valid JSON"), (7, "any text: \0 \udcff \U0001f600")]
+
+    assert store.set_bad_lines("r", lines, "k") is True
+    assert store.set_bad_lines("r", lines, "k") is False
+
+    run = store.run("r")
+    assert run.bad_line_count == 2
+    assert store.bad_lines(run) == lines
+    (counts,) = store.counts([run])
+    report = RunReport.of_counts(counts)
+    assert (report.bad_line_count, report.passed) == (2, False)
+    # Declared again, in place of those before.
+    assert store.set_bad_lines("r", lines[1:]) is True
+    assert store.bad_lines(store.run("r")) == lines[1:]
+    assert store.set_bad_lines("r", []) is True
+    assert RunReport.of_counts(store.counts([store.run("r")])[0]).passed is True
+    # A run is created by its bad lines alone, as by any write.
+    store.set_bad_lines("new", lines)
+    assert store.run("new").record_count == 0
 
 
 def test_final_states_are_the_last_of_each_item(store):

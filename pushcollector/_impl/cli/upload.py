@@ -36,7 +36,9 @@ def add_commands(commands):
         " print the run's URL there. The run is uploaded under a run id made"
         " on its first upload and kept in the run directory: uploading it"
         " again, after an upload that completed or was interrupted, sends"
-        " only what the service lacks and prints the same URL. Lines that"
+        " only what the service lacks and prints the same URL. A push items"
+        " file that is not the one the run was uploaded from (another push's"
+        " copied in its place) is uploaded as a new run, with a warning. Lines that"
         " cannot be read, and push items the service would refuse, are"
         " reported and not sent. The token is $%s, if set." % HTTP_TOKEN.name,
         epilog=_UPLOAD_EXIT_CODES_HELP,
@@ -118,6 +120,12 @@ def _upload(args):
         ) from None
     finally:
         logger.removeHandler(handler)
+    if result.new_run is not None:
+        print(
+            "pushcollector: warning: %s: uploaded as a new run, not appended to"
+            " that one" % shown(result.new_run),
+            file=sys.stderr,
+        )
     warn_about_bad_lines(result.run, result.bad_lines)
     for line in result.not_sent:
         print(
@@ -138,6 +146,18 @@ def _upload(args):
         print(
             "pushcollector: warning: %s: not sent: %s"
             % (shown(os.path.join(result.run.directory, name)), shown(problem)),
+            file=sys.stderr,
+        )
+    if result.bad_lines_recorded is False:
+        print(
+            "pushcollector: warning: the service cannot record the %s lines not"
+            " sent (it knows no PUT %s/bad-lines: a pushcollector serve older"
+            " than 1.6.0?): its run there does not fail for them, as this one"
+            " does"
+            % (
+                format_count(len(result.bad_lines) + result.not_sent_count),
+                shown(result.url),
+            ),
             file=sys.stderr,
         )
     print_lines([result.url])

@@ -345,20 +345,26 @@ class RunReport:
         unfinished: Iterable[tuple] | None = None,
         allow_pending: bool = False,
         allow_bad_lines: bool = False,
+        bad_lines: Iterable[BadLine] | None = None,
     ) -> RunReport:
         """The report of a run in the service's store, from what
         ``Store.counts()`` returns for it (a ``RunCounts``).
 
-        The store keeps records only, never a bad line. Its lists of items
-        are those ``Store.items_in_states()`` returns for
-        :attr:`unsuccessful_states` and for ``PENDING``; without them, the
-        report is of counts only.
+        The store keeps records, and the lines its client declared it could
+        not deliver (``Store.set_bad_lines()``): those are the run's bad
+        lines, counted in ``counts.run.bad_line_count`` and listed by
+        ``Store.bad_lines()``. Its lists of items are those
+        ``Store.items_in_states()`` returns for :attr:`unsuccessful_states`
+        and for ``PENDING``. Without the lists, the report is of counts
+        only.
         """
         return cls(
             counts.run.record_count,
             counts.states,
             unsuccessful=unsuccessful,
             unfinished=unfinished,
+            bad_lines=bad_lines or (),
+            bad_line_count=None if bad_lines is not None else counts.run.bad_line_count,
             allow_pending=allow_pending,
             allow_bad_lines=allow_bad_lines,
         )

@@ -22,9 +22,16 @@ from starlette.routing import Route
 
 from ..inputs import push_item_validator
 from ..jsonvalues import PushItemValueError, check_json_values
-from ..protocol import JSON_LINES_TYPE, KEY_PATTERN, KEY_RULE, schema_refusal
+from ..protocol import (
+    JSON_LINES_TYPE,
+    KEY_PATTERN,
+    KEY_RULE,
+    MAX_BAD_LINE_REASON,
+    schema_refusal,
+)
+from ..records import BadLine
 from ..reading.report import RunReport
-from ..store import Store
+from ..store import KeyReused, Store
 from .auth import (
     BEARER,
     READ,
@@ -72,6 +79,7 @@ def api_app(
                 service.push_items,
                 methods=["GET", "POST"],
             ),
+            Route("/runs/{run_id}/bad-lines", service.put_bad_lines, methods=["PUT"]),
             Route("/runs/{run_id}/files", service.list_files, methods=["GET"]),
             Route(
                 "/runs/{run_id}/files/{filename:anything}",
@@ -196,7 +204,19 @@ class _Service:
         # In the worker thread, with the store's call: decoding and checking
         # a large body would otherwise hold up the event loop.
         items = _push_items(body)
-        return self.store.add_push_items(run_id, items, key), len(items)
+        return _stored(self.store.add_push_items, run_id, items, key), len(items)
+
+    @requires(WRITE)
+    async def put_bad_lines(self, request: Request) -> Response:
+        run_id = path_run_id(request)
+        key = _idempotency_key(request)
+        body = await self._body(request)
+        applied, count = await self._call(self._set_bad_lines, run_id, body, key)
+        return _written(applied, bad_lines=count)
+
+    def _set_bad_lines(self, run_id, body, key):
+        lines = _bad_lines(body)
+        return _stored(self.store.set_bad_lines, run_id, lines, key), len(lines)
 
     async def file(self, request: Request) -> Response:
         # HEAD is the GET it stands for, never a write.
@@ -213,7 +233,7 @@ class _Service:
         write = (
             self.store.put_file if request.method == "PUT" else self.store.append_file
         )
-        applied = await self._call(write, run_id, filename, data, key)
+        applied = await self._call(_stored, write, run_id, filename, data, key)
         return _written(applied, bytes=len(data))
 
     # -- Reading ----------------------------------------------------------
@@ -278,6 +298,7 @@ class _Service:
             unfinished=self.store.items_in_states(run, ["PENDING"]),
             allow_pending=allow_pending,
             allow_bad_lines=allow_bad_lines,
+            bad_lines=[BadLine(*line) for line in self.store.bad_lines(run)],
         )
         newest = self.store.newest_run()
         return report.document(
@@ -328,6 +349,15 @@ class _Service:
         )
 
 
+def _stored(write, *args):
+    """A store's write; a key it applied to another request is a 422, as the
+    IETF's draft on the Idempotency-Key header has it."""
+    try:
+        return write(*args)
+    except KeyReused as error:
+        raise Refused(422, str(error)) from None
+
+
 def _written(applied, **counts):
     return JSONResponse({"applied": applied, **counts}, headers=_HEADERS)
 
@@ -346,17 +376,70 @@ def _reject_constant(name):
 _decode_json = json.JSONDecoder(parse_constant=_reject_constant).decode
 
 
-def _push_items(body):
-    """The validated push items of a request body, or a refusal naming the
-    first thing wrong."""
+def _json_body(body):
+    """The JSON value of a request body, or a refusal saying why it is none."""
     try:
-        items = _decode_json(body.decode("utf-8"))
+        return _decode_json(body.decode("utf-8"))
     except UnicodeDecodeError as error:
         raise Refused(400, "body is not UTF-8: byte %d" % error.start) from None
     except RecursionError:
         raise Refused(400, "body is not JSON: nested too deeply") from None
     except ValueError as error:
         raise Refused(400, "body is not JSON: %s" % error) from None
+
+
+def _bad_lines(body):
+    """The ``(line_number, reason)`` of each bad line a request body
+    declares, or a refusal naming the first thing wrong."""
+    lines = _json_body(body)
+    if type(lines) is not list:
+        raise Refused(
+            400,
+            'body must be a JSON array of bad lines, {"line": N, "reason": "..."}',
+        )
+    declared = []
+    previous = 0
+    for index, line in enumerate(lines):
+        if type(line) is not dict or set(line) != {"line", "reason"}:
+            raise Refused(
+                422, 'bad line %d: not an object {"line": N, "reason": "..."}' % index
+            )
+        number, reason = line["line"], line["reason"]
+        if type(number) is not int or not previous < number <= MAX_OFFSET:
+            raise Refused(
+                422,
+                "bad line %d: line must be a line number above the one before"
+                " (%d) and at most %d" % (index, previous, MAX_OFFSET),
+            )
+        if (
+            type(reason) is not str
+            or len(reason) > MAX_BAD_LINE_REASON
+            or not _is_text(reason)
+        ):
+            raise Refused(
+                422,
+                "bad line %d: reason must be a string of at most %d characters,"
+                " without lone surrogates" % (index, MAX_BAD_LINE_REASON),
+            )
+        declared.append((number, reason))
+        previous = number
+    return declared
+
+
+def _is_text(string):
+    """Whether a str is text UTF-8 can encode: JSON may escape a lone
+    surrogate, which no answer could hold."""
+    try:
+        string.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _push_items(body):
+    """The validated push items of a request body, or a refusal naming the
+    first thing wrong."""
+    items = _json_body(body)
     if type(items) is not list or not items:
         raise Refused(400, "body must be a JSON array of 1 or more push items")
     validator = push_item_validator()

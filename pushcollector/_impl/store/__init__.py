@@ -22,6 +22,7 @@ _LAZY_NAMES = {
     "database_url": ".engine",
     "ITEM_SORT_KEYS": ".queries",
     "DatabaseError": ".queries",
+    "KeyReused": ".queries",
     "Store": ".queries",
     "error_summary": ".queries",
 }

@@ -28,6 +28,7 @@ from ..records import encode_push_item
 from .engine import database_url, shared_engine
 from .tables import (
     applied_requests,
+    bad_lines,
     file_pieces,
     files,
     item_states,
@@ -51,6 +52,12 @@ _SORT_COLUMNS = {"filename": "filename_json", "dest": "dest_json", "state": "sta
 
 class DatabaseError(Exception):
     """The database cannot be used as it is: what is wrong, and what to do."""
+
+
+class KeyReused(ValueError):
+    """An Idempotency-Key the run applied to another request: another kind of
+    request, another file, or another body. Nothing of the request is stored.
+    """
 
 
 def error_summary(error: BaseException) -> str:
@@ -85,8 +92,39 @@ def _now():
     return datetime.datetime.now(datetime.timezone.utc)
 
 
-RunRow = collections.namedtuple("RunRow", "id name created_at updated_at record_count")
-RunRow.__doc__ = "A run as the store holds it."
+# What a key is applied to: the kind of request (with the file it writes),
+# and a digest of its body, kept with the key so that a repeat is told from
+# another request reusing it.
+_PUSH_ITEMS = "push-items"
+_BAD_LINES = "bad-lines"
+_PUT_FILE = "put-file:"
+_APPEND_FILE = "append-file:"
+
+_KIND_WORDS = {
+    _PUSH_ITEMS: "a POST of push items",
+    _BAD_LINES: "a PUT of bad lines",
+    _PUT_FILE: "a PUT of file %r",
+    _APPEND_FILE: "a POST to file %r",
+}
+
+
+def _body_digest(body: bytes) -> bytes:
+    return hashlib.blake2b(body, digest_size=32).digest()
+
+
+def _request_words(kind):
+    """A kind of request as an error says it."""
+    if kind in (_PUSH_ITEMS, _BAD_LINES):
+        return _KIND_WORDS[kind]
+    prefix, name = kind.split(":", 1)
+    return _KIND_WORDS[prefix + ":"] % name
+
+
+RunRow = collections.namedtuple(
+    "RunRow", "id name created_at updated_at record_count bad_line_count"
+)
+RunRow.__doc__ = """A run as the store holds it; ``bad_line_count`` is how many
+lines its client declared it could not deliver (see ``Store.set_bad_lines``)."""
 
 FileRow = collections.namedtuple("FileRow", "name size updated_at")
 FileRow.__doc__ = "A file of a run: its name, size in bytes and last change."
@@ -217,13 +255,17 @@ class Store:
 
     # -- Writing ----------------------------------------------------------
 
-    def _begin_write(self, connection, run_name, new_records, key):
-        """Create the run if needed, lock its row, and claim the request's key.
+    def _begin_write(self, connection, run_name, new_records, key, kind, digest):
+        """Create the run if needed, lock its row, and claim the request's key
+        for this kind of request and digest of its body.
 
         Returns:
             ``(run_id, record_count)``, the count after adding
-            ``new_records``; or None if the key was applied before, when
-            the caller must roll back.
+            ``new_records``; or None if the key was applied before to the
+            same request, when the caller must roll back.
+
+        Raises:
+            KeyReused: if the key was applied to another request.
         """
         now = _now()
         if not self.is_sqlite:
@@ -231,10 +273,20 @@ class Store:
             cursor = connection.connection.driver_connection.cursor()
             cursor.execute(
                 _POSTGRESQL_BEGIN_WRITE,
-                {"name": run_name, "now": now, "records": new_records, "key": key},
+                {
+                    "name": run_name,
+                    "now": now,
+                    "records": new_records,
+                    "key": key,
+                    "kind": kind,
+                    "digest": digest,
+                },
             )
             run_id, record_count, claimed = cursor.fetchone()
-            return (run_id, record_count) if claimed or key is None else None
+            if claimed or key is None:
+                return run_id, record_count
+            self._check_repeat(connection, run_id, run_name, key, kind, digest)
+            return None
         statement = sqlite.insert(runs).values(
             name=run_name, created_at=now, updated_at=now, record_count=new_records
         )
@@ -250,13 +302,47 @@ class Store:
         if key is not None:
             claimed = connection.execute(
                 sqlite.insert(applied_requests)
-                .values(run_id=run_id, key=key, applied_at=now)
+                .values(
+                    run_id=run_id, key=key, applied_at=now, kind=kind, digest=digest
+                )
                 .on_conflict_do_nothing()
                 .returning(applied_requests.c.key)
             ).first()
             if claimed is None:
+                self._check_repeat(connection, run_id, run_name, key, kind, digest)
                 return None
         return run_id, record_count
+
+    @staticmethod
+    def _check_repeat(connection, run_id, run_name, key, kind, digest):
+        """Make sure the request the key was applied to is this one.
+
+        Read in a statement of its own, under the run's lock: on PostgreSQL
+        it sees the key of a transaction that committed while this one
+        waited for the lock, which the statement that claimed it did not.
+
+        Raises:
+            KeyReused: if it was another kind of request, or another body.
+        """
+        applied_kind, applied_digest = connection.execute(
+            sa.select(applied_requests.c.kind, applied_requests.c.digest).where(
+                applied_requests.c.run_id == run_id, applied_requests.c.key == key
+            )
+        ).one()
+        if applied_kind is None:
+            return  # Applied before the store kept what a key was for.
+        if applied_kind != kind:
+            raise KeyReused(
+                "Idempotency-Key %s of run %s was applied to another request (%s),"
+                " not %s: nothing stored; a key names one request"
+                % (key, run_name, _request_words(applied_kind), _request_words(kind))
+            )
+        if bytes(applied_digest) != digest:
+            raise KeyReused(
+                "Idempotency-Key %s of run %s was applied to %s with another body:"
+                " nothing stored; a key names one request"
+                % (key, run_name, _request_words(kind))
+            )
 
     def add_push_items(
         self, run_name: str, items: list[dict], key: str | None = None
@@ -269,12 +355,21 @@ class Store:
             key: the request's Idempotency-Key, if any.
 
         Returns:
-            False if a request with the same key was applied before, in
-            which case nothing is stored; True otherwise.
+            False if the same request, with the same key, was applied
+            before, in which case nothing is stored; True otherwise. The same
+            request is the same push items: their records, as stored, are
+            the body the key's digest is of.
+
+        Raises:
+            KeyReused: if the key was applied to another request of the run,
+                with nothing stored.
         """
         lines = list(map(encode_push_item, items))
+        digest = None if key is None else _body_digest("\n".join(lines).encode())
         with self._writing() as connection, connection.begin() as transaction:
-            begun = self._begin_write(connection, run_name, len(items), key)
+            begun = self._begin_write(
+                connection, run_name, len(items), key, _PUSH_ITEMS, digest
+            )
             if begun is None:
                 transaction.rollback()
                 return False
@@ -373,17 +468,31 @@ class Store:
     def put_file(
         self, run_name: str, name: str, data: bytes, key: str | None = None
     ) -> bool:
-        """Create or replace a file of a run; False if the key was applied."""
+        """Create or replace a file of a run; False if the key was applied
+        to the same request (a PUT of this file, of this content) before.
+
+        Raises:
+            KeyReused: if the key was applied to another request of the run,
+                with nothing stored.
+        """
         return self._write_file(run_name, name, data, key, replace=True)
 
     def append_file(
         self, run_name: str, name: str, data: bytes, key: str | None = None
     ) -> bool:
         """Append to a file of a run, creating it if needed; False if the key
-        was applied."""
+        was applied to the same request (an append to this file, of this
+        content) before.
+
+        Raises:
+            KeyReused: if the key was applied to another request of the run,
+                with nothing stored.
+        """
         return self._write_file(run_name, name, data, key, replace=False)
 
     def _write_file(self, run_name, name, data, key, replace):
+        kind = (_PUT_FILE if replace else _APPEND_FILE) + name
+        digest = None if key is None else _body_digest(data)
         with self._writing() as connection, connection.begin() as transaction:
             if not (replace or self.is_sqlite):
                 cursor = connection.connection.driver_connection.cursor()
@@ -394,17 +503,21 @@ class Store:
                         "now": _now(),
                         "records": 0,
                         "key": key,
+                        "kind": kind,
+                        "digest": digest,
                         "filename": name,
                         "size": len(data),
                         "data": data,
                     },
                 )
-                if not cursor.fetchone()[0]:
+                run_id, written = cursor.fetchone()
+                if not written:
                     # The key was applied before: not even the run is touched.
+                    self._check_repeat(connection, run_id, run_name, key, kind, digest)
                     transaction.rollback()
                     return False
                 return True
-            begun = self._begin_write(connection, run_name, 0, key)
+            begun = self._begin_write(connection, run_name, 0, key, kind, digest)
             if begun is None:
                 transaction.rollback()
                 return False
@@ -438,7 +551,70 @@ class Store:
                 )
         return True
 
+    def set_bad_lines(
+        self,
+        run_name: str,
+        lines: list[tuple[int, str]],
+        key: str | None = None,
+    ) -> bool:
+        """Declare the lines of a run its client could not deliver, in place
+        of those declared before: they count as the run's bad lines, and
+        fail its verdict as bad lines of a run on disk do.
+
+        Args:
+            run_name: the run; created if new.
+            lines: ``(line_number, reason)`` of each, in increasing order of
+                line number.
+            key: the request's Idempotency-Key, if any.
+
+        Returns:
+            False if the same request, with the same key, was applied
+            before, in which case nothing is stored; True otherwise.
+
+        Raises:
+            KeyReused: if the key was applied to another request of the run,
+                with nothing stored.
+        """
+        # As ASCII: a reason may hold any str, lone surrogates included.
+        encode = json.encoder.encode_basestring_ascii
+        rows = [(number, encode(reason)) for number, reason in lines]
+        digest = None
+        if key is not None:
+            digest = _body_digest(json.dumps(rows).encode())
+        with self._writing() as connection, connection.begin() as transaction:
+            begun = self._begin_write(connection, run_name, 0, key, _BAD_LINES, digest)
+            if begun is None:
+                transaction.rollback()
+                return False
+            run_id, _ = begun
+            connection.execute(bad_lines.delete().where(bad_lines.c.run_id == run_id))
+            if rows:
+                connection.execute(
+                    bad_lines.insert(),
+                    [
+                        {"run_id": run_id, "line_number": number, "reason_json": text}
+                        for number, text in rows
+                    ],
+                )
+            connection.execute(
+                runs.update()
+                .where(runs.c.id == run_id)
+                .values(bad_line_count=len(rows))
+            )
+        return True
+
     # -- Reading ----------------------------------------------------------
+
+    def bad_lines(self, run: RunRow) -> list[tuple[int, str]]:
+        """The ``(line_number, reason)`` of each line the run's client
+        declared it could not deliver, in order."""
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                sa.select(bad_lines.c.line_number, bad_lines.c.reason_json)
+                .where(bad_lines.c.run_id == run.id)
+                .order_by(bad_lines.c.line_number)
+            ).all()
+        return [(number, _decode_text(text)) for number, text in rows]
 
     def run(self, run_name: str) -> RunRow | None:
         """The run of that name, or None."""
@@ -757,7 +933,7 @@ def _copy_text(text):
 
 # Create or lock the run, then claim the key: both in one statement, and in
 # this order, so that repeats of a key wait for the run's lock, then find
-# the key applied. Runs are numbered by a sequence and never deleted.
+# the key applied (and what it was applied to, in a statement of their own). Runs are numbered by a sequence and never deleted.
 # How each write begins on PostgreSQL: create or update the run, locking its
 # row, and claim the request's key.
 _POSTGRESQL_RUN_AND_KEY = """
@@ -769,8 +945,9 @@ WITH run AS (
         updated_at = excluded.updated_at
     RETURNING id, record_count
 ), claimed AS (
-    INSERT INTO applied_requests (run_id, key, applied_at)
-    SELECT id, %(key)s::text, %(now)s FROM run WHERE %(key)s::text IS NOT NULL
+    INSERT INTO applied_requests (run_id, key, applied_at, kind, digest)
+    SELECT id, %(key)s::text, %(now)s, %(kind)s::text, %(digest)s::bytea
+    FROM run WHERE %(key)s::text IS NOT NULL
     ON CONFLICT DO NOTHING
     RETURNING key
 )"""
@@ -796,7 +973,7 @@ _POSTGRESQL_APPEND = _POSTGRESQL_RUN_AND_KEY + """, file AS (
     SELECT id, piece_count, %(data)s FROM file
     WHERE %(size)s > 0 OR piece_count = 1
 )
-SELECT EXISTS (SELECT FROM file) FROM run
+SELECT id, EXISTS (SELECT FROM file) FROM run
 """
 
 # Any constant would do: it names pushcollector's upgrade among the advisory
@@ -837,4 +1014,5 @@ _RUN_COLUMNS = (
     runs.c.created_at,
     runs.c.updated_at,
     runs.c.record_count,
+    runs.c.bad_line_count,
 )

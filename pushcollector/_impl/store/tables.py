@@ -42,6 +42,9 @@ runs = sa.Table(
     sa.Column("created_at", UtcDateTime(), nullable=False),
     sa.Column("updated_at", UtcDateTime(), nullable=False),
     sa.Column("record_count", sa.BigInteger, nullable=False),
+    # The lines of the run's records its client declared it could not
+    # deliver (see bad_lines): they fail the run's verdict.
+    sa.Column("bad_line_count", sa.BigInteger, nullable=False, server_default="0"),
 )
 
 # The two tables of a row per record or item have no foreign key: checking
@@ -92,10 +95,27 @@ file_pieces = sa.Table(
     sa.Column("data", sa.LargeBinary, nullable=False),
 )
 
+# The keys each run applied, and what to: the kind of request (with the file
+# it writes) and a digest of its body, so that another request reusing a key
+# is refused rather than taken for a repeat. Keys applied before revision
+# 0002 have neither, and are taken for repeats of any request.
 applied_requests = sa.Table(
     "applied_requests",
     metadata,
     sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id"), primary_key=True),
     sa.Column("key", sa.String(MAX_KEY_LENGTH), primary_key=True),
     sa.Column("applied_at", UtcDateTime(), nullable=False),
+    sa.Column("kind", sa.Text, nullable=True),
+    sa.Column("digest", sa.LargeBinary(32), nullable=True),
+)
+
+# The lines a client could not deliver, as it declared them (PUT .../bad-lines):
+# lines of its run on disk it could not read, or records the service would
+# refuse. Their reasons are kept as JSON strings, which may hold any text.
+bad_lines = sa.Table(
+    "bad_lines",
+    metadata,
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id"), primary_key=True),
+    sa.Column("line_number", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("reason_json", sa.Text, nullable=False),
 )
