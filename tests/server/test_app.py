@@ -51,6 +51,10 @@ def send_file(url, run_id, path, data, method="POST", key=None, headers=None):
     )
 
 
+#: The media type of file content, as the protocol has it.
+BYTES = {"Content-Type": "application/octet-stream"}
+
+
 def stored_lines(service, run_id):
     answer = service.get("/runs/%s/push-items" % run_id)
     if answer.status_code == 404:
@@ -243,6 +247,67 @@ def test_bad_file_names_are_refused_with_nothing_stored(service, run_id, path, m
     assert answer.status_code == 400
     assert message in error_of(answer)
     assert service.get("/runs/%s/files" % run_id).status_code == 404
+
+
+def send_raw_path(method, url, data=None, headers=None):
+    """A request to exactly this URL: requests neither re-encodes nor
+    resolves what it holds."""
+    session = requests.Session()
+    prepared = session.prepare_request(
+        requests.Request(method, url, data=data, headers=headers)
+    )
+    prepared.url = url
+    return session.send(prepared, timeout=60)
+
+
+# A path is split at its "/", then each segment decoded once: an encoded
+# character is that character, an encoded "/" never separates segments.
+# Each is a path below /runs, and what it is: the run's file "log", no
+# route at all, or a run id that is not one.
+ENCODED_PATHS = [
+    ("{run}/%66iles/log", "the log"),
+    ("{run}/file%73/log", "the log"),
+    ("{run}/%66%69%6C%65%73/log", "the log"),
+    ("{encoded_run}/files/log", "the log"),
+    ("{run}%2Ffiles/log", "no route"),
+    ("{run}/files%2Flog", "no route"),
+    ("{run}%2F/files/log", "a bad run id"),
+]
+
+
+def expected_answer(surface, method, names):
+    """The status, and the log's content after, of a request."""
+    if names == "no route":
+        return 404, b"before"
+    if surface == "pages" and method != "GET":
+        return 405, b"before"
+    if names == "a bad run id":
+        return 400, b"before"
+    return 200, {"GET": b"before", "PUT": b"after", "POST": b"beforeafter"}[method]
+
+
+@pytest.mark.parametrize("surface", ["api", "pages"])
+@pytest.mark.parametrize("method", ["GET", "PUT", "POST"])
+@pytest.mark.parametrize("path, names", ENCODED_PATHS)
+def test_encoded_paths_are_decoded_segment_by_segment(
+    service, run_id, surface, method, path, names
+):
+    send_file(service.url, run_id, "log", b"before", method="PUT", headers=BYTES)
+    base = service.url if surface == "api" else service.url[: -len("/api")]
+    encoded_run = "".join("%%%02X" % ord(character) for character in run_id)
+    url = "%s/runs/%s" % (base, path.format(run=run_id, encoded_run=encoded_run))
+
+    answer = send_raw_path(method, url, data=b"after", headers=BYTES)
+
+    status, log = expected_answer(surface, method, names)
+    assert answer.status_code == status
+    assert service.get("/runs/%s/files/log" % run_id).content == log
+    if surface == "pages":
+        assert answer.headers["content-type"].startswith("text/html")
+    elif status != 200:
+        assert error_of(answer)
+    elif method == "GET":
+        assert answer.content == b"before"
 
 
 def test_an_applied_file_key_is_not_applied_again(service, run_id):

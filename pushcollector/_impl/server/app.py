@@ -13,13 +13,14 @@ from __future__ import annotations
 import json
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.routing import Mount, Route, compile_path
 from starlette.types import ASGIApp
 
 from ..environment import SERVE_SETTINGS
 from ..store import Store
 from .api import api_app
-from .checks import ANY_PATH
+from .checks import ANY_PATH, SegmentPaths
 from .pages import pages_app
 from .tokens import Tokens
 
@@ -52,7 +53,8 @@ def create_app(
             # API's too, answered in JSON as everything under it.
             Route("/api", api),
             _Surface("/", pages_app(store, tokens)),
-        ]
+        ],
+        middleware=[Middleware(SegmentPaths)],
     )
 
 

@@ -70,17 +70,50 @@ def path_run_id(request: Request) -> str:
     return run_id
 
 
+def raw_path(scope: dict) -> bytes:
+    """The path of a request as it was sent, still percent-encoded (uvicorn
+    gives it, without the query; ASGI leaves it to the server)."""
+    return scope["raw_path"].split(b"?", 1)[0]
+
+
+class SegmentPaths:
+    """ASGI middleware routing on the path as the service reads one: split
+    at its ``/``, then each segment percent-decoded once.
+
+    An encoded ``/`` (``%2F``) is a character of its segment, never a
+    separator: it is kept as ``%2F`` in the path the routes see, so that
+    ``R%2Ffiles/N`` is one segment ``R/files`` followed by ``N`` (no route
+    of the service), not the run ``R``'s file ``N``. Any other encoded
+    character is the character (``%66iles`` is ``files``, as RFC 3986
+    has it). The path routed and the raw path thus have the same segments,
+    one for one, which :func:`path_filename` relies on.
+    """
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http":
+            segments = raw_path(scope).decode("latin-1").split("/")
+            path = "/".join(
+                urllib.parse.unquote(segment).replace("/", "%2F")
+                for segment in segments
+            )
+            scope = dict(scope, path=path)
+        await self.app(scope, receive, send)
+
+
 def path_filename(request: Request) -> str:
     """The filename of the path, decoded from the raw path component by
     component (a ``%2F`` must not make two components of one), and checked
     by the filename rules."""
-    raw_path = request.scope.get("raw_path") or request.url.path.encode("ascii")
-    raw_path = raw_path.split(b"?", 1)[0]
-    encoded = raw_path.split(b"/files/", 1)[1]
+    # The route's last segments are the filename's (see SegmentPaths).
+    count = request.path_params["filename"].count("/") + 1
+    encoded = raw_path(request.scope).split(b"/")[-count:]
     try:
         components = [
             urllib.parse.unquote_to_bytes(component).decode("utf-8")
-            for component in encoded.split(b"/")
+            for component in encoded
         ]
     except UnicodeDecodeError:
         raise Refused(400, "invalid filename: not UTF-8 once percent-decoded") from None
