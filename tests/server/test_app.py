@@ -39,7 +39,7 @@ def post_items(url, run_id, items, key=None, headers=None, **kwargs):
 
 
 def send_file(url, run_id, path, data, method="POST", key=None, headers=None):
-    headers = dict(headers or {})
+    headers = {**BYTES, **(headers or {})}
     if key:
         headers["Idempotency-Key"] = key
     return requests.request(
@@ -319,6 +319,139 @@ def test_an_applied_file_key_is_not_applied_again(service, run_id):
     assert service.get("/runs/%s/files/log" % run_id).content == b"once\n"
 
 
+# What a page of another site can make a browser send without asking the
+# service first: a form's types, or none at all (fetch of raw bytes).
+BROWSER_TYPES = [
+    "text/plain",
+    "application/x-www-form-urlencoded",
+    "multipart/form-data; boundary=x",
+    None,
+]
+
+
+@pytest.mark.parametrize(
+    "method, path, media_type",
+    [("POST", "push-items", media_type) for media_type in BROWSER_TYPES]
+    + [("POST", "files/log", media_type) for media_type in BROWSER_TYPES]
+    + [
+        ("PUT", "files/log", "text/plain"),
+        ("PUT", "files/log", None),
+        ("POST", "push-items", "application/octet-stream"),
+        ("POST", "push-items", "application/jsonp"),
+        ("PUT", "files/log", "application/json"),
+    ],
+)
+def test_a_body_of_another_media_type_is_refused_with_nothing_stored(
+    service, run_id, method, path, media_type
+):
+    # What <form enctype="text/plain"> makes of an input named '[{"filename":
+    # "x", "state": "PUSHED", "a": "' holding '"}]': a JSON array of one item.
+    body = b'[{"filename": "x", "state": "PUSHED", "a": "="}]'
+    headers = {} if media_type is None else {"Content-Type": media_type}
+
+    answer = requests.request(
+        method,
+        "%s/runs/%s/%s" % (service.url, run_id, path),
+        data=body,
+        headers=headers,
+        timeout=60,
+    )
+
+    assert answer.status_code == 415
+    expected = (
+        "application/json" if path == "push-items" else "application/octet-stream"
+    )
+    assert error_of(answer) == "invalid Content-Type %s: this body must be %s" % (
+        "(none)" if media_type is None else repr(media_type),
+        expected,
+    )
+    assert service.get("/runs/%s" % run_id).status_code == 404
+
+
+def test_media_types_are_taken_with_parameters_and_in_any_case(service, run_id):
+    items = post_items(
+        service.url,
+        run_id,
+        ITEMS,
+        headers={"Content-Type": "Application/JSON; charset=utf-8"},
+    )
+    log = send_file(
+        service.url,
+        run_id,
+        "log",
+        b"x",
+        headers={"Content-Type": "application/octet-stream; x=y"},
+    )
+
+    assert (items.status_code, log.status_code) == (200, 200)
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["evil.example", "evil.example:{port}", "127.0.0.1.evil.example:{port}", "["],
+)
+def test_a_request_naming_another_host_is_refused(service, run_id, host):
+    host = host.format(port=service.port)
+    foreign = {"Host": host}
+    base = service.url[: -len("/api")]
+
+    written = post_items(service.url, run_id, ITEMS, headers=foreign)
+    read = requests.get(service.url + "/runs", headers=foreign, timeout=60)
+    pages = [
+        requests.get(base + path, headers=foreign, timeout=60)
+        for path in ("/", "/runs/" + run_id, "/static/pushcollector.css")
+    ]
+
+    assert [answer.status_code for answer in [written, read, *pages]] == [421] * 5
+    assert error_of(written) == (
+        "unknown Host %r: not a name of this service (serve --allowed-host adds one)"
+        % host
+    )
+    assert pages[0].headers["content-type"].startswith("text/html")
+    assert "Unknown host" in pages[0].text
+    assert service.get("/runs/%s" % run_id).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "host", ["localhost", "LOCALHOST:{port}", "127.0.0.1:{port}", "[::1]:{port}"]
+)
+def test_loopback_names_are_a_service_s_own(service, run_id, host):
+    headers = {"Host": host.format(port=service.port)}
+
+    written = post_items(service.url, run_id, ITEMS, headers=headers)
+    page = requests.get(service.url[: -len("/api")] + "/", headers=headers, timeout=60)
+
+    assert (written.status_code, page.status_code) == (200, 200)
+
+
+def test_allowed_hosts_are_taken_and_others_refused(tmp_path, run_id):
+    with ServiceProcess(
+        "sqlite:///%s" % (tmp_path / "named.db"),
+        "--allowed-host",
+        "pushes.example.com",
+        "--allowed-host",
+        "[2001:db8::1]",
+    ) as running:
+        answers = {
+            host: post_items(running.url, run_id, ITEMS[:1], headers={"Host": host})
+            for host in (
+                "pushes.example.com",
+                "Pushes.Example.Com:443",
+                "[2001:db8::1]:8080",
+                "localhost:%d" % running.port,
+                "other.example.com",
+            )
+        }
+
+    assert {host: answer.status_code for host, answer in answers.items()} == {
+        "pushes.example.com": 200,
+        "Pushes.Example.Com:443": 200,
+        "[2001:db8::1]:8080": 200,
+        "localhost:%d" % running.port: 200,
+        "other.example.com": 421,
+    }
+
+
 # -- Reading ------------------------------------------------------------------
 
 
@@ -564,8 +697,9 @@ def test_a_body_that_does_not_arrive_in_time_is_refused(tmp_path, run_id):
     try:
         with socket.create_connection(("127.0.0.1", running.port)) as connection:
             connection.sendall(
-                b"POST /api/runs/%s/push-items HTTP/1.1\r\nHost: x\r\n"
-                b"Content-Length: 1000\r\n\r\n[{" % run_id.encode()
+                b"POST /api/runs/%s/push-items HTTP/1.1\r\nHost: localhost\r\n"
+                b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n[{"
+                % run_id.encode()
             )
             # The rest never comes: the service answers without it.
             answer = connection.makefile("rb").read()
@@ -675,6 +809,16 @@ def test_requests_without_a_known_token_are_refused(
         assert answer.headers["www-authenticate"].startswith("Bearer ")
 
 
+def test_with_tokens_any_host_is_taken(guarded_service, tokens, run_id):
+    # A page of another site cannot make a browser send this service's
+    # token: the Host is only checked when names are given.
+    headers = {"Host": "pushes.example.com", **bearer(tokens["write"])}
+
+    answer = post_items(guarded_service.url, run_id, ITEMS, headers=headers)
+
+    assert answer.status_code == 200
+
+
 def test_the_http_backend_sends_its_token(guarded_service, tokens, run_id):
     Collector.new_run()
     with HttpCollector(guarded_service.url, token=tokens["write"]) as collector:
@@ -722,7 +866,7 @@ def test_stopping_finishes_the_requests_in_flight(tmp_path, run_id, sig):
     with socket.create_connection(("127.0.0.1", running.port)) as connection:
         answers = connection.makefile("rb")
         connection.sendall(
-            b"POST /api/runs/%s/push-items HTTP/1.1\r\nHost: x\r\n"
+            b"POST /api/runs/%s/push-items HTTP/1.1\r\nHost: localhost\r\n"
             b"Content-Type: application/json\r\nContent-Length: %d\r\n"
             b"Expect: 100-continue\r\n\r\n" % (run_id.encode(), len(body))
         )

@@ -115,6 +115,9 @@ def test_serve_refuses_a_database_of_a_newer_schema(tmp_path):
         (["--port", "65536"], "invalid port '65536'"),
         (["--workers", "0"], "invalid number '0': 1 or more"),
         (["--workers", "-3"], "invalid number '-3': 1 or more"),
+        (["--allowed-host", "x.example:80"], "invalid host name 'x.example:80': "),
+        (["--allowed-host", ""], "invalid host name '': "),
+        (["--allowed-host", "a b"], "invalid host name 'a b': "),
     ],
 )
 def test_serve_refuses_a_port_or_workers_out_of_range(tmp_path, option, message):
@@ -167,6 +170,7 @@ def test_a_worker_process_makes_its_application_from_the_environment(
                 "tokens": str(tokens),
                 "max_body": 10,
                 "body_timeout": 5,
+                "hosts": ["localhost"],
             }
         ),
     )
@@ -189,6 +193,8 @@ def test_serve_runs_several_workers(tmp_path):
             )
             assert answer.status_code == 200
         assert running.get("/runs").json()["runs"][0]["records"] == 4
+        # The workers check the Host as serve would.
+        assert running.get("/runs", headers={"Host": "x.example"}).status_code == 421
 
 
 @pytest.mark.parametrize(

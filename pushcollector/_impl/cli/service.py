@@ -8,7 +8,13 @@ runs: it needs the ``server`` extra, which the other commands do not.
 from __future__ import annotations
 
 from ..environment import DATABASE_URL, TOKENS_FILE
-from .arguments import byte_size, port_number, positive_int, positive_seconds
+from .arguments import (
+    byte_size,
+    host_name,
+    port_number,
+    positive_int,
+    positive_seconds,
+)
 from .errors import CommandError
 
 _DB_HELP = (
@@ -72,6 +78,17 @@ def add_commands(commands):
     serve.add_argument(
         "--access-log", action="store_true", help="log every request (method, path)"
     )
+    serve.add_argument(
+        "--allowed-host",
+        dest="allowed_hosts",
+        metavar="NAME",
+        type=host_name,
+        action="append",
+        default=[],
+        help="a name requests may give in their Host header, such as the name"
+        " of a proxy in front (repeatable); without tokens, or with this option,"
+        " other names than the loopback ones and --host are refused (421)",
+    )
     serve.set_defaults(handler=_serve, path=None)
 
     db_parser = commands.add_parser("db", help="manage the service's database")
@@ -131,6 +148,7 @@ def _serve(args):
         args.log_level,
         args.access_log,
         args.workers,
+        args.allowed_hosts,
     )
 
 

@@ -11,6 +11,7 @@ backend retries.
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 
 import anyio
 from starlette.applications import Starlette
@@ -22,7 +23,14 @@ from starlette.routing import Route
 
 from ..inputs import push_item_validator
 from ..jsonvalues import PushItemValueError, check_json_values
-from ..protocol import JSON_LINES_TYPE, KEY_PATTERN, KEY_RULE, schema_refusal
+from ..protocol import (
+    BYTES_TYPE,
+    JSON_LINES_TYPE,
+    JSON_TYPE,
+    KEY_PATTERN,
+    KEY_RULE,
+    schema_refusal,
+)
 from ..reading.report import RunReport
 from ..store import Store
 from .auth import (
@@ -36,12 +44,14 @@ from .auth import (
 )
 from .checks import (
     MAX_OFFSET,
+    HostCheck,
     Refused,
     bool_parameter,
     call_store,
     int_parameter,
     path_filename,
     path_run_id,
+    require_media_type,
 )
 from .tokens import Tokens
 
@@ -50,7 +60,11 @@ _HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 
 
 def api_app(
-    store: Store, tokens: Tokens | None, max_body: int, body_timeout: float
+    store: Store,
+    tokens: Tokens | None,
+    max_body: int,
+    body_timeout: float,
+    hosts: Collection[str] | None = None,
 ) -> Starlette:
     """The API as an application of its own, to mount under ``/api``: its
     routes, and its answers to errors in JSON.
@@ -60,6 +74,8 @@ def api_app(
         tokens: the tokens accepted; None to accept every request.
         max_body: the largest request body accepted, in bytes.
         body_timeout: the seconds a request's body may take to arrive.
+        hosts: the names a request's Host may give (see
+            :class:`~.checks.HostCheck`); None for any.
     """
     service = _Service(store, max_body, body_timeout)
     return Starlette(
@@ -81,7 +97,10 @@ def api_app(
         ],
         # The API's clients send their token as Bearer.
         middleware=[
-            Middleware(AuthenticationMiddleware, backend=TokenBackend(tokens, [BEARER]))
+            Middleware(HostCheck, names=hosts, refuse=_refused),
+            Middleware(
+                AuthenticationMiddleware, backend=TokenBackend(tokens, [BEARER])
+            ),
         ],
         exception_handlers={
             Refused: _refused,
@@ -188,6 +207,7 @@ class _Service:
     async def write_push_items(self, request: Request) -> Response:
         run_id = path_run_id(request)
         key = _idempotency_key(request)
+        require_media_type(request, JSON_TYPE)
         body = await self._body(request)
         applied, count = await self._call(self._add_push_items, run_id, body, key)
         return _written(applied, push_items=count)
@@ -209,6 +229,7 @@ class _Service:
         run_id = path_run_id(request)
         filename = path_filename(request)
         key = _idempotency_key(request)
+        require_media_type(request, BYTES_TYPE)
         data = await self._body(request)
         write = (
             self.store.put_file if request.method == "PUT" else self.store.append_file

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import logging
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Collection
 
 import sqlalchemy.exc
 from starlette.concurrency import run_in_threadpool
 from starlette.convertors import PathConvertor, register_url_convertor
+from starlette.datastructures import Headers
 from starlette.requests import Request
+from starlette.responses import Response
 
 from ..inputs import checked_filename
 from ..protocol import RUN_ID_PATTERN, RUN_ID_RULE
@@ -101,6 +103,76 @@ class SegmentPaths:
             )
             scope = dict(scope, path=path)
         await self.app(scope, receive, send)
+
+
+#: The names a service without tokens answers for, whatever it listens on.
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]")
+
+
+def host_name(host: str) -> str:
+    """The name of a ``Host`` header, or of a name given for one: without
+    its port, in lower case (an IPv6 address keeps its brackets)."""
+    if host.startswith("["):
+        return host[: host.find("]") + 1].lower()
+    return host.split(":", 1)[0].lower()
+
+
+class HostCheck:
+    """ASGI middleware refusing, with ``421 Misdirected Request``, a request
+    whose ``Host`` names none of the service's names.
+
+    A page of another site may make a browser send requests to a service on
+    the browser's own machine, under that site's name once its DNS answers
+    with a loopback address (DNS rebinding); such requests name the other
+    site as their Host. A request without a Host (HTTP/1.0) is no browser's
+    and is let through.
+
+    Args:
+        app: the surface's application.
+        names: the names taken (see :func:`host_name`); None to take any.
+        refuse: the surface's answer to a :class:`Refused`.
+    """
+
+    def __init__(
+        self,
+        app,
+        names: Collection[str] | None,
+        refuse: Callable[[Request, Refused], Awaitable[Response]],
+    ):
+        self.app = app
+        self.names = None if names is None else frozenset(names)
+        self.refuse = refuse
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and self.names is not None:
+            host = Headers(scope=scope).get("host")
+            if host is not None and host_name(host) not in self.names:
+                refusal = Refused(
+                    421,
+                    "unknown Host %r: not a name of this service (serve"
+                    " --allowed-host adds one)" % host,
+                )
+                response = await self.refuse(Request(scope), refusal)
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def require_media_type(request: Request, media_type: str) -> None:
+    """Refuse, with ``415``, a request body of another media type than
+    ``media_type`` (its parameters, such as ``charset``, aside).
+
+    What browsers send from another site's forms without asking the service
+    first (``text/plain``, form data, or no type at all) is never a media
+    type of the protocol, so no page of another site can write.
+    """
+    given = request.headers.get("content-type")
+    if given is None or given.partition(";")[0].strip().lower() != media_type:
+        raise Refused(
+            415,
+            "invalid Content-Type %s: this body must be %s"
+            % ("(none)" if given is None else repr(given), media_type),
+        )
 
 
 def path_filename(request: Request) -> str:

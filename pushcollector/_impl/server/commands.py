@@ -14,6 +14,7 @@ import os
 import signal
 import socket
 import sys
+from collections.abc import Sequence
 
 import sqlalchemy.exc
 
@@ -27,6 +28,7 @@ from ..store import (
 )
 from ..environment import SERVE_SETTINGS, TOKENS_FILE
 from .app import create_app
+from .checks import LOOPBACK_NAMES, host_name
 from .tokens import TokenFileError, Tokens, create_token
 
 #: The tokens file ``token create`` writes when none is named.
@@ -95,8 +97,14 @@ def serve(
     log_level: str = "warning",
     access_log: bool = False,
     workers: int = 1,
+    allowed_hosts: Sequence[str] = (),
 ) -> int:
-    """Run the service until SIGTERM or SIGINT, then finish requests in flight."""
+    """Run the service until SIGTERM or SIGINT, then finish requests in flight.
+
+    Without tokens, or with ``allowed_hosts``, requests must name the
+    service in their ``Host``: by a loopback name, the address it listens
+    on, or one of ``allowed_hosts``.
+    """
     import uvicorn
     from uvicorn.supervisors import Multiprocess
 
@@ -124,6 +132,17 @@ def serve(
         listening = _listen(host, port)
     except OSError as error:
         raise CommandError("cannot listen on %s port %d: %s" % (host, port, error))
+    bound_host, bound_port = listening.getsockname()[:2]
+    if ":" in bound_host:
+        bound_host = "[%s]" % bound_host
+    hosts = None
+    if tokens is None or allowed_hosts:
+        # A browser on this machine may be sent here by any page, under the
+        # name of that page's site: a service anyone here may write to
+        # answers only for its own names.
+        hosts = {host_name(name) for name in allowed_hosts}
+        hosts.update(LOOPBACK_NAMES)
+        hosts.update({host_name(_bracketed(host)), bound_host})
     options = dict(
         lifespan="off",
         log_config=_log_config(log_level, access_log),
@@ -140,6 +159,7 @@ def serve(
                 "tokens": tokens_file,
                 "max_body": max_body,
                 "body_timeout": body_timeout,
+                "hosts": sorted(hosts) if hosts is not None else None,
             }
         )
         config = uvicorn.Config(
@@ -150,11 +170,8 @@ def serve(
         )
     else:
         config = uvicorn.Config(
-            create_app(store, tokens, max_body, body_timeout), **options
+            create_app(store, tokens, max_body, body_timeout, hosts), **options
         )
-    bound_host, bound_port = listening.getsockname()[:2]
-    if ":" in bound_host:
-        bound_host = "[%s]" % bound_host
     root = "http://%s:%d" % (bound_host, bound_port)
     print(
         "pushcollector serve: serving %s/api (database %s%s); web view %s/"
@@ -208,6 +225,11 @@ def _log_config(log_level, access_log):
         "propagate": False,
     }
     return config
+
+
+def _bracketed(host):
+    """An address as a Host header gives it: an IPv6 one in brackets."""
+    return "[%s]" % host if ":" in host and not host.startswith("[") else host
 
 
 def _is_loopback(host):

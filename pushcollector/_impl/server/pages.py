@@ -31,6 +31,7 @@ from __future__ import annotations
 import datetime
 import importlib.resources
 import urllib.parse
+from collections.abc import Collection
 
 import jinja2
 from starlette.applications import Starlette
@@ -44,7 +45,14 @@ from ..reading.report import RunReport
 from ..schema import SUCCESSFUL_STATES, push_item_schema
 from ..store import ITEM_SORT_KEYS, Store
 from .auth import BASIC, BEARER, READ, NotPermitted, TokenBackend, requires
-from .checks import Refused, call_store, integer_in, path_filename, path_run_id
+from .checks import (
+    HostCheck,
+    Refused,
+    call_store,
+    integer_in,
+    path_filename,
+    path_run_id,
+)
 from .tokens import Tokens
 
 #: Runs per page of the list, and items per page of a table of a run.
@@ -85,6 +93,7 @@ _STATUS_TITLES = {
     401: "Log in",
     404: "Not found",
     405: "Method not allowed",
+    421: "Unknown host",
     503: "Database unavailable",
 }
 
@@ -96,13 +105,17 @@ _UNSUCCESSFUL_STATES = [
 ]
 
 
-def pages_app(store: Store, tokens: Tokens | None) -> Starlette:
+def pages_app(
+    store: Store, tokens: Tokens | None, hosts: Collection[str] | None = None
+) -> Starlette:
     """The web view as an application of its own, to mount at ``/``: the
     pages, their stylesheet, and its answers to errors as pages.
 
     Args:
         store: where runs are kept.
         tokens: the tokens accepted; None to accept every request.
+        hosts: the names a request's Host may give (see
+            :class:`~.checks.HostCheck`); None for any.
     """
     pages = _Pages(store)
     return Starlette(
@@ -118,9 +131,10 @@ def pages_app(store: Store, tokens: Tokens | None) -> Starlette:
         ],
         # Browsers send a token as the password of HTTP Basic.
         middleware=[
+            Middleware(HostCheck, names=hosts, refuse=_refused),
             Middleware(
                 AuthenticationMiddleware, backend=TokenBackend(tokens, [BASIC, BEARER])
-            )
+            ),
         ],
         exception_handlers={
             Refused: _refused,
