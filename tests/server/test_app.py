@@ -11,6 +11,7 @@ import pytest
 import requests
 
 from pushcollector import Collector, HttpCollector, LocalCollector
+from pushcollector._impl.server.pages import CONTENT_SECURITY_POLICY
 from pushcollector.testing import BackendContract
 
 from .service import ServiceProcess
@@ -257,7 +258,7 @@ def send_raw_path(method, url, data=None, headers=None):
         requests.Request(method, url, data=data, headers=headers)
     )
     prepared.url = url
-    return session.send(prepared, timeout=60)
+    return session.send(prepared, timeout=60, allow_redirects=False)
 
 
 # A path is split at its "/", then each segment decoded once: an encoded
@@ -817,6 +818,49 @@ def test_with_tokens_any_host_is_taken(guarded_service, tokens, run_id):
     answer = post_items(guarded_service.url, run_id, ITEMS, headers=headers)
 
     assert answer.status_code == 200
+
+
+@pytest.mark.parametrize(
+    "path, location",
+    [
+        ("/api/runs/{run}/", "/api/runs/{run}"),
+        ("/api/runs/{run}//", "/api/runs/{run}"),
+        (
+            "/api/runs/{run}/summary/?allow_pending=true",
+            "/api/runs/{run}/summary?allow_pending=true",
+        ),
+        ("/api/runs/%41{run}/", "/api/runs/%41{run}"),
+        ("/runs/{run}/", "/runs/{run}"),
+        ("/runs/{run}/?page=2&q=%20", "/runs/{run}?page=2&q=%20"),
+    ],
+)
+@pytest.mark.parametrize("host", ["evil.example", "localhost:{port}"])
+def test_a_trailing_slash_is_redirected_within_the_service(
+    guarded_service, run_id, path, location, host
+):
+    # The Host is not checked with tokens: the redirect must not name it.
+    headers = {"Host": host.format(port=guarded_service.port)}
+    base = guarded_service.url[: -len("/api")]
+
+    answer = send_raw_path("GET", base + path.format(run=run_id), headers=headers)
+
+    assert answer.status_code == 307
+    assert answer.headers["location"] == location.format(run=run_id)
+    assert answer.headers["cache-control"] == "no-store"
+    assert answer.headers["x-content-type-options"] == "nosniff"
+    if not path.startswith("/api"):
+        assert answer.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
+        assert answer.headers["referrer-policy"] == "no-referrer"
+
+
+@pytest.mark.parametrize("path", ["//evil.example/", "/runs/", "/api/nothing/"])
+def test_paths_naming_no_route_without_their_slash_are_not_redirected(
+    guarded_service, path
+):
+    answer = send_raw_path("GET", guarded_service.url[: -len("/api")] + path)
+
+    assert answer.status_code == 404
+    assert "location" not in answer.headers
 
 
 def test_the_http_backend_sends_its_token(guarded_service, tokens, run_id):

@@ -18,7 +18,12 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import (
+    JSONResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
 from starlette.routing import Route
 
 from ..inputs import push_item_validator
@@ -52,6 +57,7 @@ from .checks import (
     path_filename,
     path_run_id,
     require_media_type,
+    slash_location,
 )
 from .tokens import Tokens
 
@@ -78,7 +84,7 @@ def api_app(
             :class:`~.checks.HostCheck`); None for any.
     """
     service = _Service(store, max_body, body_timeout)
-    return Starlette(
+    application = Starlette(
         routes=[
             Route("/runs", service.list_runs, methods=["GET"]),
             Route("/runs/{run_id}", service.run_figures, methods=["GET"]),
@@ -109,6 +115,10 @@ def api_app(
             405: _method_not_allowed,
         },
     )
+    # Starlette's redirects name the Host the request gave, over http:
+    # _not_found redirects with a relative location instead.
+    application.router.redirect_slashes = False
+    return application
 
 
 async def _not_permitted(request, error):
@@ -139,6 +149,9 @@ async def _refused(request, error):
 
 
 async def _not_found(request, error):
+    location = slash_location(request)
+    if location is not None:
+        return RedirectResponse(location, 307, headers=_HEADERS)
     return JSONResponse(
         {"error": "no such resource: %s" % request.url.path},
         status_code=404,

@@ -17,6 +17,7 @@ from starlette.convertors import PathConvertor, register_url_convertor
 from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Match
 
 from ..inputs import checked_filename
 from ..protocol import RUN_ID_PATTERN, RUN_ID_RULE
@@ -103,6 +104,28 @@ class SegmentPaths:
             )
             scope = dict(scope, path=path)
         await self.app(scope, receive, send)
+
+
+def slash_location(request: Request) -> str | None:
+    """Where a request whose path ends in ``/`` is sent when the path
+    without it is one of its surface's: that path as the request gave it,
+    with its query, relative to the service (the service cannot know the
+    scheme and name its clients reach it by, behind a proxy least of all);
+    None for any other request."""
+    path = request.scope["path"]
+    if path == "/" or not path.endswith("/"):
+        return None
+    without = dict(request.scope, path=path.rstrip("/"))
+    if not any(
+        route.matches(without)[0] != Match.NONE for route in request.app.router.routes
+    ):
+        return None
+    # Every route starts with a segment of its own ("/runs", "/static"): a
+    # path matching one never starts with "//", which a browser would take
+    # for another host's.
+    location = raw_path(request.scope).rstrip(b"/").decode("ascii")
+    query = request.scope["query_string"].decode("ascii")
+    return location + ("?" + query if query else "")
 
 
 #: The names a service without tokens answers for, whatever it listens on.

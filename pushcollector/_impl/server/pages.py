@@ -38,7 +38,12 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response, StreamingResponse
+from starlette.responses import (
+    HTMLResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
 from starlette.routing import Route
 
 from ..reading.report import RunReport
@@ -52,6 +57,7 @@ from .checks import (
     integer_in,
     path_filename,
     path_run_id,
+    slash_location,
 )
 from .tokens import Tokens
 
@@ -118,7 +124,7 @@ def pages_app(
             :class:`~.checks.HostCheck`); None for any.
     """
     pages = _Pages(store)
-    return Starlette(
+    application = Starlette(
         routes=[
             Route("/", pages.runs_page, methods=["GET"]),
             Route("/runs/{run_id}", pages.run_page, methods=["GET"]),
@@ -143,6 +149,10 @@ def pages_app(
             405: _method_not_allowed,
         },
     )
+    # Starlette's redirects name the Host the request gave, over http:
+    # _not_found redirects with a relative location instead.
+    application.router.redirect_slashes = False
+    return application
 
 
 def _error_page(status, message, headers=None):
@@ -177,6 +187,9 @@ async def _not_permitted(request, error):
 
 
 async def _not_found(request, error):
+    location = slash_location(request)
+    if location is not None:
+        return RedirectResponse(location, 307, headers=PAGE_HEADERS)
     return _error_page(404, "There is no page %s." % request.url.path)
 
 
