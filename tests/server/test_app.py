@@ -711,6 +711,165 @@ def test_a_body_that_does_not_arrive_in_time_is_refused(tmp_path, run_id):
         running.stop()
 
 
+# A bound of the tests, not a measurement: a connection the service should
+# close that is still open after this long is held for ever.
+CLOSE_TIMEOUT = 30
+
+
+def read_answer(stream):
+    """The head and body of one answer of a raw connection."""
+    head = b""
+    while not head.endswith(b"\r\n\r\n"):
+        line = stream.readline()
+        assert line, "the connection ended within the head: %r" % head
+        head += line
+    length = int(head.lower().split(b"content-length: ", 1)[1].split(b"\r\n")[0])
+    return head, stream.read(length)
+
+
+def closed_by_the_service(connection):
+    """Whether the service closes the connection: its end of file, or a
+    reset of a connection it closed with bytes unread, within the bound."""
+    connection.settimeout(CLOSE_TIMEOUT)
+    try:
+        while connection.recv(65536):
+            pass
+    except ConnectionResetError:
+        pass
+    except TimeoutError:
+        return False
+    return True
+
+
+@pytest.fixture(scope="module")
+def bounded_service(tmp_path_factory):
+    """A service with small bounds on bodies, and an idle timeout longer than
+    CLOSE_TIMEOUT: what closes its connections within CLOSE_TIMEOUT is not
+    that timeout."""
+    db = tmp_path_factory.mktemp("bounded") / "bounded.db"
+    with ServiceProcess(
+        "sqlite:///%s" % db,
+        "--body-timeout",
+        "0.5",
+        "--max-body",
+        "1K",
+        "--idle-timeout",
+        str(CLOSE_TIMEOUT * 4),
+    ) as running:
+        yield running
+
+
+@pytest.mark.parametrize(
+    "headers, status",
+    [
+        (b"Content-Type: application/json\r\nContent-Length: 1000", 408),
+        (b"Content-Type: application/json\r\nContent-Length: 5000", 413),
+        (b"Content-Type: text/plain\r\nContent-Length: 1000", 415),
+        (b"Content-Type: application/json\r\nTransfer-Encoding: chunked", 408),
+    ],
+)
+def test_an_answer_before_the_whole_body_closes_the_connection(
+    bounded_service, run_id, headers, status
+):
+    with socket.create_connection(("127.0.0.1", bounded_service.port)) as connection:
+        connection.sendall(
+            b"POST /api/runs/%s/push-items HTTP/1.1\r\nHost: localhost\r\n%s\r\n\r\n"
+            % (run_id.encode(), headers)
+        )
+        head, _ = read_answer(connection.makefile("rb"))
+        # More of the body, which the service must not wait for.
+        try:
+            connection.sendall(b"2")
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+        assert head.startswith(b"HTTP/1.1 %d " % status)
+        assert b"\r\nconnection: close\r\n" in head
+        assert closed_by_the_service(connection)
+    assert stored_lines(bounded_service, run_id) is None
+
+
+def test_a_whole_body_keeps_the_connection(bounded_service, run_id):
+    body = json.dumps(ITEMS).encode()
+    with socket.create_connection(("127.0.0.1", bounded_service.port)) as connection:
+        stream = connection.makefile("rb")
+        for _ in range(2):
+            connection.sendall(
+                b"POST /api/runs/%s/push-items HTTP/1.1\r\nHost: localhost\r\n"
+                b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+                % (run_id.encode(), len(body), body)
+            )
+            head, _ = read_answer(stream)
+            assert head.startswith(b"HTTP/1.1 200 ")
+            assert b"connection: close" not in head
+
+    assert len(stored_lines(bounded_service, run_id)) == 6
+
+
+@pytest.fixture(scope="module")
+def idle_service(tmp_path_factory):
+    """A service whose connections wait 1 s at most for a request."""
+    db = tmp_path_factory.mktemp("idle") / "idle.db"
+    with ServiceProcess("sqlite:///%s" % db, "--idle-timeout", "1") as running:
+        yield running
+
+
+@pytest.mark.parametrize(
+    "sent",
+    [
+        b"",
+        b"G",
+        b"GET /api/runs HTTP/1.1\r\nHost: localhost\r\n",
+        b"GET /api/runs HTTP/1.1\r\nHost: localhost\r\n\r\nGET /api/runs HT",
+    ],
+)
+def test_a_connection_waiting_for_a_request_is_closed_after_the_idle_timeout(
+    idle_service, sent
+):
+    with socket.create_connection(("127.0.0.1", idle_service.port)) as connection:
+        # Headers arriving a byte at a time do not restart the timeout.
+        for byte in range(len(sent)):
+            connection.sendall(sent[byte : byte + 1])
+
+        assert closed_by_the_service(connection)
+
+
+def test_connections_beyond_the_most_are_refused_then_taken_again(tmp_path):
+    running = ServiceProcess(
+        "sqlite:///%s" % (tmp_path / "cap.db"),
+        "--max-connections",
+        "5",
+        "--idle-timeout",
+        "1",
+    ).start()
+    address = ("127.0.0.1", running.port)
+    try:
+        # Accepted in the order they were made: these five fill the service.
+        held = [socket.create_connection(address) for _ in range(5)]
+        refused = []
+        for _ in range(3):
+            with socket.create_connection(address) as connection:
+                refused.append(connection.makefile("rb").read())
+        # The service closes the five once idle, then takes new ones.
+        assert all(closed_by_the_service(connection) for connection in held)
+        answer = running.get("/runs")
+    finally:
+        for connection in held:
+            connection.close()
+        running.stop()
+
+    for each in refused:
+        assert each.startswith(b"HTTP/1.1 503 Service Unavailable\r\n")
+        assert b"\r\nretry-after: 1\r\n" in each
+        assert each.endswith(
+            b'{"error":"too many connections to the service, try again"}'
+        )
+    assert answer.status_code == 200
+    # Logged once, not once a connection.
+    assert running.output.count("refusing new ones") == 1
+    assert running.output.count("taking new connections again") == 1
+
+
 @pytest.fixture(scope="module")
 def guarded_service(tmp_path_factory, tokens):
     db = tmp_path_factory.mktemp("guarded") / "guarded.db"

@@ -65,6 +65,22 @@ def add_commands(commands):
         help="the time a request's body may take to arrive, else 408 (60)",
     )
     serve.add_argument(
+        "--idle-timeout",
+        metavar="SECONDS",
+        type=positive_seconds,
+        default=10.0,
+        help="the time a connection may wait for a request's headers, whether"
+        " new or kept alive after an answer, before it is closed (10)",
+    )
+    serve.add_argument(
+        "--max-connections",
+        metavar="N",
+        type=positive_int,
+        default=1000,
+        help="the most connections open at once, per worker process; more are"
+        " answered 503 and closed (1000)",
+    )
+    serve.add_argument(
         "--log-level",
         choices=["critical", "error", "warning", "info", "debug"],
         default="warning",
@@ -149,6 +165,8 @@ def _serve(args):
         args.access_log,
         args.workers,
         args.allowed_hosts,
+        args.idle_timeout,
+        args.max_connections,
     )
 
 

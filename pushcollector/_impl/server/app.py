@@ -22,6 +22,7 @@ from ..environment import SERVE_SETTINGS
 from ..store import Store
 from .api import api_app
 from .checks import ANY_PATH, SegmentPaths
+from .connections import CloseUnreadBodies
 from .pages import pages_app
 from .tokens import Tokens
 
@@ -58,7 +59,7 @@ def create_app(
             Route("/api", api),
             _Surface("/", pages_app(store, tokens, hosts)),
         ],
-        middleware=[Middleware(SegmentPaths)],
+        middleware=[Middleware(CloseUnreadBodies), Middleware(SegmentPaths)],
     )
 
 

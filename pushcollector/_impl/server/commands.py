@@ -8,9 +8,11 @@ status 2, one line) for what the user can fix.
 from __future__ import annotations
 
 import copy
+import functools
 import ipaddress
 import json
 import os
+import resource
 import signal
 import socket
 import sys
@@ -29,6 +31,7 @@ from ..store import (
 from ..environment import SERVE_SETTINGS, TOKENS_FILE
 from .app import create_app
 from .checks import LOOPBACK_NAMES, host_name
+from .connections import BoundedH11Protocol
 from .tokens import TokenFileError, Tokens, create_token
 
 #: The tokens file ``token create`` writes when none is named.
@@ -36,6 +39,18 @@ DEFAULT_TOKENS_FILE = "pushcollector.tokens"
 
 #: How long ``serve`` lets requests in flight finish once asked to stop.
 GRACEFUL_SHUTDOWN_SECONDS = 30
+
+#: How long a connection may wait for a request's headers by default, in
+#: seconds, whether just made or kept alive after an answer.
+DEFAULT_IDLE_TIMEOUT = 10.0
+
+#: The most connections a service (each worker process) keeps open by
+#: default.
+DEFAULT_MAX_CONNECTIONS = 1000
+
+# The files a service may hold open besides its connections: database
+# connections (30 at most on PostgreSQL), logs, its modules.
+_FILES_BESIDES_CONNECTIONS = 128
 
 
 def _store(url):
@@ -98,12 +113,16 @@ def serve(
     access_log: bool = False,
     workers: int = 1,
     allowed_hosts: Sequence[str] = (),
+    idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
+    max_connections: int = DEFAULT_MAX_CONNECTIONS,
 ) -> int:
     """Run the service until SIGTERM or SIGINT, then finish requests in flight.
 
     Without tokens, or with ``allowed_hosts``, requests must name the
     service in their ``Host``: by a loopback name, the address it listens
-    on, or one of ``allowed_hosts``.
+    on, or one of ``allowed_hosts``. A connection waits for a request's
+    headers at most ``idle_timeout`` seconds; at most ``max_connections``
+    are open at once (in each worker process).
     """
     import uvicorn
     from uvicorn.supervisors import Multiprocess
@@ -121,6 +140,7 @@ def serve(
             " could write runs; listen on 127.0.0.1, or create tokens with"
             " 'pushcollector token create'" % host
         )
+    _allow_open_files(max_connections + _FILES_BESIDES_CONNECTIONS)
     store = _store(db)
     try:
         store.check_schema(create=True)
@@ -151,6 +171,8 @@ def serve(
         server_header=False,
         proxy_headers=False,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+        timeout_keep_alive=idle_timeout,
+        http=functools.partial(BoundedH11Protocol, max_connections=max_connections),
     )
     if workers > 1:
         os.environ[SERVE_SETTINGS.name] = json.dumps(
@@ -225,6 +247,21 @@ def _log_config(log_level, access_log):
         "propagate": False,
     }
     return config
+
+
+def _allow_open_files(count):
+    """Raise the limit of open files to ``count`` if it is lower: a service
+    over it fails to accept connections, and asyncio logs each failure."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft >= count:
+        return
+    if hard != resource.RLIM_INFINITY and hard < count:
+        raise CommandError(
+            "--max-connections %d needs %d open files, more than this process"
+            " may open (%d, see ulimit -Hn): lower --max-connections"
+            % (count - _FILES_BESIDES_CONNECTIONS, count, hard)
+        )
+    resource.setrlimit(resource.RLIMIT_NOFILE, (count, hard))
 
 
 def _bracketed(host):
