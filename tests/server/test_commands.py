@@ -71,6 +71,26 @@ def test_serve_prints_its_base_url_and_stops_on_sigint(tmp_path):
     assert "Traceback" not in running.output
 
 
+@pytest.mark.parametrize("workers, times", [("1", 20), ("2", 5)])
+def test_a_stop_as_soon_as_the_banner_is_read_is_a_clean_stop(tmp_path, workers, times):
+    statuses = []
+    for number in range(times):
+        process = subprocess.Popen(
+            [sys.executable, "-m", "pushcollector", "serve", "--port", "0"]
+            + ["--db", "sqlite:///%s" % (tmp_path / "stop.db"), "--workers", workers],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        line = process.stdout.readline()
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=60)
+        assert "serving" in line, line + output
+        statuses.append(process.returncode)
+
+    assert statuses == [0] * times
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
@@ -154,6 +174,7 @@ def test_serve_raises_its_limit_of_open_files_to_what_it_may_use(tmp_path):
 
     # 300 connections, and 128 files for the rest.
     assert line.split()[3:5] == ["428", "4096"]
+    assert process.returncode == 0
 
 
 def test_serve_refuses_more_connections_than_it_may_open_files(tmp_path):

@@ -19,6 +19,8 @@ import sys
 from collections.abc import Sequence
 
 import sqlalchemy.exc
+import uvicorn
+from uvicorn.supervisors import Multiprocess
 
 from ..cli.errors import CommandError
 from ..store import (
@@ -124,9 +126,6 @@ def serve(
     headers at most ``idle_timeout`` seconds; at most ``max_connections``
     are open at once (in each worker process).
     """
-    import uvicorn
-    from uvicorn.supervisors import Multiprocess
-
     tokens_file = tokens_file or TOKENS_FILE.get()
     tokens = None
     if tokens_file:
@@ -195,32 +194,52 @@ def serve(
             create_app(store, tokens, max_body, body_timeout, hosts), **options
         )
     root = "http://%s:%d" % (bound_host, bound_port)
-    print(
-        "pushcollector serve: serving %s/api (database %s%s); web view %s/"
-        % (
-            root,
-            store.url.render_as_string(hide_password=True),
-            ", %d tokens" % len(tokens) if tokens is not None else ", no tokens",
-            root,
-        ),
-        flush=True,
+    banner = "pushcollector serve: serving %s/api (database %s%s); web view %s/" % (
+        root,
+        store.url.render_as_string(hide_password=True),
+        ", %d tokens" % len(tokens) if tokens is not None else ", no tokens",
+        root,
     )
     # uvicorn stops gracefully on SIGTERM and SIGINT, then raises the signal
     # again for the handler that was there before it: this one, so that a
     # stop that was asked for ends with status 0.
     for stop_signal in (signal.SIGTERM, signal.SIGINT):
         signal.signal(stop_signal, _stop_requested)
+    # The banner is printed once the server's own handlers are in place: a
+    # stop asked for as soon as it is read is a graceful stop too.
     try:
         if workers > 1:
-            Multiprocess(config, sockets=[listening]).run()
+            # The supervisor takes the signals from its making on.
+            supervisor = Multiprocess(config, sockets=[listening])
+            _announce(banner)
+            supervisor.run()
         else:
-            uvicorn.Server(config).run(sockets=[listening])
+            _AnnouncingServer(config, banner).run(sockets=[listening])
     except _StopRequested:
         pass
     finally:
         listening.close()
         store.close()
     return 0
+
+
+def _announce(banner):
+    print(banner, flush=True)
+
+
+class _AnnouncingServer(uvicorn.Server):
+    """uvicorn's server, printing the banner once it listens, with its
+    handlers of SIGTERM and SIGINT in place (it installs them before it
+    starts)."""
+
+    def __init__(self, config, banner):
+        super().__init__(config)
+        self.banner = banner
+
+    async def startup(self, sockets=None):
+        await super().startup(sockets=sockets)
+        if self.started:
+            _announce(self.banner)
 
 
 class _StopRequested(Exception):
