@@ -105,7 +105,9 @@ def api_app(
         middleware=[
             Middleware(HostCheck, names=hosts, refuse=_refused),
             Middleware(
-                AuthenticationMiddleware, backend=TokenBackend(tokens, [BEARER])
+                AuthenticationMiddleware,
+                backend=TokenBackend(tokens, [BEARER]),
+                on_error=_tokens_not_answering,
             ),
         ],
         exception_handlers={
@@ -119,6 +121,14 @@ def api_app(
     # _not_found redirects with a relative location instead.
     application.router.redirect_slashes = False
     return application
+
+
+def _tokens_not_answering(connection, error):
+    return JSONResponse(
+        {"error": str(error)},
+        status_code=503,
+        headers={**_HEADERS, "Retry-After": "1"},
+    )
 
 
 async def _not_permitted(request, error):

@@ -139,7 +139,9 @@ def pages_app(
         middleware=[
             Middleware(HostCheck, names=hosts, refuse=_refused),
             Middleware(
-                AuthenticationMiddleware, backend=TokenBackend(tokens, [BASIC, BEARER])
+                AuthenticationMiddleware,
+                backend=TokenBackend(tokens, [BASIC, BEARER]),
+                on_error=_tokens_not_answering,
             ),
         ],
         exception_handlers={
@@ -155,13 +157,13 @@ def pages_app(
     return application
 
 
-def _error_page(status, message, headers=None):
+def _error_page(status, message, headers=None, title=None):
     """An error as a page: its status, what was wrong, the page headers."""
     html = (
         _templates()
         .get_template("error.html")
         .render(
-            title=_STATUS_TITLES.get(status, "Error %d" % status),
+            title=title or _STATUS_TITLES.get(status, "Error %d" % status),
             status=status,
             message=message,
             refresh=None,
@@ -169,6 +171,12 @@ def _error_page(status, message, headers=None):
     )
     return HTMLResponse(
         html, status_code=status, headers={**PAGE_HEADERS, **(headers or {})}
+    )
+
+
+def _tokens_not_answering(connection, error):
+    return _error_page(
+        503, "%s." % str(error).capitalize(), {"Retry-After": "1"}, "Unavailable"
     )
 
 
