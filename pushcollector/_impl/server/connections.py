@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 
-import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 LOG = logging.getLogger("pushcollector.serve")
@@ -68,7 +67,6 @@ class BoundedH11Protocol(H11Protocol):
                     self.max_connections,
                 )
                 BoundedH11Protocol.refusing = True
-            self.conn.send(h11.ConnectionClosed())
             transport.write(_TOO_MANY)
             transport.close()
             return
