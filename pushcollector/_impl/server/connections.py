@@ -19,15 +19,17 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 LOG = logging.getLogger("pushcollector.serve")
 
+_TOO_MANY_BODY = b'{"error":"too many connections to the service, try again"}'
+
 #: What a connection beyond the most allowed is answered before it is closed.
 _TOO_MANY = (
     b"HTTP/1.1 503 Service Unavailable\r\n"
     b"content-type: application/json\r\n"
     b"retry-after: 1\r\n"
     b"connection: close\r\n"
-    b"content-length: 58\r\n"
+    b"content-length: %d\r\n"
     b"\r\n"
-    b'{"error":"too many connections to the service, try again"}'
+    b"%s" % (len(_TOO_MANY_BODY), _TOO_MANY_BODY)
 )
 
 _CLOSE = (b"connection", b"close")
