@@ -11,6 +11,7 @@ import pytest
 import requests
 
 from pushcollector import Collector, HttpCollector, LocalCollector
+from pushcollector._impl.server.pages import CONTENT_SECURITY_POLICY
 from pushcollector.testing import BackendContract
 
 from .service import ServiceProcess
@@ -39,7 +40,7 @@ def post_items(url, run_id, items, key=None, headers=None, **kwargs):
 
 
 def send_file(url, run_id, path, data, method="POST", key=None, headers=None):
-    headers = dict(headers or {})
+    headers = {**BYTES, **(headers or {})}
     if key:
         headers["Idempotency-Key"] = key
     return requests.request(
@@ -49,6 +50,10 @@ def send_file(url, run_id, path, data, method="POST", key=None, headers=None):
         headers=headers,
         timeout=60,
     )
+
+
+#: The media type of file content, as the protocol has it.
+BYTES = {"Content-Type": "application/octet-stream"}
 
 
 def stored_lines(service, run_id):
@@ -245,6 +250,67 @@ def test_bad_file_names_are_refused_with_nothing_stored(service, run_id, path, m
     assert service.get("/runs/%s/files" % run_id).status_code == 404
 
 
+def send_raw_path(method, url, data=None, headers=None):
+    """A request to exactly this URL: requests neither re-encodes nor
+    resolves what it holds."""
+    session = requests.Session()
+    prepared = session.prepare_request(
+        requests.Request(method, url, data=data, headers=headers)
+    )
+    prepared.url = url
+    return session.send(prepared, timeout=60, allow_redirects=False)
+
+
+# A path is split at its "/", then each segment decoded once: an encoded
+# character is that character, an encoded "/" never separates segments.
+# Each is a path below /runs, and what it is: the run's file "log", no
+# route at all, or a run id that is not one.
+ENCODED_PATHS = [
+    ("{run}/%66iles/log", "the log"),
+    ("{run}/file%73/log", "the log"),
+    ("{run}/%66%69%6C%65%73/log", "the log"),
+    ("{encoded_run}/files/log", "the log"),
+    ("{run}%2Ffiles/log", "no route"),
+    ("{run}/files%2Flog", "no route"),
+    ("{run}%2F/files/log", "a bad run id"),
+]
+
+
+def expected_answer(surface, method, names):
+    """The status, and the log's content after, of a request."""
+    if names == "no route":
+        return 404, b"before"
+    if surface == "pages" and method != "GET":
+        return 405, b"before"
+    if names == "a bad run id":
+        return 400, b"before"
+    return 200, {"GET": b"before", "PUT": b"after", "POST": b"beforeafter"}[method]
+
+
+@pytest.mark.parametrize("surface", ["api", "pages"])
+@pytest.mark.parametrize("method", ["GET", "PUT", "POST"])
+@pytest.mark.parametrize("path, names", ENCODED_PATHS)
+def test_encoded_paths_are_decoded_segment_by_segment(
+    service, run_id, surface, method, path, names
+):
+    send_file(service.url, run_id, "log", b"before", method="PUT", headers=BYTES)
+    base = service.url if surface == "api" else service.url[: -len("/api")]
+    encoded_run = "".join("%%%02X" % ord(character) for character in run_id)
+    url = "%s/runs/%s" % (base, path.format(run=run_id, encoded_run=encoded_run))
+
+    answer = send_raw_path(method, url, data=b"after", headers=BYTES)
+
+    status, log = expected_answer(surface, method, names)
+    assert answer.status_code == status
+    assert service.get("/runs/%s/files/log" % run_id).content == log
+    if surface == "pages":
+        assert answer.headers["content-type"].startswith("text/html")
+    elif status != 200:
+        assert error_of(answer)
+    elif method == "GET":
+        assert answer.content == b"before"
+
+
 def test_an_applied_file_key_is_not_applied_again(service, run_id):
     key = "%s.s.9" % run_id
     send_file(service.url, run_id, "log", b"once\n", key=key)
@@ -405,6 +471,141 @@ def test_a_key_of_bad_lines_is_one_request_too(service, run_id):
     assert "applied to a PUT of bad lines with another body" in error_of(other)
     assert "(a PUT of bad lines), not a POST of push items" in error_of(as_items)
     assert service.get("/runs/%s" % run_id).json()["bad_lines"] == 1
+
+
+# What a page of another site can make a browser send without asking the
+# service first: a form's types, or none at all (fetch of raw bytes).
+BROWSER_TYPES = [
+    "text/plain",
+    "application/x-www-form-urlencoded",
+    "multipart/form-data; boundary=x",
+    None,
+]
+
+
+@pytest.mark.parametrize(
+    "method, path, media_type",
+    [("POST", "push-items", media_type) for media_type in BROWSER_TYPES]
+    + [("POST", "files/log", media_type) for media_type in BROWSER_TYPES]
+    + [
+        ("PUT", "files/log", "text/plain"),
+        ("PUT", "files/log", None),
+        ("POST", "push-items", "application/octet-stream"),
+        ("POST", "push-items", "application/jsonp"),
+        ("PUT", "files/log", "application/json"),
+        ("PUT", "bad-lines", "text/plain"),
+        ("PUT", "bad-lines", None),
+    ],
+)
+def test_a_body_of_another_media_type_is_refused_with_nothing_stored(
+    service, run_id, method, path, media_type
+):
+    # What <form enctype="text/plain"> makes of an input named '[{"filename":
+    # "x", "state": "PUSHED", "a": "' holding '"}]': a JSON array of one item.
+    body = b'[{"filename": "x", "state": "PUSHED", "a": "="}]'
+    headers = {} if media_type is None else {"Content-Type": media_type}
+
+    answer = requests.request(
+        method,
+        "%s/runs/%s/%s" % (service.url, run_id, path),
+        data=body,
+        headers=headers,
+        timeout=60,
+    )
+
+    assert answer.status_code == 415
+    expected = (
+        "application/octet-stream" if path == "files/log" else "application/json"
+    )
+    assert error_of(answer) == "invalid Content-Type %s: this body must be %s" % (
+        "(none)" if media_type is None else repr(media_type),
+        expected,
+    )
+    assert service.get("/runs/%s" % run_id).status_code == 404
+
+
+def test_media_types_are_taken_with_parameters_and_in_any_case(service, run_id):
+    items = post_items(
+        service.url,
+        run_id,
+        ITEMS,
+        headers={"Content-Type": "Application/JSON; charset=utf-8"},
+    )
+    log = send_file(
+        service.url,
+        run_id,
+        "log",
+        b"x",
+        headers={"Content-Type": "application/octet-stream; x=y"},
+    )
+
+    assert (items.status_code, log.status_code) == (200, 200)
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["evil.example", "evil.example:{port}", "127.0.0.1.evil.example:{port}", "["],
+)
+def test_a_request_naming_another_host_is_refused(service, run_id, host):
+    host = host.format(port=service.port)
+    foreign = {"Host": host}
+    base = service.url[: -len("/api")]
+
+    written = post_items(service.url, run_id, ITEMS, headers=foreign)
+    read = requests.get(service.url + "/runs", headers=foreign, timeout=60)
+    pages = [
+        requests.get(base + path, headers=foreign, timeout=60)
+        for path in ("/", "/runs/" + run_id, "/static/pushcollector.css")
+    ]
+
+    assert [answer.status_code for answer in [written, read, *pages]] == [421] * 5
+    assert error_of(written) == (
+        "unknown Host %r: not a name of this service (serve --allowed-host adds one)"
+        % host
+    )
+    assert pages[0].headers["content-type"].startswith("text/html")
+    assert "Unknown host" in pages[0].text
+    assert service.get("/runs/%s" % run_id).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "host", ["localhost", "LOCALHOST:{port}", "127.0.0.1:{port}", "[::1]:{port}"]
+)
+def test_loopback_names_are_a_service_s_own(service, run_id, host):
+    headers = {"Host": host.format(port=service.port)}
+
+    written = post_items(service.url, run_id, ITEMS, headers=headers)
+    page = requests.get(service.url[: -len("/api")] + "/", headers=headers, timeout=60)
+
+    assert (written.status_code, page.status_code) == (200, 200)
+
+
+def test_allowed_hosts_are_taken_and_others_refused(tmp_path, run_id):
+    with ServiceProcess(
+        "sqlite:///%s" % (tmp_path / "named.db"),
+        "--allowed-host",
+        "pushes.example.com",
+        "--allowed-host",
+        "[2001:db8::1]",
+    ) as running:
+        answers = {
+            host: post_items(running.url, run_id, ITEMS[:1], headers={"Host": host})
+            for host in (
+                "pushes.example.com",
+                "Pushes.Example.Com:443",
+                "[2001:db8::1]:8080",
+                "localhost:%d" % running.port,
+                "other.example.com",
+            )
+        }
+
+    assert {host: answer.status_code for host, answer in answers.items()} == {
+        "pushes.example.com": 200,
+        "Pushes.Example.Com:443": 200,
+        "[2001:db8::1]:8080": 200,
+        "localhost:%d" % running.port: 200,
+        "other.example.com": 421,
+    }
 
 
 # -- Reading ------------------------------------------------------------------
@@ -652,8 +853,9 @@ def test_a_body_that_does_not_arrive_in_time_is_refused(tmp_path, run_id):
     try:
         with socket.create_connection(("127.0.0.1", running.port)) as connection:
             connection.sendall(
-                b"POST /api/runs/%s/push-items HTTP/1.1\r\nHost: x\r\n"
-                b"Content-Length: 1000\r\n\r\n[{" % run_id.encode()
+                b"POST /api/runs/%s/push-items HTTP/1.1\r\nHost: localhost\r\n"
+                b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n[{"
+                % run_id.encode()
             )
             # The rest never comes: the service answers without it.
             answer = connection.makefile("rb").read()
@@ -662,6 +864,165 @@ def test_a_body_that_does_not_arrive_in_time_is_refused(tmp_path, run_id):
         assert stored_lines(running, run_id) is None
     finally:
         running.stop()
+
+
+# A bound of the tests, not a measurement: a connection the service should
+# close that is still open after this long is held for ever.
+CLOSE_TIMEOUT = 30
+
+
+def read_answer(stream):
+    """The head and body of one answer of a raw connection."""
+    head = b""
+    while not head.endswith(b"\r\n\r\n"):
+        line = stream.readline()
+        assert line, "the connection ended within the head: %r" % head
+        head += line
+    length = int(head.lower().split(b"content-length: ", 1)[1].split(b"\r\n")[0])
+    return head, stream.read(length)
+
+
+def closed_by_the_service(connection):
+    """Whether the service closes the connection: its end of file, or a
+    reset of a connection it closed with bytes unread, within the bound."""
+    connection.settimeout(CLOSE_TIMEOUT)
+    try:
+        while connection.recv(65536):
+            pass
+    except ConnectionResetError:
+        pass
+    except TimeoutError:
+        return False
+    return True
+
+
+@pytest.fixture(scope="module")
+def bounded_service(tmp_path_factory):
+    """A service with small bounds on bodies, and an idle timeout longer than
+    CLOSE_TIMEOUT: what closes its connections within CLOSE_TIMEOUT is not
+    that timeout."""
+    db = tmp_path_factory.mktemp("bounded") / "bounded.db"
+    with ServiceProcess(
+        "sqlite:///%s" % db,
+        "--body-timeout",
+        "0.5",
+        "--max-body",
+        "1K",
+        "--idle-timeout",
+        str(CLOSE_TIMEOUT * 4),
+    ) as running:
+        yield running
+
+
+@pytest.mark.parametrize(
+    "headers, status",
+    [
+        (b"Content-Type: application/json\r\nContent-Length: 1000", 408),
+        (b"Content-Type: application/json\r\nContent-Length: 5000", 413),
+        (b"Content-Type: text/plain\r\nContent-Length: 1000", 415),
+        (b"Content-Type: application/json\r\nTransfer-Encoding: chunked", 408),
+    ],
+)
+def test_an_answer_before_the_whole_body_closes_the_connection(
+    bounded_service, run_id, headers, status
+):
+    with socket.create_connection(("127.0.0.1", bounded_service.port)) as connection:
+        connection.sendall(
+            b"POST /api/runs/%s/push-items HTTP/1.1\r\nHost: localhost\r\n%s\r\n\r\n"
+            % (run_id.encode(), headers)
+        )
+        head, _ = read_answer(connection.makefile("rb"))
+        # More of the body, which the service must not wait for.
+        try:
+            connection.sendall(b"2")
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+        assert head.startswith(b"HTTP/1.1 %d " % status)
+        assert b"\r\nconnection: close\r\n" in head
+        assert closed_by_the_service(connection)
+    assert stored_lines(bounded_service, run_id) is None
+
+
+def test_a_whole_body_keeps_the_connection(bounded_service, run_id):
+    body = json.dumps(ITEMS).encode()
+    with socket.create_connection(("127.0.0.1", bounded_service.port)) as connection:
+        stream = connection.makefile("rb")
+        for _ in range(2):
+            connection.sendall(
+                b"POST /api/runs/%s/push-items HTTP/1.1\r\nHost: localhost\r\n"
+                b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+                % (run_id.encode(), len(body), body)
+            )
+            head, _ = read_answer(stream)
+            assert head.startswith(b"HTTP/1.1 200 ")
+            assert b"connection: close" not in head
+
+    assert len(stored_lines(bounded_service, run_id)) == 6
+
+
+@pytest.fixture(scope="module")
+def idle_service(tmp_path_factory):
+    """A service whose connections wait 1 s at most for a request."""
+    db = tmp_path_factory.mktemp("idle") / "idle.db"
+    with ServiceProcess("sqlite:///%s" % db, "--idle-timeout", "1") as running:
+        yield running
+
+
+@pytest.mark.parametrize(
+    "sent",
+    [
+        b"",
+        b"G",
+        b"GET /api/runs HTTP/1.1\r\nHost: localhost\r\n",
+        b"GET /api/runs HTTP/1.1\r\nHost: localhost\r\n\r\nGET /api/runs HT",
+    ],
+)
+def test_a_connection_waiting_for_a_request_is_closed_after_the_idle_timeout(
+    idle_service, sent
+):
+    with socket.create_connection(("127.0.0.1", idle_service.port)) as connection:
+        # Headers arriving a byte at a time do not restart the timeout.
+        for byte in range(len(sent)):
+            connection.sendall(sent[byte : byte + 1])
+
+        assert closed_by_the_service(connection)
+
+
+def test_connections_beyond_the_most_are_refused_then_taken_again(tmp_path):
+    running = ServiceProcess(
+        "sqlite:///%s" % (tmp_path / "cap.db"),
+        "--max-connections",
+        "5",
+        "--idle-timeout",
+        "1",
+    ).start()
+    address = ("127.0.0.1", running.port)
+    try:
+        # Accepted in the order they were made: these five fill the service.
+        held = [socket.create_connection(address) for _ in range(5)]
+        refused = []
+        for _ in range(3):
+            with socket.create_connection(address) as connection:
+                refused.append(connection.makefile("rb").read())
+        # The service closes the five once idle, then takes new ones.
+        assert all(closed_by_the_service(connection) for connection in held)
+        answer = running.get("/runs")
+    finally:
+        for connection in held:
+            connection.close()
+        running.stop()
+
+    for each in refused:
+        assert each.startswith(b"HTTP/1.1 503 Service Unavailable\r\n")
+        assert b"\r\nretry-after: 1\r\n" in each
+        assert each.endswith(
+            b'{"error":"too many connections to the service, try again"}'
+        )
+    assert answer.status_code == 200
+    # Logged once, not once a connection.
+    assert running.output.count("refusing new ones") == 1
+    assert running.output.count("taking new connections again") == 1
 
 
 @pytest.fixture(scope="module")
@@ -763,6 +1124,59 @@ def test_requests_without_a_known_token_are_refused(
         assert answer.headers["www-authenticate"].startswith("Bearer ")
 
 
+def test_with_tokens_any_host_is_taken(guarded_service, tokens, run_id):
+    # A page of another site cannot make a browser send this service's
+    # token: the Host is only checked when names are given.
+    headers = {"Host": "pushes.example.com", **bearer(tokens["write"])}
+
+    answer = post_items(guarded_service.url, run_id, ITEMS, headers=headers)
+
+    assert answer.status_code == 200
+
+
+@pytest.mark.parametrize(
+    "path, location",
+    [
+        ("/api/runs/{run}/", "/api/runs/{run}"),
+        ("/api/runs/{run}//", "/api/runs/{run}"),
+        (
+            "/api/runs/{run}/summary/?allow_pending=true",
+            "/api/runs/{run}/summary?allow_pending=true",
+        ),
+        ("/api/runs/%41{run}/", "/api/runs/%41{run}"),
+        ("/runs/{run}/", "/runs/{run}"),
+        ("/runs/{run}/?page=2&q=%20", "/runs/{run}?page=2&q=%20"),
+    ],
+)
+@pytest.mark.parametrize("host", ["evil.example", "localhost:{port}"])
+def test_a_trailing_slash_is_redirected_within_the_service(
+    guarded_service, run_id, path, location, host
+):
+    # The Host is not checked with tokens: the redirect must not name it.
+    headers = {"Host": host.format(port=guarded_service.port)}
+    base = guarded_service.url[: -len("/api")]
+
+    answer = send_raw_path("GET", base + path.format(run=run_id), headers=headers)
+
+    assert answer.status_code == 307
+    assert answer.headers["location"] == location.format(run=run_id)
+    assert answer.headers["cache-control"] == "no-store"
+    assert answer.headers["x-content-type-options"] == "nosniff"
+    if not path.startswith("/api"):
+        assert answer.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
+        assert answer.headers["referrer-policy"] == "no-referrer"
+
+
+@pytest.mark.parametrize("path", ["//evil.example/", "/runs/", "/api/nothing/"])
+def test_paths_naming_no_route_without_their_slash_are_not_redirected(
+    guarded_service, path
+):
+    answer = send_raw_path("GET", guarded_service.url[: -len("/api")] + path)
+
+    assert answer.status_code == 404
+    assert "location" not in answer.headers
+
+
 def test_the_http_backend_sends_its_token(guarded_service, tokens, run_id):
     Collector.new_run()
     with HttpCollector(guarded_service.url, token=tokens["write"]) as collector:
@@ -810,7 +1224,7 @@ def test_stopping_finishes_the_requests_in_flight(tmp_path, run_id, sig):
     with socket.create_connection(("127.0.0.1", running.port)) as connection:
         answers = connection.makefile("rb")
         connection.sendall(
-            b"POST /api/runs/%s/push-items HTTP/1.1\r\nHost: x\r\n"
+            b"POST /api/runs/%s/push-items HTTP/1.1\r\nHost: localhost\r\n"
             b"Content-Type: application/json\r\nContent-Length: %d\r\n"
             b"Expect: 100-continue\r\n\r\n" % (run_id.encode(), len(body))
         )

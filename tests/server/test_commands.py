@@ -2,6 +2,7 @@
 
 import json
 import os
+import resource
 import signal
 import socket
 import stat
@@ -74,6 +75,26 @@ def test_serve_prints_its_base_url_and_stops_on_sigint(tmp_path):
     assert "Traceback" not in running.output
 
 
+@pytest.mark.parametrize("workers, times", [("1", 20), ("2", 5)])
+def test_a_stop_as_soon_as_the_banner_is_read_is_a_clean_stop(tmp_path, workers, times):
+    statuses = []
+    for number in range(times):
+        process = subprocess.Popen(
+            [sys.executable, "-m", "pushcollector", "serve", "--port", "0"]
+            + ["--db", "sqlite:///%s" % (tmp_path / "stop.db"), "--workers", workers],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        line = process.stdout.readline()
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=60)
+        assert "serving" in line, line + output
+        statuses.append(process.returncode)
+
+    assert statuses == [0] * times
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
@@ -119,6 +140,11 @@ def test_serve_refuses_a_database_of_a_newer_schema(tmp_path):
         (["--port", "65536"], "invalid port '65536'"),
         (["--workers", "0"], "invalid number '0': 1 or more"),
         (["--workers", "-3"], "invalid number '-3': 1 or more"),
+        (["--max-connections", "0"], "invalid number '0': 1 or more"),
+        (["--idle-timeout", "0"], "invalid time '0': a positive number of seconds"),
+        (["--allowed-host", "x.example:80"], "invalid host name 'x.example:80': "),
+        (["--allowed-host", ""], "invalid host name '': "),
+        (["--allowed-host", "a b"], "invalid host name 'a b': "),
     ],
 )
 def test_serve_refuses_a_port_or_workers_out_of_range(tmp_path, option, message):
@@ -127,6 +153,51 @@ def test_serve_refuses_a_port_or_workers_out_of_range(tmp_path, option, message)
     assert done.returncode == 2
     assert message in done.stderr
     assert not (tmp_path / "x").exists()
+
+
+def limited_to(soft, hard):
+    """A preexec_fn: a child that may open so many files."""
+    return lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_serve_raises_its_limit_of_open_files_to_what_it_may_use(tmp_path):
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pushcollector", "serve", "--port", "0"]
+        + ["--db", "sqlite:///%s" % (tmp_path / "x.db"), "--max-connections", "300"],
+        stdout=subprocess.PIPE,
+        text=True,
+        preexec_fn=limited_to(256, 4096),
+    )
+    try:
+        assert "serving" in process.stdout.readline()
+        with open("/proc/%d/limits" % process.pid) as limits:
+            (line,) = [line for line in limits if line.startswith("Max open files")]
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=60)
+
+    # 300 connections, and 128 files for the rest.
+    assert line.split()[3:5] == ["428", "4096"]
+    assert process.returncode == 0
+
+
+def test_serve_refuses_more_connections_than_it_may_open_files(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "pushcollector", "serve", "--port", "0"]
+        + ["--db", "sqlite:///%s" % (tmp_path / "x.db")],
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=limited_to(256, 512),
+        timeout=120,
+    )
+
+    assert done.returncode == 2
+    assert done.stderr == (
+        "pushcollector: error: --max-connections 1000 needs 1128 open files, more"
+        " than this process may open (512, see ulimit -Hn): lower"
+        " --max-connections\n"
+    )
+    assert not (tmp_path / "x.db").exists()
 
 
 def test_serve_refuses_a_port_in_use(tmp_path):
@@ -171,6 +242,7 @@ def test_a_worker_process_makes_its_application_from_the_environment(
                 "tokens": str(tokens),
                 "max_body": 10,
                 "body_timeout": 5,
+                "hosts": ["localhost"],
             }
         ),
     )
@@ -193,6 +265,8 @@ def test_serve_runs_several_workers(tmp_path):
             )
             assert answer.status_code == 200
         assert running.get("/runs").json()["runs"][0]["records"] == 4
+        # The workers check the Host as serve would.
+        assert running.get("/runs", headers={"Host": "x.example"}).status_code == 421
 
 
 @pytest.mark.parametrize(

@@ -1,8 +1,17 @@
 """Tokens files: made by ``token create``, read by ``serve``."""
 
-import pytest
+import os
+import socket
+import threading
 
+import pytest
+import requests
+import uvicorn
+
+from pushcollector._impl.server import tokens as tokens_module
+from pushcollector._impl.server.app import create_app
 from pushcollector._impl.server.tokens import TokenFileError, Tokens, create_token
+from pushcollector._impl.store import Store
 
 
 def test_tokens_are_known_by_their_hash_with_their_scope(tmp_path):
@@ -95,3 +104,98 @@ def test_tokens_made_in_code_follow_no_file():
 
     assert len(tokens) == 1
     assert tokens.scope_of("x") is None
+
+
+class HangingStat:
+    """os.stat, but a stat of one path blocks until released: a network
+    filesystem that stopped answering, which a test cannot make."""
+
+    def __init__(self, path):
+        self.path = path
+        self.stat = os.stat
+        self.hanging = threading.Event()
+        self.released = threading.Event()
+
+    def __call__(self, path, *args, **kwargs):
+        if os.fspath(path) == self.path and not self.released.is_set():
+            self.hanging.set()
+            self.released.wait()
+        return self.stat(path, *args, **kwargs)
+
+
+@pytest.fixture
+def served_in_process(tmp_path):
+    """A service in a thread of the tests, with a tokens file: its
+    ``(url, tokens file, write token)``."""
+    path = str(tmp_path / "tokens")
+    token = create_token(path, "pusher", "write")
+    store = Store("sqlite:///%s" % (tmp_path / "t.db"))
+    store.check_schema(create=True)
+    application = create_app(store, Tokens.load(path))
+    listening = socket.create_server(("127.0.0.1", 0))
+    server = uvicorn.Server(
+        uvicorn.Config(application, lifespan="off", log_level="error")
+    )
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [listening]})
+    thread.start()
+    try:
+        # The socket listens already: requests wait for uvicorn to take them.
+        yield "http://localhost:%d" % listening.getsockname()[1], path, token
+    finally:
+        server.should_exit = True
+        thread.join()
+        listening.close()
+        store.close()
+
+
+def test_a_tokens_file_that_hangs_never_holds_the_service(
+    served_in_process, monkeypatch
+):
+    url, path, token = served_in_process
+    hanging = HangingStat(path)
+    monkeypatch.setattr(os, "stat", hanging)
+    monkeypatch.setattr(tokens_module, "CHECK_TIMEOUT", 0.2, raising=False)
+    bearer = {"Authorization": "Bearer " + token}
+
+    try:
+        waiting = requests.get(url + "/api/runs", headers=bearer, timeout=30)
+        assert hanging.hanging.is_set()
+        # While the file still hangs, requests without a token are answered
+        # as ever, and those with one told to retry.
+        without = requests.get(url + "/api/runs", timeout=30)
+        page = requests.get(url + "/", headers=bearer, timeout=30)
+        stylesheet = requests.get(url + "/static/pushcollector.css", timeout=30)
+    finally:
+        hanging.released.set()
+    after = requests.get(url + "/api/runs", headers=bearer, timeout=30)
+
+    assert waiting.status_code == 503
+    assert waiting.headers["retry-after"] == "1"
+    assert waiting.json() == {
+        "error": "the tokens file did not answer within 0.2 s, try again"
+    }
+    assert without.status_code == 401
+    assert page.status_code == 503
+    assert "The tokens file did not answer within 0.2 s" in page.text
+    assert stylesheet.status_code == 200
+    assert after.status_code == 200
+
+
+def test_a_change_of_the_tokens_file_counts_from_the_next_request(
+    served_in_process,
+):
+    url, path, token = served_in_process
+    added = create_token(path, "added", "read")
+
+    first = requests.get(
+        url + "/api/runs", headers={"Authorization": "Bearer " + added}, timeout=30
+    )
+    with open(path) as stream:
+        kept = [line for line in stream if not line.startswith("pusher ")]
+    with open(path, "w") as stream:
+        stream.writelines(kept)
+    revoked = requests.get(
+        url + "/api/runs", headers={"Authorization": "Bearer " + token}, timeout=30
+    )
+
+    assert (first.status_code, revoked.status_code) == (200, 401)

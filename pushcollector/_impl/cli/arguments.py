@@ -4,6 +4,10 @@ given, and shows their error as a usage error."""
 from __future__ import annotations
 
 import argparse
+import re
+
+# A host name or IPv4 address, or an IPv6 address in brackets.
+_HOST_NAME = re.compile(r"[A-Za-z0-9._-]{1,253}\Z|\[[0-9A-Fa-f:.]{2,45}\]\Z")
 
 
 def byte_size(text: str) -> int:
@@ -47,6 +51,17 @@ def port_number(text: str) -> int:
             "invalid port %r: 0 (any free one) to 65535" % text
         )
     return int(text)
+
+
+def host_name(text: str) -> str:
+    """A name a ``Host`` header may give, without a port: a host name, an
+    IPv4 address or an IPv6 address in brackets."""
+    if not _HOST_NAME.match(text):
+        raise argparse.ArgumentTypeError(
+            "invalid host name %r: letters, digits and .-_, or an IPv6 address"
+            " in brackets, without a port" % text
+        )
+    return text
 
 
 def _is_digits(text):

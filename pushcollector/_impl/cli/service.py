@@ -8,7 +8,13 @@ runs: it needs the ``server`` extra, which the other commands do not.
 from __future__ import annotations
 
 from ..environment import DATABASE_URL, TOKENS_FILE
-from .arguments import byte_size, port_number, positive_int, positive_seconds
+from .arguments import (
+    byte_size,
+    host_name,
+    port_number,
+    positive_int,
+    positive_seconds,
+)
 from .errors import CommandError
 
 _DB_HELP = (
@@ -59,6 +65,22 @@ def add_commands(commands):
         help="the time a request's body may take to arrive, else 408 (60)",
     )
     serve.add_argument(
+        "--idle-timeout",
+        metavar="SECONDS",
+        type=positive_seconds,
+        default=10.0,
+        help="the time a connection may wait for a request's headers, whether"
+        " new or kept alive after an answer, before it is closed (10)",
+    )
+    serve.add_argument(
+        "--max-connections",
+        metavar="N",
+        type=positive_int,
+        default=1000,
+        help="the most connections open at once, per worker process; more are"
+        " answered 503 and closed (1000)",
+    )
+    serve.add_argument(
         "--log-level",
         choices=["critical", "error", "warning", "info", "debug"],
         default="warning",
@@ -71,6 +93,17 @@ def add_commands(commands):
     )
     serve.add_argument(
         "--access-log", action="store_true", help="log every request (method, path)"
+    )
+    serve.add_argument(
+        "--allowed-host",
+        dest="allowed_hosts",
+        metavar="NAME",
+        type=host_name,
+        action="append",
+        default=[],
+        help="a name requests may give in their Host header, such as the name"
+        " of a proxy in front (repeatable); without tokens, or with this option,"
+        " other names than the loopback ones and --host are refused (421)",
     )
     serve.set_defaults(handler=_serve, path=None)
 
@@ -131,6 +164,9 @@ def _serve(args):
         args.log_level,
         args.access_log,
         args.workers,
+        args.allowed_hosts,
+        args.idle_timeout,
+        args.max_connections,
     )
 
 

@@ -11,19 +11,27 @@ backend retries.
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 
 import anyio
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import (
+    JSONResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
 from starlette.routing import Route
 
 from ..inputs import push_item_validator
 from ..jsonvalues import PushItemValueError, check_json_values
 from ..protocol import (
+    BYTES_TYPE,
     JSON_LINES_TYPE,
+    JSON_TYPE,
     KEY_PATTERN,
     KEY_RULE,
     MAX_BAD_LINE_REASON,
@@ -43,12 +51,15 @@ from .auth import (
 )
 from .checks import (
     MAX_OFFSET,
+    HostCheck,
     Refused,
     bool_parameter,
     call_store,
     int_parameter,
     path_filename,
     path_run_id,
+    require_media_type,
+    slash_location,
 )
 from .tokens import Tokens
 
@@ -57,7 +68,11 @@ _HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 
 
 def api_app(
-    store: Store, tokens: Tokens | None, max_body: int, body_timeout: float
+    store: Store,
+    tokens: Tokens | None,
+    max_body: int,
+    body_timeout: float,
+    hosts: Collection[str] | None = None,
 ) -> Starlette:
     """The API as an application of its own, to mount under ``/api``: its
     routes, and its answers to errors in JSON.
@@ -67,9 +82,11 @@ def api_app(
         tokens: the tokens accepted; None to accept every request.
         max_body: the largest request body accepted, in bytes.
         body_timeout: the seconds a request's body may take to arrive.
+        hosts: the names a request's Host may give (see
+            :class:`~.checks.HostCheck`); None for any.
     """
     service = _Service(store, max_body, body_timeout)
-    return Starlette(
+    application = Starlette(
         routes=[
             Route("/runs", service.list_runs, methods=["GET"]),
             Route("/runs/{run_id}", service.run_figures, methods=["GET"]),
@@ -89,7 +106,12 @@ def api_app(
         ],
         # The API's clients send their token as Bearer.
         middleware=[
-            Middleware(AuthenticationMiddleware, backend=TokenBackend(tokens, [BEARER]))
+            Middleware(HostCheck, names=hosts, refuse=_refused),
+            Middleware(
+                AuthenticationMiddleware,
+                backend=TokenBackend(tokens, [BEARER]),
+                on_error=_tokens_not_answering,
+            ),
         ],
         exception_handlers={
             Refused: _refused,
@@ -97,6 +119,18 @@ def api_app(
             404: _not_found,
             405: _method_not_allowed,
         },
+    )
+    # Starlette's redirects name the Host the request gave, over http:
+    # _not_found redirects with a relative location instead.
+    application.router.redirect_slashes = False
+    return application
+
+
+def _tokens_not_answering(connection, error):
+    return JSONResponse(
+        {"error": str(error)},
+        status_code=503,
+        headers={**_HEADERS, "Retry-After": "1"},
     )
 
 
@@ -128,6 +162,9 @@ async def _refused(request, error):
 
 
 async def _not_found(request, error):
+    location = slash_location(request)
+    if location is not None:
+        return RedirectResponse(location, 307, headers=_HEADERS)
     return JSONResponse(
         {"error": "no such resource: %s" % request.url.path},
         status_code=404,
@@ -196,6 +233,7 @@ class _Service:
     async def write_push_items(self, request: Request) -> Response:
         run_id = path_run_id(request)
         key = _idempotency_key(request)
+        require_media_type(request, JSON_TYPE)
         body = await self._body(request)
         applied, count = await self._call(self._add_push_items, run_id, body, key)
         return _written(applied, push_items=count)
@@ -210,6 +248,7 @@ class _Service:
     async def put_bad_lines(self, request: Request) -> Response:
         run_id = path_run_id(request)
         key = _idempotency_key(request)
+        require_media_type(request, JSON_TYPE)
         body = await self._body(request)
         applied, count = await self._call(self._set_bad_lines, run_id, body, key)
         return _written(applied, bad_lines=count)
@@ -229,6 +268,7 @@ class _Service:
         run_id = path_run_id(request)
         filename = path_filename(request)
         key = _idempotency_key(request)
+        require_media_type(request, BYTES_TYPE)
         data = await self._body(request)
         write = (
             self.store.put_file if request.method == "PUT" else self.store.append_file

@@ -11,15 +11,18 @@ belongs to.
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.routing import Mount, Route, compile_path
 from starlette.types import ASGIApp
 
 from ..environment import SERVE_SETTINGS
 from ..store import Store
 from .api import api_app
-from .checks import ANY_PATH
+from .checks import ANY_PATH, SegmentPaths
+from .connections import CloseUnreadBodies
 from .pages import pages_app
 from .tokens import Tokens
 
@@ -35,6 +38,7 @@ def create_app(
     tokens: Tokens | None = None,
     max_body: int = DEFAULT_MAX_BODY,
     body_timeout: float = DEFAULT_BODY_TIMEOUT,
+    hosts: Collection[str] | None = None,
 ) -> Starlette:
     """The service's ASGI application.
 
@@ -43,16 +47,19 @@ def create_app(
         tokens: the tokens accepted; None to accept every request.
         max_body: the largest request body accepted, in bytes.
         body_timeout: the seconds a request's body may take to arrive.
+        hosts: the names a request's Host may give, without a port (see
+            :class:`~.checks.HostCheck`); None for any.
     """
-    api = api_app(store, tokens, max_body, body_timeout)
+    api = api_app(store, tokens, max_body, body_timeout, hosts)
     return Starlette(
         routes=[
             _Surface("/api", api),
             # A mount takes only the paths below it: /api itself is the
             # API's too, answered in JSON as everything under it.
             Route("/api", api),
-            _Surface("/", pages_app(store, tokens)),
-        ]
+            _Surface("/", pages_app(store, tokens, hosts)),
+        ],
+        middleware=[Middleware(CloseUnreadBodies), Middleware(SegmentPaths)],
     )
 
 
@@ -75,5 +82,9 @@ def app_from_environment() -> Starlette:
     settings = json.loads(SERVE_SETTINGS.get())
     tokens = Tokens.load(settings["tokens"]) if settings["tokens"] else None
     return create_app(
-        Store(settings["db"]), tokens, settings["max_body"], settings["body_timeout"]
+        Store(settings["db"]),
+        tokens,
+        settings["max_body"],
+        settings["body_timeout"],
+        settings["hosts"],
     )

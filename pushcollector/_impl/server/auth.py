@@ -25,13 +25,14 @@ from collections.abc import Callable, Collection
 from starlette.authentication import (
     AuthCredentials,
     AuthenticationBackend,
+    AuthenticationError,
     BaseUser,
     SimpleUser,
     UnauthenticatedUser,
 )
 from starlette.requests import HTTPConnection
 
-from .tokens import Tokens
+from .tokens import Tokens, TokensUnavailable
 
 #: The scopes of a request: reading runs, and writing them.
 READ = "read"
@@ -48,6 +49,11 @@ _GRANTED = {"read": (READ,), "write": (READ, WRITE)}
 # to a service without tokens: the surfaces ask whether a caller is
 # authenticated, never who it is.
 _AUTHENTICATED = SimpleUser("")
+
+
+class TokensNotAnswering(AuthenticationError):
+    """The tokens file did not answer in time: ``AuthenticationMiddleware``
+    gives it to its ``on_error``, which each surface answers with a 503."""
 
 
 class UnknownTokenUser(UnauthenticatedUser):
@@ -78,7 +84,10 @@ class TokenBackend(AuthenticationBackend):
         token = _presented_token(conn.headers.get("authorization", ""), self.schemes)
         if not token:
             return None
-        scope = self.tokens.scope_of(token)
+        try:
+            scope = await self.tokens.checked_scope_of(token)
+        except TokensUnavailable as error:
+            raise TokensNotAnswering(str(error)) from None
         if scope is None:
             return AuthCredentials(), UnknownTokenUser()
         return AuthCredentials(_GRANTED[scope]), _AUTHENTICATED

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import logging
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Collection
 
 import sqlalchemy.exc
 from starlette.concurrency import run_in_threadpool
 from starlette.convertors import PathConvertor, register_url_convertor
+from starlette.datastructures import Headers
 from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Match
 
 from ..inputs import checked_filename
 from ..protocol import RUN_ID_PATTERN, RUN_ID_RULE
@@ -70,17 +73,142 @@ def path_run_id(request: Request) -> str:
     return run_id
 
 
+def raw_path(scope: dict) -> bytes:
+    """The path of a request as it was sent, still percent-encoded (uvicorn
+    gives it, without the query; ASGI leaves it to the server)."""
+    return scope["raw_path"].split(b"?", 1)[0]
+
+
+class SegmentPaths:
+    """ASGI middleware routing on the path as the service reads one: split
+    at its ``/``, then each segment percent-decoded once.
+
+    An encoded ``/`` (``%2F``) is a character of its segment, never a
+    separator: it is kept as ``%2F`` in the path the routes see, so that
+    ``R%2Ffiles/N`` is one segment ``R/files`` followed by ``N`` (no route
+    of the service), not the run ``R``'s file ``N``. Any other encoded
+    character is the character (``%66iles`` is ``files``, as RFC 3986
+    has it). The path routed and the raw path thus have the same segments,
+    one for one, which :func:`path_filename` relies on.
+    """
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http":
+            segments = raw_path(scope).decode("latin-1").split("/")
+            path = "/".join(
+                urllib.parse.unquote(segment).replace("/", "%2F")
+                for segment in segments
+            )
+            scope = dict(scope, path=path)
+        await self.app(scope, receive, send)
+
+
+def slash_location(request: Request) -> str | None:
+    """Where a request whose path ends in ``/`` is sent when the path
+    without it is one of its surface's: that path as the request gave it,
+    with its query, relative to the service (the service cannot know the
+    scheme and name its clients reach it by, behind a proxy least of all);
+    None for any other request."""
+    path = request.scope["path"]
+    if path == "/" or not path.endswith("/"):
+        return None
+    without = dict(request.scope, path=path.rstrip("/"))
+    if not any(
+        route.matches(without)[0] != Match.NONE for route in request.app.router.routes
+    ):
+        return None
+    # Every route starts with a segment of its own ("/runs", "/static"): a
+    # path matching one never starts with "//", which a browser would take
+    # for another host's.
+    location = raw_path(request.scope).rstrip(b"/").decode("ascii")
+    query = request.scope["query_string"].decode("ascii")
+    return location + ("?" + query if query else "")
+
+
+#: The names a service without tokens answers for, whatever it listens on.
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]")
+
+
+def host_name(host: str) -> str:
+    """The name of a ``Host`` header, or of a name given for one: without
+    its port, in lower case (an IPv6 address keeps its brackets)."""
+    if host.startswith("["):
+        return host[: host.find("]") + 1].lower()
+    return host.split(":", 1)[0].lower()
+
+
+class HostCheck:
+    """ASGI middleware refusing, with ``421 Misdirected Request``, a request
+    whose ``Host`` names none of the service's names.
+
+    A page of another site may make a browser send requests to a service on
+    the browser's own machine, under that site's name once its DNS answers
+    with a loopback address (DNS rebinding); such requests name the other
+    site as their Host. A request without a Host (HTTP/1.0) is no browser's
+    and is let through.
+
+    Args:
+        app: the surface's application.
+        names: the names taken (see :func:`host_name`); None to take any.
+        refuse: the surface's answer to a :class:`Refused`.
+    """
+
+    def __init__(
+        self,
+        app,
+        names: Collection[str] | None,
+        refuse: Callable[[Request, Refused], Awaitable[Response]],
+    ):
+        self.app = app
+        self.names = None if names is None else frozenset(names)
+        self.refuse = refuse
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and self.names is not None:
+            host = Headers(scope=scope).get("host")
+            if host is not None and host_name(host) not in self.names:
+                refusal = Refused(
+                    421,
+                    "unknown Host %r: not a name of this service (serve"
+                    " --allowed-host adds one)" % host,
+                )
+                response = await self.refuse(Request(scope), refusal)
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def require_media_type(request: Request, media_type: str) -> None:
+    """Refuse, with ``415``, a request body of another media type than
+    ``media_type`` (its parameters, such as ``charset``, aside).
+
+    What browsers send from another site's forms without asking the service
+    first (``text/plain``, form data, or no type at all) is never a media
+    type of the protocol, so no page of another site can write.
+    """
+    given = request.headers.get("content-type")
+    if given is None or given.partition(";")[0].strip().lower() != media_type:
+        raise Refused(
+            415,
+            "invalid Content-Type %s: this body must be %s"
+            % ("(none)" if given is None else repr(given), media_type),
+        )
+
+
 def path_filename(request: Request) -> str:
     """The filename of the path, decoded from the raw path component by
     component (a ``%2F`` must not make two components of one), and checked
     by the filename rules."""
-    raw_path = request.scope.get("raw_path") or request.url.path.encode("ascii")
-    raw_path = raw_path.split(b"?", 1)[0]
-    encoded = raw_path.split(b"/files/", 1)[1]
+    # The route's last segments are the filename's (see SegmentPaths).
+    count = request.path_params["filename"].count("/") + 1
+    encoded = raw_path(request.scope).split(b"/")[-count:]
     try:
         components = [
             urllib.parse.unquote_to_bytes(component).decode("utf-8")
-            for component in encoded.split(b"/")
+            for component in encoded
         ]
     except UnicodeDecodeError:
         raise Refused(400, "invalid filename: not UTF-8 once percent-decoded") from None

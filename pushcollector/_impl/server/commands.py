@@ -8,14 +8,19 @@ status 2, one line) for what the user can fix.
 from __future__ import annotations
 
 import copy
+import functools
 import ipaddress
 import json
 import os
+import resource
 import signal
 import socket
 import sys
+from collections.abc import Sequence
 
 import sqlalchemy.exc
+import uvicorn
+from uvicorn.supervisors import Multiprocess
 
 from ..cli.errors import CommandError
 from ..store import (
@@ -27,6 +32,8 @@ from ..store import (
 )
 from ..environment import SERVE_SETTINGS, TOKENS_FILE
 from .app import create_app
+from .checks import LOOPBACK_NAMES, host_name
+from .connections import BoundedH11Protocol
 from .tokens import TokenFileError, Tokens, create_token
 
 #: The tokens file ``token create`` writes when none is named.
@@ -34,6 +41,18 @@ DEFAULT_TOKENS_FILE = "pushcollector.tokens"
 
 #: How long ``serve`` lets requests in flight finish once asked to stop.
 GRACEFUL_SHUTDOWN_SECONDS = 30
+
+#: How long a connection may wait for a request's headers by default, in
+#: seconds, whether just made or kept alive after an answer.
+DEFAULT_IDLE_TIMEOUT = 10.0
+
+#: The most connections a service (each worker process) keeps open by
+#: default.
+DEFAULT_MAX_CONNECTIONS = 1000
+
+# The files a service may hold open besides its connections: database
+# connections (30 at most on PostgreSQL), logs, its modules.
+_FILES_BESIDES_CONNECTIONS = 128
 
 
 def _store(url):
@@ -95,11 +114,18 @@ def serve(
     log_level: str = "warning",
     access_log: bool = False,
     workers: int = 1,
+    allowed_hosts: Sequence[str] = (),
+    idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
+    max_connections: int = DEFAULT_MAX_CONNECTIONS,
 ) -> int:
-    """Run the service until SIGTERM or SIGINT, then finish requests in flight."""
-    import uvicorn
-    from uvicorn.supervisors import Multiprocess
+    """Run the service until SIGTERM or SIGINT, then finish requests in flight.
 
+    Without tokens, or with ``allowed_hosts``, requests must name the
+    service in their ``Host``: by a loopback name, the address it listens
+    on, or one of ``allowed_hosts``. A connection waits for a request's
+    headers at most ``idle_timeout`` seconds; at most ``max_connections``
+    are open at once (in each worker process).
+    """
     tokens_file = tokens_file or TOKENS_FILE.get()
     tokens = None
     if tokens_file:
@@ -113,6 +139,7 @@ def serve(
             " could write runs; listen on 127.0.0.1, or create tokens with"
             " 'pushcollector token create'" % host
         )
+    _allow_open_files(max_connections + _FILES_BESIDES_CONNECTIONS)
     store = _store(db)
     try:
         store.check_schema(create=True)
@@ -124,6 +151,17 @@ def serve(
         listening = _listen(host, port)
     except OSError as error:
         raise CommandError("cannot listen on %s port %d: %s" % (host, port, error))
+    bound_host, bound_port = listening.getsockname()[:2]
+    if ":" in bound_host:
+        bound_host = "[%s]" % bound_host
+    hosts = None
+    if tokens is None or allowed_hosts:
+        # A browser on this machine may be sent here by any page, under the
+        # name of that page's site: a service anyone here may write to
+        # answers only for its own names.
+        hosts = {host_name(name) for name in allowed_hosts}
+        hosts.update(LOOPBACK_NAMES)
+        hosts.update({host_name(_bracketed(host)), bound_host})
     options = dict(
         lifespan="off",
         log_config=_log_config(log_level, access_log),
@@ -132,6 +170,8 @@ def serve(
         server_header=False,
         proxy_headers=False,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+        timeout_keep_alive=idle_timeout,
+        http=functools.partial(BoundedH11Protocol, max_connections=max_connections),
     )
     if workers > 1:
         os.environ[SERVE_SETTINGS.name] = json.dumps(
@@ -140,6 +180,7 @@ def serve(
                 "tokens": tokens_file,
                 "max_body": max_body,
                 "body_timeout": body_timeout,
+                "hosts": sorted(hosts) if hosts is not None else None,
             }
         )
         config = uvicorn.Config(
@@ -150,38 +191,55 @@ def serve(
         )
     else:
         config = uvicorn.Config(
-            create_app(store, tokens, max_body, body_timeout), **options
+            create_app(store, tokens, max_body, body_timeout, hosts), **options
         )
-    bound_host, bound_port = listening.getsockname()[:2]
-    if ":" in bound_host:
-        bound_host = "[%s]" % bound_host
     root = "http://%s:%d" % (bound_host, bound_port)
-    print(
-        "pushcollector serve: serving %s/api (database %s%s); web view %s/"
-        % (
-            root,
-            store.url.render_as_string(hide_password=True),
-            ", %d tokens" % len(tokens) if tokens is not None else ", no tokens",
-            root,
-        ),
-        flush=True,
+    banner = "pushcollector serve: serving %s/api (database %s%s); web view %s/" % (
+        root,
+        store.url.render_as_string(hide_password=True),
+        ", %d tokens" % len(tokens) if tokens is not None else ", no tokens",
+        root,
     )
     # uvicorn stops gracefully on SIGTERM and SIGINT, then raises the signal
     # again for the handler that was there before it: this one, so that a
     # stop that was asked for ends with status 0.
     for stop_signal in (signal.SIGTERM, signal.SIGINT):
         signal.signal(stop_signal, _stop_requested)
+    # The banner is printed once the server's own handlers are in place: a
+    # stop asked for as soon as it is read is a graceful stop too.
     try:
         if workers > 1:
-            Multiprocess(config, sockets=[listening]).run()
+            # The supervisor takes the signals from its making on.
+            supervisor = Multiprocess(config, sockets=[listening])
+            _announce(banner)
+            supervisor.run()
         else:
-            uvicorn.Server(config).run(sockets=[listening])
+            _AnnouncingServer(config, banner).run(sockets=[listening])
     except _StopRequested:
         pass
     finally:
         listening.close()
         store.close()
     return 0
+
+
+def _announce(banner):
+    print(banner, flush=True)
+
+
+class _AnnouncingServer(uvicorn.Server):
+    """uvicorn's server, printing the banner once it listens, with its
+    handlers of SIGTERM and SIGINT in place (it installs them before it
+    starts)."""
+
+    def __init__(self, config, banner):
+        super().__init__(config)
+        self.banner = banner
+
+    async def startup(self, sockets=None):
+        await super().startup(sockets=sockets)
+        if self.started:
+            _announce(self.banner)
 
 
 class _StopRequested(Exception):
@@ -208,6 +266,26 @@ def _log_config(log_level, access_log):
         "propagate": False,
     }
     return config
+
+
+def _allow_open_files(count):
+    """Raise the limit of open files to ``count`` if it is lower: a service
+    over it fails to accept connections, and asyncio logs each failure."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft >= count:
+        return
+    if hard != resource.RLIM_INFINITY and hard < count:
+        raise CommandError(
+            "--max-connections %d needs %d open files, more than this process"
+            " may open (%d, see ulimit -Hn): lower --max-connections"
+            % (count - _FILES_BESIDES_CONNECTIONS, count, hard)
+        )
+    resource.setrlimit(resource.RLIMIT_NOFILE, (count, hard))
+
+
+def _bracketed(host):
+    """An address as a Host header gives it: an IPv6 one in brackets."""
+    return "[%s]" % host if ":" in host and not host.startswith("[") else host
 
 
 def _is_loopback(host):

@@ -31,20 +31,34 @@ from __future__ import annotations
 import datetime
 import importlib.resources
 import urllib.parse
+from collections.abc import Collection
 
 import jinja2
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response, StreamingResponse
+from starlette.responses import (
+    HTMLResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
 from starlette.routing import Route
 
 from ..reading.report import RunReport
 from ..schema import SUCCESSFUL_STATES, push_item_schema
 from ..store import ITEM_SORT_KEYS, Store
 from .auth import BASIC, BEARER, READ, NotPermitted, TokenBackend, requires
-from .checks import Refused, call_store, integer_in, path_filename, path_run_id
+from .checks import (
+    HostCheck,
+    Refused,
+    call_store,
+    integer_in,
+    path_filename,
+    path_run_id,
+    slash_location,
+)
 from .tokens import Tokens
 
 #: Runs per page of the list, and items per page of a table of a run.
@@ -85,6 +99,7 @@ _STATUS_TITLES = {
     401: "Log in",
     404: "Not found",
     405: "Method not allowed",
+    421: "Unknown host",
     503: "Database unavailable",
 }
 
@@ -96,16 +111,20 @@ _UNSUCCESSFUL_STATES = [
 ]
 
 
-def pages_app(store: Store, tokens: Tokens | None) -> Starlette:
+def pages_app(
+    store: Store, tokens: Tokens | None, hosts: Collection[str] | None = None
+) -> Starlette:
     """The web view as an application of its own, to mount at ``/``: the
     pages, their stylesheet, and its answers to errors as pages.
 
     Args:
         store: where runs are kept.
         tokens: the tokens accepted; None to accept every request.
+        hosts: the names a request's Host may give (see
+            :class:`~.checks.HostCheck`); None for any.
     """
     pages = _Pages(store)
-    return Starlette(
+    application = Starlette(
         routes=[
             Route("/", pages.runs_page, methods=["GET"]),
             Route("/runs/{run_id}", pages.run_page, methods=["GET"]),
@@ -118,9 +137,12 @@ def pages_app(store: Store, tokens: Tokens | None) -> Starlette:
         ],
         # Browsers send a token as the password of HTTP Basic.
         middleware=[
+            Middleware(HostCheck, names=hosts, refuse=_refused),
             Middleware(
-                AuthenticationMiddleware, backend=TokenBackend(tokens, [BASIC, BEARER])
-            )
+                AuthenticationMiddleware,
+                backend=TokenBackend(tokens, [BASIC, BEARER]),
+                on_error=_tokens_not_answering,
+            ),
         ],
         exception_handlers={
             Refused: _refused,
@@ -129,15 +151,19 @@ def pages_app(store: Store, tokens: Tokens | None) -> Starlette:
             405: _method_not_allowed,
         },
     )
+    # Starlette's redirects name the Host the request gave, over http:
+    # _not_found redirects with a relative location instead.
+    application.router.redirect_slashes = False
+    return application
 
 
-def _error_page(status, message, headers=None):
+def _error_page(status, message, headers=None, title=None):
     """An error as a page: its status, what was wrong, the page headers."""
     html = (
         _templates()
         .get_template("error.html")
         .render(
-            title=_STATUS_TITLES.get(status, "Error %d" % status),
+            title=title or _STATUS_TITLES.get(status, "Error %d" % status),
             status=status,
             message=message,
             refresh=None,
@@ -145,6 +171,12 @@ def _error_page(status, message, headers=None):
     )
     return HTMLResponse(
         html, status_code=status, headers={**PAGE_HEADERS, **(headers or {})}
+    )
+
+
+def _tokens_not_answering(connection, error):
+    return _error_page(
+        503, "%s." % str(error).capitalize(), {"Retry-After": "1"}, "Unavailable"
     )
 
 
@@ -163,6 +195,9 @@ async def _not_permitted(request, error):
 
 
 async def _not_found(request, error):
+    location = slash_location(request)
+    if location is not None:
+        return RedirectResponse(location, 307, headers=PAGE_HEADERS)
     return _error_page(404, "There is no page %s." % request.url.path)
 
 

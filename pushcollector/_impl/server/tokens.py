@@ -8,12 +8,15 @@ it costs nothing per request.
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import hashlib
 import hmac
 import logging
 import os
 import re
 import secrets
+import threading
 
 LOG = logging.getLogger("pushcollector.serve")
 
@@ -22,12 +25,19 @@ SCOPES = ("read", "write")
 
 TOKEN_PREFIX = "pct_"
 
+#: How long a request waits for the tokens file to be checked, in seconds.
+CHECK_TIMEOUT = 5.0
+
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}\Z")
 _HASH = re.compile(r"sha256:[0-9a-f]{64}\Z")
 
 
 class TokenFileError(ValueError):
     """A tokens file that cannot be used: names the file, line and problem."""
+
+
+class TokensUnavailable(Exception):
+    """The tokens file did not answer within :data:`CHECK_TIMEOUT`."""
 
 
 def _digest(token: str) -> str:
@@ -56,6 +66,12 @@ class Tokens:
         self._entries = _encoded(entries)
         # The file's signature when the entries were read; None for none.
         self._signature = None
+        # The checks of the file for checked_scope_of(): the one asked for
+        # and not begun (a Future), and whether one is running.
+        self._lock = threading.Lock()
+        self._queued = None
+        self._running = False
+        self._hang_logged = False
 
     @classmethod
     def load(cls, path: str) -> Tokens:
@@ -99,6 +115,73 @@ class Tokens:
         Every entry is compared, in constant time, whatever matches.
         """
         self._follow_file()
+        return self._scope_in_entries(token)
+
+    async def checked_scope_of(self, token: str) -> str | None:
+        """:meth:`scope_of` for the event loop: the file is checked in a
+        thread, never in the loop, and the check waited for at most
+        :data:`CHECK_TIMEOUT` seconds.
+
+        The check waited for begins after the call, so that a change of the
+        file counts from the next request, as with :meth:`scope_of`. One
+        check runs at a time, for every request waiting: a file that hangs
+        (a network filesystem that stopped answering) holds one thread, and
+        requests meanwhile get :class:`TokensUnavailable`, never the tokens
+        of before.
+
+        Raises:
+            TokensUnavailable: if the check did not end in time.
+        """
+        if self._path is not None:
+            check = asyncio.wrap_future(self._check_after_now())
+            try:
+                await asyncio.wait_for(asyncio.shield(check), CHECK_TIMEOUT)
+            except asyncio.TimeoutError:
+                if not self._hang_logged:
+                    LOG.error(
+                        "%s did not answer within %g s: no token is accepted"
+                        " until it does",
+                        self._path,
+                        CHECK_TIMEOUT,
+                    )
+                    self._hang_logged = True
+                raise TokensUnavailable(
+                    "the tokens file did not answer within %g s, try again"
+                    % CHECK_TIMEOUT
+                ) from None
+        return self._scope_in_entries(token)
+
+    def _check_after_now(self):
+        """A check of the file that begins after now: the one queued, or a
+        new one."""
+        with self._lock:
+            check = self._queued
+            if check is None:
+                check = self._queued = concurrent.futures.Future()
+                if not self._running:
+                    self._start_check()
+            return check
+
+    def _start_check(self):
+        # With the lock held.
+        check, self._queued = self._queued, None
+        self._running = True
+        threading.Thread(
+            target=self._check, args=(check,), name="pushcollector-tokens", daemon=True
+        ).start()
+
+    def _check(self, check):
+        try:
+            self._follow_file()
+        finally:
+            self._hang_logged = False
+            check.set_result(None)
+            with self._lock:
+                self._running = False
+                if self._queued is not None:
+                    self._start_check()
+
+    def _scope_in_entries(self, token):
         digest = _digest(token).encode("ascii")
         found = None
         for _, scope, known in self._entries:
