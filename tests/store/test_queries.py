@@ -187,13 +187,30 @@ def test_final_states_are_the_last_of_each_item(store):
     assert report.unsuccessful_count == 3
     assert report.unfinished_count == 1
     # In the order each item was first recorded.
-    assert store.items_in_states(run, report.unsuccessful_states) == [
+    assert list(store.items_in_states(run, report.unsuccessful_states)) == [
         ("a", None, "UNKNOWN"),
         ("b", None, "NOTFOUND"),
         ("c", None, "UPLOADFAILED"),
     ]
-    assert store.items_in_states(run, ["PENDING"]) == [("a", "", "PENDING")]
-    assert store.items_in_states(run, []) == []
+    assert list(store.items_in_states(run, ["PENDING"])) == [("a", "", "PENDING")]
+    assert list(store.items_in_states(run, [])) == []
+
+
+def test_items_in_states_are_read_a_page_at_a_time_in_recorded_order(
+    store, monkeypatch
+):
+    monkeypatch.setattr(store_module, "_ITEMS_PER_FETCH", 3)
+    states = ["NOTFOUND", "CHECKSUM", "PUSHED", "NOTFOUND", "UNSIGNED"] * 5
+    store.add_push_items(
+        "r", [{"filename": "f%02d" % n, "state": s} for n, s in enumerate(states)]
+    )
+    wanted = ["UNSIGNED", "NOTFOUND", "CHECKSUM", "NOTFOUND"]
+
+    items = store.items_in_states(store.run("r"), wanted)
+
+    assert list(items) == [
+        ("f%02d" % n, None, state) for n, state in enumerate(states) if state in wanted
+    ]
 
 
 def test_names_of_any_length_and_characters_are_kept(store):
@@ -203,7 +220,7 @@ def test_names_of_any_length_and_characters_are_kept(store):
     )
 
     run = store.run("r")
-    assert store.items_in_states(run, ["NOTFOUND"]) == [
+    assert list(store.items_in_states(run, ["NOTFOUND"])) == [
         (name, name, "NOTFOUND") for name in names
     ]
     assert [json.loads(line)["filename"] for line in lines_of(store, run)] == names
@@ -243,7 +260,88 @@ def test_a_file_is_read_back_in_batches_of_pieces(store, monkeypatch):
         store.append_file("r", "log", piece)
 
     file_id = store.file_id(store.run("r"), "log")
-    assert list(store.file_pieces(file_id)) == pieces
+    # Small pieces in batches of 10 bytes at most; the larger one in slices.
+    assert list(store.file_pieces(file_id)) == [
+        b"a" * 4,
+        b"b" * 4,
+        b"c" * 10,
+        b"c" * 10,
+        b"d",
+        b"e",
+        b"f",
+        b"g" * 9,
+        b"h",
+    ]
+
+
+@pytest.mark.parametrize("as_file", [False, True], ids=["bytes", "file"])
+def test_a_large_write_is_stored_in_pieces_in_one_transaction(
+    store, monkeypatch, as_file, tmp_path
+):
+    monkeypatch.setattr(store_module, "MAX_PIECE_BYTES", 4)
+
+    def content(data):
+        if not as_file:
+            return data
+        handle = open(tmp_path / "body", "w+b")
+        handle.write(b"skipped" + data)
+        handle.seek(len(b"skipped"))
+        return handle
+
+    store.append_file("r", "log", content(b"0123456789"))
+    store.append_file("r", "log", content(b"abcde"), key="k")
+    assert not store.append_file("r", "log", content(b"again"), key="k")
+    store.append_file("r", "log", content(b""))
+    store.put_file("r", "report", content(b"first version"))
+    store.put_file("r", "report", content(b"second"))
+
+    run = store.run("r")
+    with store.engine.connect() as connection:
+        pieces = connection.execute(
+            sa.select(store_module.file_pieces.c.piece, store_module.file_pieces.c.data)
+            .where(store_module.file_pieces.c.file_id == store.file_id(run, "log"))
+            .order_by(store_module.file_pieces.c.piece)
+        ).all()
+    assert [(number, bytes(data)) for number, data in pieces] == [
+        (1, b"0123"),
+        (2, b"4567"),
+        (3, b"89"),
+        (4, b"abcd"),
+        (5, b"e"),
+    ]
+    assert [(row.name, row.size) for row in store.files(run)] == [
+        ("log", 15),
+        ("report", 6),
+    ]
+    assert b"".join(store.file_pieces(store.file_id(run, "report"))) == b"second"
+    assert store.file_tail(run, "log", 6) == (store.files(run)[0], b"9abcde")
+
+
+def test_a_piece_larger_than_a_batch_is_read_in_slices(store, monkeypatch):
+    monkeypatch.setattr(store_module, "_BYTES_PER_FETCH", 4)
+    store.put_file("r", "f", b"0123456789")
+    file_id = store.file_id(store.run("r"), "f")
+    sliced = store.file_pieces(file_id)
+    assert next(sliced) == b"0123"
+
+    # Replaced meanwhile by a shorter file: what was read stays.
+    monkeypatch.setattr(store_module, "MAX_PIECE_BYTES", 100)
+    store.put_file("r", "f", b"abc")
+    assert list(sliced) == []
+
+
+def test_files_are_listed_a_page_at_a_time(store, monkeypatch):
+    monkeypatch.setattr(store_module, "_FILES_PER_FETCH", 2)
+    names = ["a", "b", "c", "d", "e"]
+    for name in reversed(names):
+        store.append_file("r", name, b"x")
+    run = store.run("r")
+
+    assert [row.name for row in store.iter_files(run)] == names
+    assert [row.name for row in store.files(run, 2, 1)] == ["b", "c"]
+    assert [row.name for row in store.files(run)] == names
+    store.append_file("r", "f", b"x")
+    assert [row.name for row in store.iter_files(run)] == names + ["f"]
 
 
 def test_runs_are_listed_newest_first(store):

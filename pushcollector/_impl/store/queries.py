@@ -17,9 +17,11 @@ import collections
 import datetime
 import functools
 import hashlib
+import heapq
 import json
 import os
 from collections.abc import Iterable, Iterator
+from typing import BinaryIO
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -39,9 +41,17 @@ from .tables import (
 _RECORDS_PER_FETCH = 5000
 
 # Pieces of a file read per round trip: at most so many, and no more bytes
-# than this unless a single piece is larger.
+# than this; a larger piece is read in slices of this size.
 _PIECES_PER_FETCH = 1000
 _BYTES_PER_FETCH = 4 * 1024 * 1024
+
+# The largest piece a write stores: a larger write is stored as several, in
+# one transaction, so that no reader or writer holds more than a piece.
+MAX_PIECE_BYTES = 4 * 1024 * 1024
+
+# Items, and files, read per round trip when streaming a list of them.
+_ITEMS_PER_FETCH = 1000
+_FILES_PER_FETCH = 1000
 
 #: The orders in which :meth:`Store.item_page` sorts items.
 ITEM_SORT_KEYS = ("seq", "filename", "dest", "state")
@@ -371,23 +381,32 @@ class Store:
             copy.write(text)
 
     def put_file(
-        self, run_name: str, name: str, data: bytes, key: str | None = None
+        self, run_name: str, name: str, data: bytes | BinaryIO, key: str | None = None
     ) -> bool:
-        """Create or replace a file of a run; False if the key was applied."""
+        """Create or replace a file of a run; False if the key was applied.
+
+        ``data`` is the content, or a binary file whose content is read from
+        where it stands to its end. Either is stored, and read, in pieces of
+        at most :data:`MAX_PIECE_BYTES`.
+        """
         return self._write_file(run_name, name, data, key, replace=True)
 
     def append_file(
-        self, run_name: str, name: str, data: bytes, key: str | None = None
+        self, run_name: str, name: str, data: bytes | BinaryIO, key: str | None = None
     ) -> bool:
         """Append to a file of a run, creating it if needed; False if the key
-        was applied."""
+        was applied. ``data`` is as :meth:`put_file` takes it."""
         return self._write_file(run_name, name, data, key, replace=False)
 
     def _write_file(self, run_name, name, data, key, replace):
+        size, pieces = _pieces_of(data)
+        # Every write stores one piece at least: an empty append changes
+        # nothing but must still create the file, which its first piece does.
+        count = max(1, -(-size // MAX_PIECE_BYTES))
         with self._writing() as connection, connection.begin() as transaction:
             if not (replace or self.is_sqlite):
-                cursor = connection.connection.driver_connection.cursor()
-                cursor.execute(
+                written = _fetch_one(
+                    connection,
                     _POSTGRESQL_APPEND,
                     {
                         "name": run_name,
@@ -395,14 +414,17 @@ class Store:
                         "records": 0,
                         "key": key,
                         "filename": name,
-                        "size": len(data),
-                        "data": data,
+                        "size": size,
+                        "pieces": count,
+                        "data": next(pieces),
                     },
                 )
-                if not cursor.fetchone()[0]:
+                if written is None:
                     # The key was applied before: not even the run is touched.
                     transaction.rollback()
                     return False
+                file_id, last = written
+                self._add_pieces(connection, file_id, last - count + 2, pieces)
                 return True
             begun = self._begin_write(connection, run_name, 0, key)
             if begun is None:
@@ -411,17 +433,17 @@ class Store:
             run_id, _ = begun
             now = _now()
             statement = self._insert(files).values(
-                run_id=run_id, name=name, size=len(data), piece_count=1, updated_at=now
+                run_id=run_id, name=name, size=size, piece_count=count, updated_at=now
             )
             if replace:
-                changes = {"size": len(data), "piece_count": 1, "updated_at": now}
+                changes = {"size": size, "piece_count": count, "updated_at": now}
             else:
                 changes = {
-                    "size": files.c.size + len(data),
-                    "piece_count": files.c.piece_count + 1,
+                    "size": files.c.size + size,
+                    "piece_count": files.c.piece_count + count,
                     "updated_at": now,
                 }
-            file_id, piece = connection.execute(
+            file_id, last = connection.execute(
                 statement.on_conflict_do_update(
                     index_elements=[files.c.run_id, files.c.name], set_=changes
                 ).returning(files.c.id, files.c.piece_count)
@@ -430,13 +452,19 @@ class Store:
                 connection.execute(
                     file_pieces.delete().where(file_pieces.c.file_id == file_id)
                 )
-            # An empty append changes nothing but must still create the file,
-            # which its row does.
-            if data or piece == 1:
-                connection.execute(
-                    file_pieces.insert().values(file_id=file_id, piece=piece, data=data)
-                )
+            first = last - count + 1
+            if size or first == 1:
+                self._add_pieces(connection, file_id, first, pieces)
         return True
+
+    @staticmethod
+    def _add_pieces(connection, file_id, first, pieces):
+        """Insert the pieces of a write, one statement each, numbered from
+        ``first``: one piece is held at a time."""
+        for number, data in enumerate(pieces, first):
+            connection.execute(
+                file_pieces.insert().values(file_id=file_id, piece=number, data=data)
+            )
 
     # -- Reading ----------------------------------------------------------
 
@@ -498,30 +526,46 @@ class Store:
 
     def items_in_states(
         self, run: RunRow, wanted_states: Iterable[str]
-    ) -> list[tuple[str, str | None, str]]:
+    ) -> Iterator[tuple[str, str | None, str]]:
         """The (filename, dest, state) of the run's items now in these
-        states, in the order they were first recorded."""
-        wanted_states = list(wanted_states)
-        if not wanted_states:
-            return []
-        with self.engine.connect() as connection:
-            rows = connection.execute(
-                sa.select(
-                    item_states.c.filename_json,
-                    item_states.c.dest_json,
-                    item_states.c.state,
-                )
-                .where(
-                    item_states.c.run_id == run.id,
-                    item_states.c.state.in_(wanted_states),
-                )
-                .order_by(item_states.c.first_seq)
-            ).all()
+        states, in the order they were first recorded.
+
+        Read as they are iterated, in pages, each in its own short query:
+        a run of any number of such items is never held whole.
+        """
+        # A page of each state, by the index of (run, state, first record),
+        # merged here: one query for all the states could not use the
+        # index's order, and would sort all the rest of them for each page.
+        by_state = [self._items_in_state(run, state) for state in set(wanted_states)]
         decode = _decode_text
-        return [
-            (decode(filename), None if dest is None else decode(dest), state)
-            for filename, dest, state in rows
-        ]
+        for _, filename, dest, state in heapq.merge(*by_state):
+            yield decode(filename), None if dest is None else decode(dest), state
+
+    def _items_in_state(self, run, state):
+        """The (first_seq, filename_json, dest_json, state) of the run's items
+        in one state, by first_seq, a page per query."""
+        after = 0
+        while True:
+            with self.engine.connect() as connection:
+                rows = connection.execute(
+                    sa.select(
+                        item_states.c.first_seq,
+                        item_states.c.filename_json,
+                        item_states.c.dest_json,
+                        item_states.c.state,
+                    )
+                    .where(
+                        item_states.c.run_id == run.id,
+                        item_states.c.state == state,
+                        item_states.c.first_seq > after,
+                    )
+                    .order_by(item_states.c.first_seq)
+                    .limit(_ITEMS_PER_FETCH)
+                ).all()
+            yield from map(tuple, rows)
+            if len(rows) < _ITEMS_PER_FETCH:
+                return
+            after = rows[-1][0]
 
     def item_page(
         self,
@@ -625,15 +669,37 @@ class Store:
             after = rows[-1][0]
             yield [row[1] for row in rows]
 
-    def files(self, run: RunRow) -> list[FileRow]:
-        """The run's files, sorted by name."""
+    def files(
+        self, run: RunRow, limit: int | None = None, offset: int = 0
+    ) -> list[FileRow]:
+        """The run's files, sorted by name: all of them, or ``limit`` from
+        ``offset``."""
         with self.engine.connect() as connection:
             rows = connection.execute(
                 sa.select(files.c.name, files.c.size, files.c.updated_at)
                 .where(files.c.run_id == run.id)
                 .order_by(files.c.name)
+                .limit(limit)
+                .offset(offset)
             ).all()
         return [FileRow(*row) for row in rows]
+
+    def iter_files(self, run: RunRow) -> Iterator[FileRow]:
+        """The run's files, sorted by name, read as they are iterated: a
+        page by name at a time, each in its own short query."""
+        condition = []
+        while True:
+            with self.engine.connect() as connection:
+                rows = connection.execute(
+                    sa.select(files.c.name, files.c.size, files.c.updated_at)
+                    .where(files.c.run_id == run.id, *condition)
+                    .order_by(files.c.name)
+                    .limit(_FILES_PER_FETCH)
+                ).all()
+            yield from (FileRow(*row) for row in rows)
+            if len(rows) < _FILES_PER_FETCH:
+                return
+            condition = [files.c.name > rows[-1][0]]
 
     def file_id(self, run: RunRow, name: str) -> int | None:
         """The id of the run's file of that name, or None."""
@@ -685,8 +751,20 @@ class Store:
                 if len(sizes) < _PIECES_PER_FETCH:
                     break
                 before = first
+            # Of the first of them, only its end: no more than the tail is
+            # read, even of a piece larger than the tail (an attached file).
+            skip = max(0, total - max_bytes)
+            content = file_pieces.c.data
             pieces = connection.execute(
-                sa.select(file_pieces.c.data)
+                sa.select(
+                    sa.case(
+                        (
+                            file_pieces.c.piece == first,
+                            _slice(content, skip, max_bytes),
+                        ),
+                        else_=content,
+                    )
+                )
                 .where(file_pieces.c.file_id == file_id, file_pieces.c.piece >= first)
                 .order_by(file_pieces.c.piece)
             ).scalars()
@@ -694,11 +772,12 @@ class Store:
         return row, data[-max_bytes:] if len(data) > max_bytes else data
 
     def file_pieces(self, file_id: int) -> Iterator[bytes]:
-        """The content of a file, piece by piece.
+        """The content of a file, a chunk at a time.
 
         Pieces are read a few megabytes at a time, each batch in its own
         short query: a log of many small appends takes few queries, and a
-        file of large pieces is never held in memory whole.
+        piece larger than a batch (stored by an earlier version, which kept
+        each write as one piece) is read in slices of a batch's size.
         """
         after = 0
         while True:
@@ -714,26 +793,48 @@ class Store:
                 if not sizes:
                     return
                 last, total = sizes[0]
-                for piece, size in sizes[1:]:
-                    if total + size > _BYTES_PER_FETCH:
-                        break
-                    last, total = piece, total + size
-                pieces = (
-                    connection.execute(
-                        sa.select(file_pieces.c.data)
-                        .where(
-                            file_pieces.c.file_id == file_id,
-                            file_pieces.c.piece > after,
-                            file_pieces.c.piece <= last,
+                if total > _BYTES_PER_FETCH:
+                    pieces = None
+                else:
+                    for piece, size in sizes[1:]:
+                        if total + size > _BYTES_PER_FETCH:
+                            break
+                        last, total = piece, total + size
+                    pieces = (
+                        connection.execute(
+                            sa.select(file_pieces.c.data)
+                            .where(
+                                file_pieces.c.file_id == file_id,
+                                file_pieces.c.piece > after,
+                                file_pieces.c.piece <= last,
+                            )
+                            .order_by(file_pieces.c.piece)
                         )
-                        .order_by(file_pieces.c.piece)
+                        .scalars()
+                        .all()
                     )
-                    .scalars()
-                    .all()
-                )
             after = last
-            for data in pieces:
-                yield bytes(data)
+            if pieces is None:
+                yield from self._piece_slices(file_id, last, total)
+            else:
+                for data in pieces:
+                    yield bytes(data)
+
+    def _piece_slices(self, file_id, piece, size):
+        """A large piece, a batch's size at a time, each in its own query."""
+        for start in range(0, size, _BYTES_PER_FETCH):
+            with self.engine.connect() as connection:
+                data = connection.execute(
+                    sa.select(
+                        _slice(file_pieces.c.data, start, _BYTES_PER_FETCH)
+                    ).where(
+                        file_pieces.c.file_id == file_id, file_pieces.c.piece == piece
+                    )
+                ).scalar_one_or_none()
+            if not data:
+                # Replaced by a shorter file meanwhile: what there was is sent.
+                return
+            yield bytes(data)
 
 
 # The columns of item_states, in the order of the rows made for it.
@@ -744,6 +845,43 @@ _UPSERT_STAGED_STATES = sa.text(
     "INSERT INTO item_states SELECT * FROM staged_states"
     " ON CONFLICT (run_id, item_key) DO UPDATE SET state = excluded.state"
 )
+
+
+def _fetch_one(connection, statement, parameters):
+    """The first row of a statement run by the driver itself: its cursor,
+    which keeps what it was given, is gone when this returns."""
+    with connection.connection.driver_connection.cursor() as cursor:
+        cursor.execute(statement, parameters)
+        return cursor.fetchone()
+
+
+def _slice(data, start, length):
+    """SQL for ``length`` bytes of a binary column from ``start`` (from 0):
+    the database reads the slice, the store receives no more."""
+    return sa.func.substr(
+        data,
+        sa.literal(start + 1, sa.Integer),
+        sa.literal(length, sa.Integer),
+        type_=sa.LargeBinary,
+    )
+
+
+def _pieces_of(data):
+    """The size of a write's content, and an iterator of its pieces of at
+    most MAX_PIECE_BYTES: one, empty, for no content."""
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        size = len(data)
+        if size <= MAX_PIECE_BYTES:
+            return size, iter([data])
+        return size, (
+            data[start : start + MAX_PIECE_BYTES]
+            for start in range(0, size, MAX_PIECE_BYTES)
+        )
+    start = data.tell()
+    size = data.seek(0, os.SEEK_END) - start
+    data.seek(start)
+    pieces = iter(lambda: data.read(MAX_PIECE_BYTES), b"")
+    return size, pieces if size else iter([b""])
 
 
 def _copy_text(text):
@@ -780,23 +918,24 @@ SELECT id, record_count, EXISTS (SELECT FROM claimed) FROM run
 """
 
 # An append to a file on PostgreSQL, in one round trip: appending logs piece
-# by piece is the commonest write after push items. The file and its piece
-# are written only if the key was claimed (or there is none).
+# by piece is the commonest write after push items. The file and its first
+# piece are written only if the key was claimed (or there is none); it gives
+# the file's id and last piece number, or no row.
 _POSTGRESQL_APPEND = _POSTGRESQL_RUN_AND_KEY + """, file AS (
     INSERT INTO files (run_id, name, size, piece_count, updated_at)
-    SELECT id, %(filename)s, %(size)s, 1, %(now)s FROM run
+    SELECT id, %(filename)s, %(size)s, %(pieces)s, %(now)s FROM run
     WHERE %(key)s::text IS NULL OR EXISTS (SELECT FROM claimed)
     ON CONFLICT (run_id, name) DO UPDATE SET
         size = files.size + excluded.size,
-        piece_count = files.piece_count + 1,
+        piece_count = files.piece_count + excluded.piece_count,
         updated_at = excluded.updated_at
     RETURNING id, piece_count
 ), piece AS (
     INSERT INTO file_pieces (file_id, piece, data)
-    SELECT id, piece_count, %(data)s FROM file
+    SELECT id, piece_count - %(pieces)s + 1, %(data)b FROM file
     WHERE %(size)s > 0 OR piece_count = 1
 )
-SELECT EXISTS (SELECT FROM file) FROM run
+SELECT id, piece_count FROM file
 """
 
 # Any constant would do: it names pushcollector's upgrade among the advisory
