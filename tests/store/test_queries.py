@@ -6,7 +6,10 @@ import os
 import shutil
 import subprocess
 import sys
+import uuid
 
+import hypothesis
+import hypothesis.strategies as st
 import psycopg
 import pytest
 import sqlalchemy as sa
@@ -15,6 +18,9 @@ from alembic import command
 from pushcollector._impl.store import queries as store_module
 from pushcollector._impl.reading.report import RunReport
 from pushcollector._impl.store.queries import DatabaseError, Store, item_key
+
+# The revision this version's migrations end at.
+HEAD = store_module._migrations().get_current_head()
 
 
 def lines_of(store, run):
@@ -37,9 +43,9 @@ def test_an_empty_database_gets_the_schema_only_when_asked(database_url):
     assert store.schema_revision() is None
     store.check_schema(create=True)
 
-    assert store.schema_revision() == "0001"
+    assert store.schema_revision() == HEAD
     store.check_schema()
-    assert store.upgrade() == ("0001", "0001")
+    assert store.upgrade() == (HEAD, HEAD)
 
 
 def test_a_database_of_other_tables_is_refused(database_url):
@@ -64,14 +70,14 @@ def next_version(tmp_path, monkeypatch):
     """This version's migrations and one more, as the next version will ship."""
     migrations = tmp_path / "migrations"
     shutil.copytree(store_module._MIGRATIONS_DIR, migrations)
-    (migrations / "versions" / "0002_next.py").write_text(
-        '"""Revision ID: 0002"""\n'
+    (migrations / "versions" / "9999_next.py").write_text(
+        '"""Revision ID: 9999"""\n'
         "import sqlalchemy as sa\n"
         "from alembic import op\n"
-        "revision = '0002'\n"
-        "down_revision = '0001'\n"
+        "revision = '9999'\n"
+        "down_revision = %r\n"
         "def upgrade():\n"
-        "    op.add_column('runs', sa.Column('note', sa.Text))\n"
+        "    op.add_column('runs', sa.Column('note', sa.Text))\n" % HEAD
     )
     monkeypatch.setattr(store_module, "_MIGRATIONS_DIR", str(migrations))
     store_module._migrations.cache_clear()
@@ -83,7 +89,7 @@ def test_an_outdated_schema_is_refused_until_upgraded(store, next_version):
     with pytest.raises(DatabaseError, match="outdated .*pushcollector db upgrade"):
         store.check_schema(create=True)
 
-    assert store.upgrade() == ("0001", "0002")
+    assert store.upgrade() == (HEAD, "9999")
     store.check_schema()
     with store.engine.connect() as connection:
         columns = sa.inspect(connection).get_columns("runs")
@@ -99,8 +105,61 @@ def test_the_first_migration_can_be_undone_and_done_again(store):
     with store.engine.connect() as connection:
         assert sa.inspect(connection).get_table_names() == ["alembic_version"]
 
-    assert store.upgrade() == (None, "0001")
+    assert store.upgrade() == (None, HEAD)
     assert store.run("r") is None
+
+
+def test_an_upgrade_from_the_first_schema_keeps_and_orders_its_items(database_url):
+    store = Store(database_url)
+    config = store_module._alembic_config()
+    with store._writing() as connection, connection.begin():
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0001")
+    # Final states as the first schema kept them: names as JSON text only.
+    names = ["foo", "foo bar", "foo!", "a\\b", "a\x01", "nul\x00", "É", "😀"]
+    old_item_states = sa.table(
+        "item_states",
+        *(sa.column(name) for name in ("run_id", "item_key", "filename_json")),
+        *(sa.column(name) for name in ("dest_json", "state", "first_seq")),
+    )
+    with store.engine.begin() as connection:
+        connection.execute(
+            store_module.runs.insert().values(
+                id=1,
+                name="old",
+                created_at=datetime.datetime.now(datetime.timezone.utc),
+                updated_at=datetime.datetime.now(datetime.timezone.utc),
+                record_count=len(names),
+            )
+        )
+        connection.execute(
+            old_item_states.insert(),
+            [
+                {
+                    "run_id": 1,
+                    "item_key": item_key(name, None if seq % 2 else name),
+                    "filename_json": json.dumps(name),
+                    "dest_json": None if seq % 2 else json.dumps(name),
+                    "state": "NOTFOUND",
+                    "first_seq": seq,
+                }
+                for seq, name in enumerate(names, 1)
+            ],
+        )
+
+    assert store.upgrade() == ("0001", HEAD)
+
+    run = store.run("old")
+    rows, total = store.item_page(run, ["NOTFOUND"], sort="filename", limit=100)
+    assert [row[0] for row in rows] == sorted(names)
+    assert store.item_page(run, ["NOTFOUND"], contains="FOO")[1] == 3
+    assert store.item_page(run, ["NOTFOUND"], contains="u000")[1] == 0
+    rows, _ = store.item_page(run, ["NOTFOUND"], sort="dest", limit=100)
+    assert [row[1] for row in rows] == [None] * 4 + sorted(names[1::2])
+    # The upgraded run takes new items, and orders them with the old.
+    store.add_push_items("old", [{"filename": "foo ", "state": "NOTFOUND"}])
+    rows, total = store.item_page(run, ["NOTFOUND"], sort="filename", limit=100)
+    assert [row[0] for row in rows] == sorted(names + ["foo "])
 
 
 def test_concurrent_upgrades_from_several_processes_create_one_schema(database_url):
@@ -118,7 +177,8 @@ def test_concurrent_upgrades_from_several_processes_create_one_schema(database_u
 
     assert [upgrade.returncode for upgrade in upgrades] == [0] * 4, outputs
     assert sum("Created the schema" in output for output in outputs) == 1
-    assert sum("is up to date (revision 0001)" in output for output in outputs) == 3
+    up_to_date = "is up to date (revision %s)" % HEAD
+    assert sum(up_to_date in output for output in outputs) == 3
     Store(database_url).check_schema()
 
 
@@ -458,6 +518,102 @@ def test_a_page_of_items_is_sorted_filtered_and_counted(store):
     assert store.item_page(run, []) == ([], 0)
     with pytest.raises(ValueError):
         store.item_page(run, failed, sort="size")
+
+
+# Names JSON writes with escapes or quotes, names that are prefixes of one
+# another, control characters, NUL, and characters beyond ASCII.
+HOSTILE_NAMES = [
+    "foo",
+    "foo bar",
+    "foo!",
+    'foo"',
+    "foo\\",
+    "foo/",
+    "FOO",
+    "Foo",
+    "a\\b",
+    "a\x01",
+    "a\x00",
+    "a\x00b",
+    "\x00",
+    "a\u001f",
+    "a\x7f",
+    "tab\there",
+    "line\nbreak",
+    "é",
+    "É",
+    "e\u0301",
+    "ÿ",
+    "\u0100",
+    "\u2028",
+    "\uffff",
+    "😀",
+    "😀x",
+    "u0000",
+    "\\u0000",
+    "%_",
+    "",
+]
+
+NEEDLES = ["foo", "FOO", "o ", "!", '"', "\\", "\x00", "u000", "\\u", "x0", "é", "É"]
+NEEDLES += ["😀", "\x01", "%", "_", "\n", "a", "e"]
+
+
+def ascii_folded(text):
+    # Only ASCII letters are folded: bytes.lower() folds nothing else.
+    return text.encode("utf-8").lower()
+
+
+def check_sorted_and_searched(store, run_name, names, needles):
+    """A run of one item per name, filename and dest alike, sorted and
+    searched as Python does."""
+    store.add_push_items(
+        run_name,
+        [{"filename": name, "dest": name, "state": "NOTFOUND"} for name in names]
+        + [{"filename": "\x00no dest", "state": "NOTFOUND"}],
+    )
+    run = store.run(run_name)
+    everything = len(names) + 1
+
+    def page(**options):
+        rows, total = store.item_page(run, ["NOTFOUND"], limit=everything, **options)
+        return [row[0] for row in rows], total
+
+    with_dest = sorted(names)
+    assert page(sort="filename") == (
+        sorted(names + ["\x00no dest"]),
+        everything,
+    )
+    assert page(sort="filename", descending=True)[0] == sorted(
+        names + ["\x00no dest"], reverse=True
+    )
+    assert page(sort="dest")[0] == ["\x00no dest"] + with_dest
+    for needle in needles:
+        expected = [
+            name
+            for name in names + ["\x00no dest"]
+            if ascii_folded(needle) in ascii_folded(name)
+        ]
+        assert page(contains=needle) == (expected, len(expected)), repr(needle)
+
+
+def test_names_are_sorted_by_code_point_and_searched_as_text(store):
+    check_sorted_and_searched(store, "r", HOSTILE_NAMES, NEEDLES)
+
+
+@hypothesis.settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[hypothesis.HealthCheck.function_scoped_fixture],
+)
+@hypothesis.given(
+    names=st.lists(st.text(max_size=6), min_size=1, max_size=8, unique=True),
+    needles=st.lists(st.text(min_size=1, max_size=3), max_size=4),
+)
+def test_any_names_are_sorted_by_code_point_and_searched_as_text(store, names, needles):
+    names = [name for name in names if name != "\x00no dest"]
+    needles += [name[1:3] for name in names if name[1:3]]
+    check_sorted_and_searched(store, "r-%s" % uuid.uuid4().hex, names, needles)
 
 
 def test_the_tail_of_a_file_reads_only_its_last_pieces(store, monkeypatch):

@@ -56,7 +56,7 @@ _FILES_PER_FETCH = 1000
 #: The orders in which :meth:`Store.item_page` sorts items.
 ITEM_SORT_KEYS = ("seq", "filename", "dest", "state")
 
-_SORT_COLUMNS = {"filename": "filename_json", "dest": "dest_json", "state": "state"}
+_SORT_COLUMNS = {"filename": "filename_order", "dest": "dest_order"}
 
 
 class DatabaseError(Exception):
@@ -84,6 +84,14 @@ def item_key(filename: str, dest: str | None) -> bytes:
 
 
 _KEY_SIZE = 16
+
+
+def folded_name(name: bytes) -> bytes | None:
+    """The UTF-8 bytes of a name with its ASCII letters lowered, as the
+    store keeps them to search in; None if that changes nothing, when the
+    name's own bytes are searched."""
+    lowered = name.lower()
+    return None if lowered == name else lowered
 
 
 # A str as JSON text, escaping only what JSON requires (C-accelerated).
@@ -140,6 +148,13 @@ class Store:
     def close(self) -> None:
         """Close the connections of the pool."""
         self.engine.dispose()
+
+    def _holds(self, column, needle):
+        """SQL: whether a column of bytes holds these bytes."""
+        needle = sa.literal(needle, sa.LargeBinary)
+        if self.is_sqlite:
+            return sa.func.instr(column, needle) > 0
+        return sa.func.position(needle.op("IN")(column)) > 0
 
     def _writing(self):
         """A connection for a write transaction.
@@ -323,12 +338,15 @@ class Store:
         Each item is looked up in the primary key once, by the upsert.
         """
         final = {}
+        folded = folded_name
         for seq, item in enumerate(items, first_seq):
             filename = item["filename"]
             dest = item.get("dest")
             key = item_key(filename, dest)
             known = final.get(key)
             if known is None:
+                filename_bytes = filename.encode("utf-8")
+                dest_bytes = None if dest is None else dest.encode("utf-8")
                 final[key] = [
                     run_id,
                     key,
@@ -336,25 +354,24 @@ class Store:
                     None if dest is None else _encode_text(dest),
                     item["state"],
                     seq,
+                    filename_bytes,
+                    dest_bytes,
+                    folded(filename_bytes),
+                    None if dest is None else folded(dest_bytes),
                 ]
             else:
                 known[_STATE_COLUMN] = item["state"]
         rows = final.values()
         if self.is_sqlite:
-            statement = sqlite.insert(item_states)
-            connection.execute(
-                statement.on_conflict_do_update(
-                    index_elements=[item_states.c.run_id, item_states.c.item_key],
-                    set_={"state": statement.excluded.state},
-                ),
-                [dict(zip(_ITEM_STATES_COLUMNS, row)) for row in rows],
-            )
+            # The driver's own executemany: SQLAlchemy's processing of each
+            # value cost more than the rest of the upsert.
+            connection.exec_driver_sql(_SQLITE_UPSERT_STATES, list(map(tuple, rows)))
         else:
             # COPY into a table of this connection's, then one upsert: COPY
             # is several times faster than INSERT, but cannot upsert.
             text = "".join(
                 [
-                    "%d\t\\\\x%s\t%s\t%s\t%s\t%d\n"
+                    "%d\t\\\\x%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n"
                     % (
                         run_id,
                         key.hex(),
@@ -362,8 +379,23 @@ class Store:
                         "\\N" if dest is None else _copy_text(dest),
                         state,
                         seq,
+                        _copy_bytes(filename_order),
+                        _copy_bytes(dest_order),
+                        _copy_bytes(filename_folded),
+                        _copy_bytes(dest_folded),
                     )
-                    for run_id, key, filename, dest, state, seq in rows
+                    for (
+                        run_id,
+                        key,
+                        filename,
+                        dest,
+                        state,
+                        seq,
+                        filename_order,
+                        dest_order,
+                        filename_folded,
+                        dest_folded,
+                    ) in rows
                 ]
             )
             self._copy(connection, "staged_states", text)
@@ -605,24 +637,33 @@ class Store:
             item_states.c.state.in_(wanted_states),
         ]
         if contains:
-            # The names are kept as JSON text: look for the text as JSON
-            # writes it, which escapes the same characters the same way.
-            needle = _encode_text(contains)[1:-1]
+            # In the UTF-8 bytes of the names, ASCII letters lowered: bytes
+            # match where characters do, since no character's encoding
+            # begins inside another's.
+            needle = contains.encode("utf-8").lower()
+            names = item_states.c
             conditions.append(
                 sa.or_(
-                    item_states.c.filename_json.icontains(needle, autoescape=True),
-                    item_states.c.dest_json.icontains(needle, autoescape=True),
+                    self._holds(
+                        sa.func.coalesce(names.filename_folded, names.filename_order),
+                        needle,
+                    ),
+                    self._holds(
+                        sa.func.coalesce(names.dest_folded, names.dest_order), needle
+                    ),
                 )
             )
         order = []
         if sort == "dest":
             # NULL first, as SQLite does and PostgreSQL does only descending.
-            order.append(item_states.c.dest_json.is_not(None))
-        if sort != "seq":
-            column = item_states.c[_SORT_COLUMNS[sort]]
-            # By code point, as SQLite compares: PostgreSQL's "C" collation
-            # compares UTF-8 bytes, which is the same order.
-            order.append(column if self.is_sqlite else column.collate("C"))
+            order.append(item_states.c.dest_order.is_not(None))
+        if sort == "state":
+            # By code point: PostgreSQL's "C" collation compares bytes.
+            state = item_states.c.state
+            order.append(state if self.is_sqlite else state.collate("C"))
+        elif sort != "seq":
+            # UTF-8 bytes, compared as bytes on both databases: by code point.
+            order.append(item_states.c[_SORT_COLUMNS[sort]])
         order.append(item_states.c.first_seq)
         if descending:
             order = [sa.desc(key) for key in order]
@@ -841,9 +882,16 @@ class Store:
 _ITEM_STATES_COLUMNS = [column.name for column in item_states.columns]
 _STATE_COLUMN = _ITEM_STATES_COLUMNS.index("state")
 
-_UPSERT_STAGED_STATES = sa.text(
-    "INSERT INTO item_states SELECT * FROM staged_states"
+_SQLITE_UPSERT_STATES = (
+    "INSERT INTO item_states (%s) VALUES (%s)"
     " ON CONFLICT (run_id, item_key) DO UPDATE SET state = excluded.state"
+    % (", ".join(_ITEM_STATES_COLUMNS), ", ".join("?" * len(_ITEM_STATES_COLUMNS)))
+)
+
+_UPSERT_STAGED_STATES = sa.text(
+    "INSERT INTO item_states (%(columns)s) SELECT %(columns)s FROM staged_states"
+    " ON CONFLICT (run_id, item_key) DO UPDATE SET state = excluded.state"
+    % {"columns": ", ".join(_ITEM_STATES_COLUMNS)}
 )
 
 
@@ -882,6 +930,11 @@ def _pieces_of(data):
     data.seek(start)
     pieces = iter(lambda: data.read(MAX_PIECE_BYTES), b"")
     return size, pieces if size else iter([b""])
+
+
+def _copy_bytes(data):
+    """Bytes, or None, as a bytea field of COPY's text format."""
+    return "\\N" if data is None else "\\\\x" + data.hex()
 
 
 def _copy_text(text):

@@ -58,7 +58,11 @@ push_items = sa.Table(
 # The final state of each push item of a run, keyed by a digest of its
 # (filename, dest): either may be longer than an index entry can be. They are
 # kept as JSON strings, since a push item's may hold NUL, which PostgreSQL's
-# text cannot.
+# text cannot; and as their UTF-8 bytes, which sort by code point on both
+# databases, and with ASCII letters lowered, which the case-insensitive
+# search looks in (a match of UTF-8 bytes is a match of characters), NULL
+# where that changes nothing. The bytes of names are filled for every row:
+# nullable, as a column added to SQLite's table must be.
 item_states = sa.Table(
     "item_states",
     metadata,
@@ -68,6 +72,10 @@ item_states = sa.Table(
     sa.Column("dest_json", sa.Text, nullable=True),
     sa.Column("state", sa.Text, nullable=False),
     sa.Column("first_seq", sa.BigInteger, nullable=False),
+    sa.Column("filename_order", sa.LargeBinary, nullable=True),
+    sa.Column("dest_order", sa.LargeBinary, nullable=True),
+    sa.Column("filename_folded", sa.LargeBinary, nullable=True),
+    sa.Column("dest_folded", sa.LargeBinary, nullable=True),
     sa.Index("item_states_by_state", "run_id", "state", "first_seq"),
 )
 
