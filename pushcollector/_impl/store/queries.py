@@ -56,8 +56,6 @@ _FILES_PER_FETCH = 1000
 #: The orders in which :meth:`Store.item_page` sorts items.
 ITEM_SORT_KEYS = ("seq", "filename", "dest", "state")
 
-_SORT_COLUMNS = {"filename": "filename_order", "dest": "dest_order"}
-
 
 class DatabaseError(Exception):
     """The database cannot be used as it is: what is wrong, and what to do."""
@@ -84,6 +82,12 @@ def item_key(filename: str, dest: str | None) -> bytes:
 
 
 _KEY_SIZE = 16
+
+
+def _bytes_unlike_json(json_text, name):
+    """The UTF-8 bytes of a name, where they are not those of its JSON
+    text within its quotes (which holds an escape then); else None."""
+    return name if "\\" in json_text else None
 
 
 def folded_name(name: bytes) -> bytes | None:
@@ -148,6 +152,28 @@ class Store:
     def close(self) -> None:
         """Close the connections of the pool."""
         self.engine.dispose()
+
+    def _name_bytes(self, name):
+        """SQL: the UTF-8 bytes of an item's filename or dest (``name``).
+
+        They are kept only where the JSON text escapes a character: else
+        they are the bytes of the JSON text within its quotes.
+        """
+        kept = item_states.c[name + "_order"]
+        text = item_states.c[name + "_json"]
+        if self.is_sqlite:
+            quoted = sa.cast(text, sa.LargeBinary)
+        else:
+            quoted = sa.func.convert_to(text, "UTF8", type_=sa.LargeBinary)
+        unquoted = sa.func.substr(
+            quoted, 2, sa.func.length(quoted) - 2, type_=sa.LargeBinary
+        )
+        return sa.func.coalesce(kept, unquoted, type_=sa.LargeBinary)
+
+    def _folded_bytes(self, name):
+        """SQL: those bytes with their ASCII letters lowered."""
+        folded = item_states.c[name + "_folded"]
+        return sa.func.coalesce(folded, self._name_bytes(name), type_=sa.LargeBinary)
 
     def _holds(self, column, needle):
         """SQL: whether a column of bytes holds these bytes."""
@@ -339,23 +365,29 @@ class Store:
         """
         final = {}
         folded = folded_name
+        unlike_json = _bytes_unlike_json
         for seq, item in enumerate(items, first_seq):
             filename = item["filename"]
             dest = item.get("dest")
             key = item_key(filename, dest)
             known = final.get(key)
             if known is None:
+                filename_json = _encode_text(filename)
                 filename_bytes = filename.encode("utf-8")
-                dest_bytes = None if dest is None else dest.encode("utf-8")
+                if dest is None:
+                    dest_json = dest_bytes = None
+                else:
+                    dest_json = _encode_text(dest)
+                    dest_bytes = dest.encode("utf-8")
                 final[key] = [
                     run_id,
                     key,
-                    _encode_text(filename),
-                    None if dest is None else _encode_text(dest),
+                    filename_json,
+                    dest_json,
                     item["state"],
                     seq,
-                    filename_bytes,
-                    dest_bytes,
+                    unlike_json(filename_json, filename_bytes),
+                    None if dest is None else unlike_json(dest_json, dest_bytes),
                     folded(filename_bytes),
                     None if dest is None else folded(dest_bytes),
                 ]
@@ -641,29 +673,23 @@ class Store:
             # match where characters do, since no character's encoding
             # begins inside another's.
             needle = contains.encode("utf-8").lower()
-            names = item_states.c
             conditions.append(
                 sa.or_(
-                    self._holds(
-                        sa.func.coalesce(names.filename_folded, names.filename_order),
-                        needle,
-                    ),
-                    self._holds(
-                        sa.func.coalesce(names.dest_folded, names.dest_order), needle
-                    ),
+                    self._holds(self._folded_bytes("filename"), needle),
+                    self._holds(self._folded_bytes("dest"), needle),
                 )
             )
         order = []
         if sort == "dest":
             # NULL first, as SQLite does and PostgreSQL does only descending.
-            order.append(item_states.c.dest_order.is_not(None))
+            order.append(item_states.c.dest_json.is_not(None))
         if sort == "state":
             # By code point: PostgreSQL's "C" collation compares bytes.
             state = item_states.c.state
             order.append(state if self.is_sqlite else state.collate("C"))
         elif sort != "seq":
             # UTF-8 bytes, compared as bytes on both databases: by code point.
-            order.append(item_states.c[_SORT_COLUMNS[sort]])
+            order.append(self._name_bytes(sort))
         order.append(item_states.c.first_seq)
         if descending:
             order = [sa.desc(key) for key in order]

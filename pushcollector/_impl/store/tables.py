@@ -58,11 +58,12 @@ push_items = sa.Table(
 # The final state of each push item of a run, keyed by a digest of its
 # (filename, dest): either may be longer than an index entry can be. They are
 # kept as JSON strings, since a push item's may hold NUL, which PostgreSQL's
-# text cannot; and as their UTF-8 bytes, which sort by code point on both
-# databases, and with ASCII letters lowered, which the case-insensitive
-# search looks in (a match of UTF-8 bytes is a match of characters), NULL
-# where that changes nothing. The bytes of names are filled for every row:
-# nullable, as a column added to SQLite's table must be.
+# text cannot. The queries sort names by their UTF-8 bytes, which sort by
+# code point on both databases, and search the bytes with ASCII letters
+# lowered (a match of UTF-8 bytes is a match of characters): the *_order
+# columns keep the bytes where the JSON text escapes a character (else they
+# are those of the JSON text within its quotes), the *_folded columns the
+# lowered bytes where lowering changes them; NULL otherwise.
 item_states = sa.Table(
     "item_states",
     metadata,

@@ -4,9 +4,12 @@ The final states kept the filename and dest only as JSON text, and were
 sorted and searched by it, escapes and quotes included: "foo bar" came
 before "foo", and a search for ``u000`` found a control character. The
 UTF-8 bytes of a name sort by code point on both databases; with ASCII
-letters lowered (NULL where that changes nothing), they are searched for
-the case-insensitive filter, where a match of bytes is a match of
-characters, UTF-8 being self-synchronising.
+letters lowered, they are searched for the case-insensitive filter, where
+a match of bytes is a match of characters, UTF-8 being self-synchronising.
+Each is kept only where it differs from what the store has already: the
+bytes where the JSON text escapes a character (else they are those of the
+JSON text within its quotes), the lowered bytes where lowering changes
+them.
 
 Revision ID: 0003
 Revises: 0001
@@ -74,11 +77,17 @@ def _filled(run_id, item_key, filename_json, dest_json):
     return {
         "b_run_id": run_id,
         "b_item_key": item_key,
-        "b_filename_order": filename,
-        "b_dest_order": dest,
+        "b_filename_order": _unlike_json(filename_json, filename),
+        "b_dest_order": None if dest is None else _unlike_json(dest_json, dest),
         "b_filename_folded": _folded(filename),
         "b_dest_folded": None if dest is None else _folded(dest),
     }
+
+
+def _unlike_json(json_text, name):
+    # As the store writes them: only where the JSON text holds an escape,
+    # else the bytes are those of the JSON text within its quotes.
+    return name if "\\" in json_text else None
 
 
 def _folded(name):
