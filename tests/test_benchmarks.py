@@ -426,3 +426,28 @@ def test_scaled_down_upload_benchmark_on_sqlite_reports_every_figure(tmp_path):
         "target": "<= 2",
         "pass": None,
     }
+
+
+MEMORY_BENCHMARK = os.path.join(BENCHMARKS, "bench_memory.py")
+
+
+def test_scaled_down_memory_benchmark_on_sqlite_reports_every_figure(tmp_path):
+    results = benchmark_results(
+        MEMORY_BENCHMARK,
+        "--scale",
+        "0.01",
+        "--skip-postgres",
+        cwd=tmp_path,
+        timeout=180,
+    )
+
+    settings = results["settings"]
+    assert (settings["file_bytes"], settings["summary_items"]) == (671_089, 10_000)
+    assert settings["postgresql"] is False
+    measurements = results["measurements"]
+    assert set(measurements) == {"sqlite_file_page", "sqlite_appends", "sqlite_summary"}
+    for figures in measurements.values():
+        assert figures["case"].endswith(", SQLite")
+        assert isinstance(figures["peak_growth_mib"], float)
+    # The temporary directory of the database is gone.
+    assert list(tmp_path.iterdir()) == []

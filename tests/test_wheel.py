@@ -122,7 +122,10 @@ def test_db_upgrade_from_the_wheel_makes_a_database_the_sql_backend_writes(
         work,
     )
 
-    assert upgraded == "Created the schema of %s at revision 0001\n" % url
+    from pushcollector._impl.store import queries as store_queries
+
+    head = store_queries._migrations().get_current_head()
+    assert upgraded == "Created the schema of %s at revision %s\n" % (url, head)
     # The package that wrote is the wheel's, not the work tree's.
     assert Path(written.strip()).is_relative_to(venv)
     with sqlite3.connect(database) as connection:

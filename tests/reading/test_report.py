@@ -240,3 +240,33 @@ def test_the_report_of_a_run_in_the_store_is_that_of_the_same_local_run(tmp_path
     assert report == RunReport.of_summary(local, allow_pending=True)
     assert counted.unsuccessful is counted.unfinished is None
     assert (counted.unsuccessful_count, counted.passed) == (1, False)
+
+
+def test_the_text_of_a_document_is_the_document_of_its_items():
+    unsuccessful = [
+        ("f%d" % n, None if n % 2 else "d", "NOTFOUND") for n in range(1203)
+    ]
+    unfinished = [('p\u00e9\u0000"', "\\", "PENDING")]
+    report = RunReport(
+        1204,
+        {"NOTFOUND": 1203, "PENDING": 1},
+        unsuccessful=unsuccessful,
+        unfinished=unfinished,
+    )
+    location = {"directory": None, "items_file": None}
+    counted = RunReport(1204, {"NOTFOUND": 1203, "PENDING": 1})
+
+    pieces = list(
+        counted.document_text("r", location, True, iter(unsuccessful), unfinished)
+    )
+
+    text = "".join(pieces)
+    assert json.loads(text) == report.document("r", location, True)
+    # As the service answered it whole: compact, UTF-8 rather than escapes.
+    assert text == json.dumps(
+        report.document("r", location, True),
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    # A piece per few hundred items, not one for the whole list.
+    assert len(pieces) > 3

@@ -514,9 +514,7 @@ def test_a_body_of_another_media_type_is_refused_with_nothing_stored(
     )
 
     assert answer.status_code == 415
-    expected = (
-        "application/octet-stream" if path == "files/log" else "application/json"
-    )
+    expected = "application/octet-stream" if path == "files/log" else "application/json"
     assert error_of(answer) == "invalid Content-Type %s: this body must be %s" % (
         "(none)" if media_type is None else repr(media_type),
         expected,

@@ -363,6 +363,45 @@ def test_the_tables_are_filtered_sorted_and_paged_by_their_links(
 # -- Files ---------------------------------------------------------------------
 
 
+def test_the_files_of_a_run_are_paged(service, browser, run_id):
+    names = ["logs/%03d.log" % number for number in range(205)]
+    for name in names:
+        send_file(service.url, run_id, name, b"x")
+    base = base_of(service)
+    path = "/runs/%s" % run_id
+
+    first = browser.dom(base + path + "?q=nothing")
+    following = first.by_id("files").find("a", rel="next").attrs["href"]
+    second = browser.dom(base + following)
+    last = browser.dom(base + path + "?files_page=3")
+    beyond = browser.dom(base + path + "?files_page=4")
+
+    def shown(document):
+        return [row[0] for row in rows_of(document.by_id("files"))]
+
+    assert following == path + "?q=nothing&files_page=2#files"
+    assert shown(first) == names[:100]
+    assert shown(second) == names[100:200]
+    assert shown(last) == names[200:]
+    assert first.by_id("files").find("h2").words == "Files (205)"
+    assert first.by_id("files").find("nav").words.startswith("1–100 of 205 files")
+    assert last.by_id("files").find("nav").words.startswith("201–205 of 205 files")
+    assert last.by_id("files").find("a", rel="next") is None
+    assert last.by_id("files").find("a", rel="prev").attrs["href"] == (
+        path + "?files_page=2#files"
+    )
+    assert beyond.by_id("files").find("p", class_="empty").words == (
+        "No files on this page."
+    )
+    # The tables' links keep the page of files.
+    table = second.by_id("unsuccessful").find("form")
+    hidden = {
+        field.attrs["name"]: field.attrs["value"]
+        for field in table.find_all("input", type="hidden")
+    }
+    assert hidden == {"files_page": "2"}
+
+
 def test_a_log_is_shown_as_text_and_a_large_one_tailed(service, browser, run_id):
     send_file(service.url, run_id, "logs/push.log", b"first line\nsecond line\n")
     lines = [b"line %06d %s\n" % (number, b"x" * 80) for number in range(4000)]

@@ -7,8 +7,11 @@ import shutil
 import subprocess
 import sys
 import threading
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 
+import hypothesis
+import hypothesis.strategies as st
 import psycopg
 import pytest
 import sqlalchemy as sa
@@ -111,6 +114,59 @@ def test_the_migrations_can_be_undone_and_done_again(store):
 
     assert store.upgrade() == (None, HEAD)
     assert store.run("r") is None
+
+
+def test_an_upgrade_from_the_first_schema_keeps_and_orders_its_items(database_url):
+    store = Store(database_url)
+    config = store_module._alembic_config()
+    with store._writing() as connection, connection.begin():
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0001")
+    # Final states as the first schema kept them: names as JSON text only.
+    names = ["foo", "foo bar", "foo!", "a\\b", "a\x01", "nul\x00", "É", "😀"]
+    old_item_states = sa.table(
+        "item_states",
+        *(sa.column(name) for name in ("run_id", "item_key", "filename_json")),
+        *(sa.column(name) for name in ("dest_json", "state", "first_seq")),
+    )
+    with store.engine.begin() as connection:
+        connection.execute(
+            store_module.runs.insert().values(
+                id=1,
+                name="old",
+                created_at=datetime.datetime.now(datetime.timezone.utc),
+                updated_at=datetime.datetime.now(datetime.timezone.utc),
+                record_count=len(names),
+            )
+        )
+        connection.execute(
+            old_item_states.insert(),
+            [
+                {
+                    "run_id": 1,
+                    "item_key": item_key(name, None if seq % 2 else name),
+                    "filename_json": json.dumps(name),
+                    "dest_json": None if seq % 2 else json.dumps(name),
+                    "state": "NOTFOUND",
+                    "first_seq": seq,
+                }
+                for seq, name in enumerate(names, 1)
+            ],
+        )
+
+    assert store.upgrade() == ("0001", HEAD)
+
+    run = store.run("old")
+    rows, total = store.item_page(run, ["NOTFOUND"], sort="filename", limit=100)
+    assert [row[0] for row in rows] == sorted(names)
+    assert store.item_page(run, ["NOTFOUND"], contains="FOO")[1] == 3
+    assert store.item_page(run, ["NOTFOUND"], contains="u000")[1] == 0
+    rows, _ = store.item_page(run, ["NOTFOUND"], sort="dest", limit=100)
+    assert [row[1] for row in rows] == [None] * 4 + sorted(names[1::2])
+    # The upgraded run takes new items, and orders them with the old.
+    store.add_push_items("old", [{"filename": "foo ", "state": "NOTFOUND"}])
+    rows, total = store.item_page(run, ["NOTFOUND"], sort="filename", limit=100)
+    assert [row[0] for row in rows] == sorted(names + ["foo "])
 
 
 def test_concurrent_upgrades_from_several_processes_create_one_schema(database_url):
@@ -407,13 +463,30 @@ def test_final_states_are_the_last_of_each_item(store):
     assert report.unsuccessful_count == 3
     assert report.unfinished_count == 1
     # In the order each item was first recorded.
-    assert store.items_in_states(run, report.unsuccessful_states) == [
+    assert list(store.items_in_states(run, report.unsuccessful_states)) == [
         ("a", None, "UNKNOWN"),
         ("b", None, "NOTFOUND"),
         ("c", None, "UPLOADFAILED"),
     ]
-    assert store.items_in_states(run, ["PENDING"]) == [("a", "", "PENDING")]
-    assert store.items_in_states(run, []) == []
+    assert list(store.items_in_states(run, ["PENDING"])) == [("a", "", "PENDING")]
+    assert list(store.items_in_states(run, [])) == []
+
+
+def test_items_in_states_are_read_a_page_at_a_time_in_recorded_order(
+    store, monkeypatch
+):
+    monkeypatch.setattr(store_module, "_ITEMS_PER_FETCH", 3)
+    states = ["NOTFOUND", "CHECKSUM", "PUSHED", "NOTFOUND", "UNSIGNED"] * 5
+    store.add_push_items(
+        "r", [{"filename": "f%02d" % n, "state": s} for n, s in enumerate(states)]
+    )
+    wanted = ["UNSIGNED", "NOTFOUND", "CHECKSUM", "NOTFOUND"]
+
+    items = store.items_in_states(store.run("r"), wanted)
+
+    assert list(items) == [
+        ("f%02d" % n, None, state) for n, state in enumerate(states) if state in wanted
+    ]
 
 
 def test_names_of_any_length_and_characters_are_kept(store):
@@ -423,7 +496,7 @@ def test_names_of_any_length_and_characters_are_kept(store):
     )
 
     run = store.run("r")
-    assert store.items_in_states(run, ["NOTFOUND"]) == [
+    assert list(store.items_in_states(run, ["NOTFOUND"])) == [
         (name, name, "NOTFOUND") for name in names
     ]
     assert [json.loads(line)["filename"] for line in lines_of(store, run)] == names
@@ -463,7 +536,91 @@ def test_a_file_is_read_back_in_batches_of_pieces(store, monkeypatch):
         store.append_file("r", "log", piece)
 
     file_id = store.file_id(store.run("r"), "log")
-    assert list(store.file_pieces(file_id)) == pieces
+    # Small pieces in batches of 10 bytes at most; the larger one in slices.
+    assert list(store.file_pieces(file_id)) == [
+        b"a" * 4,
+        b"b" * 4,
+        b"c" * 10,
+        b"c" * 10,
+        b"d",
+        b"e",
+        b"f",
+        b"g" * 9,
+        b"h",
+    ]
+
+
+@pytest.mark.parametrize("as_file", [False, True], ids=["bytes", "file"])
+def test_a_large_write_is_stored_in_pieces_in_one_transaction(
+    store, monkeypatch, as_file, tmp_path
+):
+    monkeypatch.setattr(store_module, "MAX_PIECE_BYTES", 4)
+
+    def content(data):
+        if not as_file:
+            return data
+        handle = open(tmp_path / "body", "w+b")
+        handle.write(b"skipped" + data)
+        handle.seek(len(b"skipped"))
+        return handle
+
+    store.append_file("r", "log", content(b"0123456789"))
+    store.append_file("r", "log", content(b"abcde"), key="k")
+    # A repeat: its content, read from a file in pieces, digests as the first.
+    assert not store.append_file("r", "log", content(b"abcde"), key="k")
+    with pytest.raises(store_module.KeyReused):
+        store.append_file("r", "log", content(b"abcdf"), key="k")
+    store.append_file("r", "log", content(b""))
+    store.put_file("r", "report", content(b"first version"))
+    store.put_file("r", "report", content(b"second"))
+
+    run = store.run("r")
+    with store.engine.connect() as connection:
+        pieces = connection.execute(
+            sa.select(store_module.file_pieces.c.piece, store_module.file_pieces.c.data)
+            .where(store_module.file_pieces.c.file_id == store.file_id(run, "log"))
+            .order_by(store_module.file_pieces.c.piece)
+        ).all()
+    assert [(number, bytes(data)) for number, data in pieces] == [
+        (1, b"0123"),
+        (2, b"4567"),
+        (3, b"89"),
+        (4, b"abcd"),
+        (5, b"e"),
+    ]
+    assert [(row.name, row.size) for row in store.files(run)] == [
+        ("log", 15),
+        ("report", 6),
+    ]
+    assert b"".join(store.file_pieces(store.file_id(run, "report"))) == b"second"
+    assert store.file_tail(run, "log", 6) == (store.files(run)[0], b"9abcde")
+
+
+def test_a_piece_larger_than_a_batch_is_read_in_slices(store, monkeypatch):
+    monkeypatch.setattr(store_module, "_BYTES_PER_FETCH", 4)
+    store.put_file("r", "f", b"0123456789")
+    file_id = store.file_id(store.run("r"), "f")
+    sliced = store.file_pieces(file_id)
+    assert next(sliced) == b"0123"
+
+    # Replaced meanwhile by a shorter file: what was read stays.
+    monkeypatch.setattr(store_module, "MAX_PIECE_BYTES", 100)
+    store.put_file("r", "f", b"abc")
+    assert list(sliced) == []
+
+
+def test_files_are_listed_a_page_at_a_time(store, monkeypatch):
+    monkeypatch.setattr(store_module, "_FILES_PER_FETCH", 2)
+    names = ["a", "b", "c", "d", "e"]
+    for name in reversed(names):
+        store.append_file("r", name, b"x")
+    run = store.run("r")
+
+    assert [row.name for row in store.iter_files(run)] == names
+    assert [row.name for row in store.files(run, 2, 1)] == ["b", "c"]
+    assert [row.name for row in store.files(run)] == names
+    store.append_file("r", "f", b"x")
+    assert [row.name for row in store.iter_files(run)] == names + ["f"]
 
 
 def test_runs_are_listed_newest_first(store):
@@ -580,6 +737,102 @@ def test_a_page_of_items_is_sorted_filtered_and_counted(store):
     assert store.item_page(run, []) == ([], 0)
     with pytest.raises(ValueError):
         store.item_page(run, failed, sort="size")
+
+
+# Names JSON writes with escapes or quotes, names that are prefixes of one
+# another, control characters, NUL, and characters beyond ASCII.
+HOSTILE_NAMES = [
+    "foo",
+    "foo bar",
+    "foo!",
+    'foo"',
+    "foo\\",
+    "foo/",
+    "FOO",
+    "Foo",
+    "a\\b",
+    "a\x01",
+    "a\x00",
+    "a\x00b",
+    "\x00",
+    "a\u001f",
+    "a\x7f",
+    "tab\there",
+    "line\nbreak",
+    "é",
+    "É",
+    "e\u0301",
+    "ÿ",
+    "\u0100",
+    "\u2028",
+    "\uffff",
+    "😀",
+    "😀x",
+    "u0000",
+    "\\u0000",
+    "%_",
+    "",
+]
+
+NEEDLES = ["foo", "FOO", "o ", "!", '"', "\\", "\x00", "u000", "\\u", "x0", "é", "É"]
+NEEDLES += ["😀", "\x01", "%", "_", "\n", "a", "e"]
+
+
+def ascii_folded(text):
+    # Only ASCII letters are folded: bytes.lower() folds nothing else.
+    return text.encode("utf-8").lower()
+
+
+def check_sorted_and_searched(store, run_name, names, needles):
+    """A run of one item per name, filename and dest alike, sorted and
+    searched as Python does."""
+    store.add_push_items(
+        run_name,
+        [{"filename": name, "dest": name, "state": "NOTFOUND"} for name in names]
+        + [{"filename": "\x00no dest", "state": "NOTFOUND"}],
+    )
+    run = store.run(run_name)
+    everything = len(names) + 1
+
+    def page(**options):
+        rows, total = store.item_page(run, ["NOTFOUND"], limit=everything, **options)
+        return [row[0] for row in rows], total
+
+    with_dest = sorted(names)
+    assert page(sort="filename") == (
+        sorted(names + ["\x00no dest"]),
+        everything,
+    )
+    assert page(sort="filename", descending=True)[0] == sorted(
+        names + ["\x00no dest"], reverse=True
+    )
+    assert page(sort="dest")[0] == ["\x00no dest"] + with_dest
+    for needle in needles:
+        expected = [
+            name
+            for name in names + ["\x00no dest"]
+            if ascii_folded(needle) in ascii_folded(name)
+        ]
+        assert page(contains=needle) == (expected, len(expected)), repr(needle)
+
+
+def test_names_are_sorted_by_code_point_and_searched_as_text(store):
+    check_sorted_and_searched(store, "r", HOSTILE_NAMES, NEEDLES)
+
+
+@hypothesis.settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[hypothesis.HealthCheck.function_scoped_fixture],
+)
+@hypothesis.given(
+    names=st.lists(st.text(max_size=6), min_size=1, max_size=8, unique=True),
+    needles=st.lists(st.text(min_size=1, max_size=3), max_size=4),
+)
+def test_any_names_are_sorted_by_code_point_and_searched_as_text(store, names, needles):
+    names = [name for name in names if name != "\x00no dest"]
+    needles += [name[1:3] for name in names if name[1:3]]
+    check_sorted_and_searched(store, "r-%s" % uuid.uuid4().hex, names, needles)
 
 
 def test_the_tail_of_a_file_reads_only_its_last_pieces(store, monkeypatch):

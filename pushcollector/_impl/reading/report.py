@@ -8,7 +8,8 @@ from a service, a run in the service's own database.
 from __future__ import annotations
 
 import collections
-from collections.abc import Iterable, Mapping
+import json
+from collections.abc import Iterable, Iterator, Mapping
 
 from ..records import BadLine
 from ..schema import SUCCESSFUL_STATES
@@ -257,6 +258,50 @@ class RunReport:
                 names it by (see :meth:`Run.location`).
             latest: whether it is the newest run where it is held.
         """
+        return self._document(
+            run_name,
+            location,
+            latest,
+            [item._asdict() for item in self.unsuccessful],
+            [item._asdict() for item in self.unfinished],
+        )
+
+    def document_text(
+        self,
+        run_name: str,
+        location: Mapping[str, object],
+        latest: bool,
+        unsuccessful: Iterable[tuple],
+        unfinished: Iterable[tuple],
+    ) -> Iterator[str]:
+        """The :meth:`document` as compact JSON text, a piece at a time, with
+        its lists of items taken from iterables as the text is made: a
+        document of any number of items is never held whole.
+
+        Args:
+            run_name, location, latest: as :meth:`document` takes them.
+            unsuccessful: the push items whose final state is not
+                successful, as :class:`FinalState` or ``(filename, dest,
+                state)``, in the order they were first recorded.
+            unfinished: the push items left ``PENDING``, likewise.
+
+        Yields:
+            the pieces of the text; joined, ``json.loads`` reads them as
+            the :meth:`document` of a report holding these lists.
+        """
+        lists = {"unsuccessful": unsuccessful, "unfinished": unfinished}
+        fields = self._document(run_name, location, latest, None, None)
+        separator = "{"
+        for name, value in fields.items():
+            yield separator + _encode_json(name) + ":"
+            separator = ","
+            if name in lists:
+                yield from _array_text(lists[name])
+            else:
+                yield _encode_json(value)
+        yield "}"
+
+    def _document(self, run_name, location, latest, unsuccessful, unfinished):
         document = {"run": run_name}
         document.update(location)
         document.update(
@@ -265,8 +310,8 @@ class RunReport:
                 "records": self.record_count,
                 "push_items": self.push_item_count,
                 "states": dict(self.state_counts),
-                "unsuccessful": [item._asdict() for item in self.unsuccessful],
-                "unfinished": [item._asdict() for item in self.unfinished],
+                "unsuccessful": unsuccessful,
+                "unfinished": unfinished,
                 "bad_lines": [
                     {"line": bad.line_number, "reason": bad.reason}
                     for bad in self.bad_lines
@@ -368,6 +413,32 @@ class RunReport:
             allow_pending=allow_pending,
             allow_bad_lines=allow_bad_lines,
         )
+
+
+# JSON text as the service answers it: compact, and UTF-8 rather than escapes.
+_encode_json = json.JSONEncoder(
+    ensure_ascii=False, allow_nan=False, separators=(",", ":")
+).encode
+
+# Items encoded per piece of a document's text.
+_ITEMS_PER_PIECE = 500
+
+
+def _array_text(items):
+    """A JSON array of push items as objects of their final states, in
+    pieces of a few hundred items."""
+    yield "["
+    separator = ""
+    encoded = []
+    for item in items:
+        encoded.append(_encode_json(FinalState(*item)._asdict()))
+        if len(encoded) == _ITEMS_PER_PIECE:
+            yield separator + ",".join(encoded)
+            separator = ","
+            encoded = []
+    if encoded:
+        yield separator + ",".join(encoded)
+    yield "]"
 
 
 def _final_states(items):

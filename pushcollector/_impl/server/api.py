@@ -11,6 +11,8 @@ backend retries.
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from collections.abc import Collection
 
 import anyio
@@ -62,6 +64,10 @@ from .checks import (
     slash_location,
 )
 from .tokens import Tokens
+
+#: How much of a file write's body a request holds in memory: a larger body
+#: goes to a temporary file as it arrives, this much at a time.
+SPOOL_BYTES = 1024 * 1024
 
 # Answers that must never be cached or sniffed as something else.
 _HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
@@ -196,11 +202,12 @@ class _Service:
             function, *args, unavailable="database unavailable, try again"
         )
 
-    async def _body(self, request):
+    async def _receive(self, request, keep):
+        """Give each chunk of the request's body to ``keep`` (a coroutine
+        function) as it arrives, within the limits of its size and time."""
         length = request.headers.get("content-length")
         if length is not None and length.isdigit() and int(length) > self.max_body:
             raise Refused(413, _too_large(self.max_body))
-        chunks = []
         size = 0
         # A client sending its body a byte at a time, or not at all, would
         # otherwise hold its connection and what it sent for ever.
@@ -209,10 +216,32 @@ class _Service:
                 size += len(chunk)
                 if size > self.max_body:
                     raise Refused(413, _too_large(self.max_body))
-                chunks.append(chunk)
+                await keep(chunk)
         if deadline.cancelled_caught:
             raise Refused(408, "body not received within %g s" % self.body_timeout)
+
+    async def _body(self, request):
+        """The request's body, whole: push items are decoded all at once."""
+        chunks = []
+
+        async def keep(chunk):
+            chunks.append(chunk)
+
+        await self._receive(request, keep)
         return b"".join(chunks)
+
+    async def _file_body(self, request):
+        """The body of a file write: bytes if it is small, else a temporary
+        file holding it, written :data:`SPOOL_BYTES` at a time in a worker
+        thread, so that a request holds no more than that of its body in
+        memory (the store reads the file a piece at a time)."""
+        body = _SpooledBody()
+        try:
+            await self._receive(request, body.keep)
+            return await body.finish()
+        except BaseException:
+            body.close()
+            raise
 
     async def _run(self, request):
         """The run the path names; 404 if the store has none of that name."""
@@ -269,12 +298,18 @@ class _Service:
         filename = path_filename(request)
         key = _idempotency_key(request)
         require_media_type(request, BYTES_TYPE)
-        data = await self._body(request)
+        data = await self._file_body(request)
         write = (
             self.store.put_file if request.method == "PUT" else self.store.append_file
         )
-        applied = await self._call(_stored, write, run_id, filename, data, key)
-        return _written(applied, bytes=len(data))
+        if isinstance(data, bytes):
+            applied = await self._call(_stored, write, run_id, filename, data, key)
+            return _written(applied, bytes=len(data))
+        with data:
+            size = data.seek(0, os.SEEK_END)
+            data.seek(0)
+            applied = await self._call(_stored, write, run_id, filename, data, key)
+        return _written(applied, bytes=size)
 
     # -- Reading ----------------------------------------------------------
 
@@ -324,28 +359,33 @@ class _Service:
         allow_pending = bool_parameter(request, "allow_pending")
         allow_bad_lines = bool_parameter(request, "allow_bad_lines")
         run = await self._run(request)
-        document = await self._call(
-            self._summary_document, run, allow_pending, allow_bad_lines
-        )
-        return JSONResponse(document, headers=_HEADERS)
-
-    def _summary_document(self, run, allow_pending, allow_bad_lines):
-        (counts,) = self.store.counts([run])
-        unsuccessful_states = RunReport.of_counts(counts).unsuccessful_states
+        counts, latest, bad_lines = await self._call(self._summary_counts, run)
         report = RunReport.of_counts(
             counts,
-            unsuccessful=self.store.items_in_states(run, unsuccessful_states),
-            unfinished=self.store.items_in_states(run, ["PENDING"]),
             allow_pending=allow_pending,
             allow_bad_lines=allow_bad_lines,
-            bad_lines=[BadLine(*line) for line in self.store.bad_lines(run)],
+            bad_lines=bad_lines,
         )
-        newest = self.store.newest_run()
-        return report.document(
+        # The lists of items are read as the answer is sent, a page at a
+        # time: a run of a million unsuccessful items is never held whole.
+        text = report.document_text(
             run.name,
             {"directory": None, "items_file": None},
-            newest is not None and newest.id == run.id,
+            latest,
+            unsuccessful=self.store.items_in_states(run, report.unsuccessful_states),
+            unfinished=self.store.items_in_states(run, ["PENDING"]),
         )
+        return StreamingResponse(
+            (piece.encode("utf-8") for piece in text),
+            media_type="application/json",
+            headers=_HEADERS,
+        )
+
+    def _summary_counts(self, run):
+        (counts,) = self.store.counts([run])
+        newest = self.store.newest_run()
+        bad_lines = [BadLine(*line) for line in self.store.bad_lines(run)]
+        return counts, newest is not None and newest.id == run.id, bad_lines
 
     @requires(READ)
     async def read_push_items(self, request: Request) -> Response:
@@ -360,18 +400,11 @@ class _Service:
     @requires(READ)
     async def list_files(self, request: Request) -> Response:
         run = await self._run(request)
-        rows = await self._call(self.store.files, run)
-        return JSONResponse(
-            {
-                "files": [
-                    {
-                        "name": row.name,
-                        "size": row.size,
-                        "updated_at": _timestamp(row.updated_at),
-                    }
-                    for row in rows
-                ]
-            },
+        # Streamed as the files are read, a page at a time: a run of any
+        # number of files is never held whole.
+        return StreamingResponse(
+            _files_text(self.store.iter_files(run)),
+            media_type="application/json",
             headers=_HEADERS,
         )
 
@@ -396,6 +429,74 @@ def _stored(write, *args):
         return write(*args)
     except KeyReused as error:
         raise Refused(422, str(error)) from None
+
+
+class _SpooledBody:
+    """A body as it arrives: in memory until it reaches SPOOL_BYTES, then
+    in a temporary file, which the holder closes."""
+
+    def __init__(self):
+        self.held = []
+        self.held_size = 0
+        self.spool = None
+
+    async def keep(self, chunk):
+        self.held.append(chunk)
+        self.held_size += len(chunk)
+        if self.held_size >= SPOOL_BYTES:
+            await self._spill()
+
+    async def _spill(self):
+        if self.spool is None:
+            self.spool = tempfile.TemporaryFile()
+        await anyio.to_thread.run_sync(self.spool.writelines, self.held)
+        self.held, self.held_size = [], 0
+
+    async def finish(self):
+        """The body: bytes, or the temporary file from its start."""
+        if self.spool is None:
+            return b"".join(self.held)
+        await self._spill()
+        self.spool.seek(0)
+        return self.spool
+
+    def close(self):
+        if self.spool is not None:
+            self.spool.close()
+
+
+# Files listed per piece of the answer's text.
+_FILES_PER_PIECE = 500
+
+
+def _files_text(rows):
+    """The document ``{"files": [...]}`` of ``GET /runs/R/files``, as the
+    pieces of its JSON text."""
+    yield b'{"files":['
+    separator = b""
+    batch = []
+    for row in rows:
+        batch.append(
+            {
+                "name": row.name,
+                "size": row.size,
+                "updated_at": _timestamp(row.updated_at),
+            }
+        )
+        if len(batch) == _FILES_PER_PIECE:
+            yield separator + _encode_list(batch)
+            separator = b","
+            batch = []
+    if batch:
+        yield separator + _encode_list(batch)
+    yield b"]}"
+
+
+def _encode_list(values):
+    # The items of a list, as JSONResponse would encode them.
+    return json.dumps(values, ensure_ascii=False, separators=(",", ":"))[1:-1].encode(
+        "utf-8"
+    )
 
 
 def _written(applied, **counts):

@@ -15,7 +15,7 @@ The pages:
 ``/runs/{run_id}``
     One run: its verdict, its state counts as a chart, its unsuccessful and
     unfinished items as tables (see :class:`_Table` for their parameters),
-    and its files.
+    and its files, :data:`FILES_PER_PAGE` at a time (``?files_page=``).
 ``/runs/{run_id}/files/{filename}``
     A file, as text (its last :data:`TAIL_BYTES` bytes if it is longer);
     ``?raw=1`` gives its bytes as a download.
@@ -61,9 +61,11 @@ from .checks import (
 )
 from .tokens import Tokens
 
-#: Runs per page of the list, and items per page of a table of a run.
+#: Runs per page of the list, items per page of a table of a run, and
+#: files per page of the files of a run.
 RUNS_PER_PAGE = 50
 ITEMS_PER_PAGE = 100
+FILES_PER_PAGE = 100
 
 #: A run is *receiving* while its last write (of push items or a file) is
 #: less than this many seconds old; its pages then reload themselves every
@@ -287,21 +289,39 @@ class _Pages:
             _Table(request, "unsuccessful", "", "Unsuccessful items", True),
             _Table(request, "unfinished", "pending_", "Unfinished items", False),
         ]
-        return self._page(await self._call(self._render_run, run, tables))
+        files_page = _page_number(request, _FILES_PAGE)
+        # The links of the files' pages keep the tables as they are.
+        kept = {
+            name: value
+            for name, value in request.query_params.multi_items()
+            if name in _TABLE_PARAMETERS
+        }
+        return self._page(
+            await self._call(self._render_run, run, tables, files_page, kept)
+        )
 
-    def _render_run(self, run, tables):
+    def _render_run(self, run, tables, files_page, kept):
         (counts,) = self.store.counts([run])
         shown = _RunView(counts, _now())
         for table in tables:
             table.fill(self.store, run, shown.report)
-        files = [_FileView(run.name, row) for row in self.store.files(run)]
+        rows = self.store.files(run, FILES_PER_PAGE, (files_page - 1) * FILES_PER_PAGE)
         return _render(
             "run.html",
             title="Run %s" % run.name,
             run=shown,
             chart=_chart(shown.report.state_counts),
             tables=tables,
-            files=files,
+            files=[_FileView(run.name, row) for row in rows],
+            files_pager=_Pager(
+                _run_url(run.name),
+                kept,
+                _FILES_PAGE,
+                files_page,
+                counts.file_count,
+                FILES_PER_PAGE,
+                "#files",
+            ),
             refresh=_refresh(shown.receiving),
         )
 
@@ -544,13 +564,17 @@ class _Table:
         self.others = {
             name: value
             for name, value in request.query_params.multi_items()
-            if not self._owns(name) and name in _TABLE_PARAMETERS
+            if not self._owns(name) and name in _KEPT_PARAMETERS
         }
 
     def _owns(self, name):
-        if self.prefix:
-            return name.startswith(self.prefix)
-        return not any(name.startswith(other) for other in _TABLE_PREFIXES if other)
+        return name.startswith(self.prefix) and name[len(self.prefix) :] in (
+            "state",
+            "q",
+            "sort",
+            "order",
+            "page",
+        )
 
     def _query(self, **changes):
         """This table's parameters that differ from the defaults, changed."""
@@ -627,6 +651,9 @@ _TABLE_PARAMETERS = {
     for name in ("state", "q", "sort", "order", "page")
     if not (prefix and name == "state")
 }
+# The page of the files of a run, which the links of every table keep.
+_FILES_PAGE = "files_page"
+_KEPT_PARAMETERS = _TABLE_PARAMETERS | {_FILES_PAGE}
 
 
 def _choice(request, name, choices, default):

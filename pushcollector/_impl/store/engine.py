@@ -140,8 +140,9 @@ def _create_staging_table(dbapi_connection, connection_record):
     with dbapi_connection.cursor() as cursor:
         cursor.execute(
             "CREATE TEMPORARY TABLE staged_states (run_id integer, item_key bytea,"
-            " filename_json text, dest_json text, state text, first_seq bigint)"
-            " ON COMMIT DELETE ROWS"
+            " filename_json text, dest_json text, state text, first_seq bigint,"
+            " filename_order bytea, dest_order bytea, filename_folded bytea,"
+            " dest_folded bytea) ON COMMIT DELETE ROWS"
         )
     dbapi_connection.commit()
 

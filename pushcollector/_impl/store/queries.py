@@ -17,9 +17,11 @@ import collections
 import datetime
 import functools
 import hashlib
+import heapq
 import json
 import os
 from collections.abc import Iterable, Iterator
+from typing import BinaryIO
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -40,14 +42,20 @@ from .tables import (
 _RECORDS_PER_FETCH = 5000
 
 # Pieces of a file read per round trip: at most so many, and no more bytes
-# than this unless a single piece is larger.
+# than this; a larger piece is read in slices of this size.
 _PIECES_PER_FETCH = 1000
 _BYTES_PER_FETCH = 4 * 1024 * 1024
 
+# The largest piece a write stores: a larger write is stored as several, in
+# one transaction, so that no reader or writer holds more than a piece.
+MAX_PIECE_BYTES = 4 * 1024 * 1024
+
+# Items, and files, read per round trip when streaming a list of them.
+_ITEMS_PER_FETCH = 1000
+_FILES_PER_FETCH = 1000
+
 #: The orders in which :meth:`Store.item_page` sorts items.
 ITEM_SORT_KEYS = ("seq", "filename", "dest", "state")
-
-_SORT_COLUMNS = {"filename": "filename_json", "dest": "dest_json", "state": "state"}
 
 
 class DatabaseError(Exception):
@@ -83,6 +91,20 @@ def item_key(filename: str, dest: str | None) -> bytes:
 _KEY_SIZE = 16
 
 
+def _bytes_unlike_json(json_text, name):
+    """The UTF-8 bytes of a name, where they are not those of its JSON
+    text within its quotes (which holds an escape then); else None."""
+    return name if "\\" in json_text else None
+
+
+def folded_name(name: bytes) -> bytes | None:
+    """The UTF-8 bytes of a name with its ASCII letters lowered, as the
+    store keeps them to search in; None if that changes nothing, when the
+    name's own bytes are searched."""
+    lowered = name.lower()
+    return None if lowered == name else lowered
+
+
 # A str as JSON text, escaping only what JSON requires (C-accelerated).
 _encode_text = json.encoder.encode_basestring
 _decode_text = json.JSONDecoder().decode
@@ -108,8 +130,11 @@ _KIND_WORDS = {
 }
 
 
+_BODY_DIGEST_SIZE = 32
+
+
 def _body_digest(body: bytes) -> bytes:
-    return hashlib.blake2b(body, digest_size=32).digest()
+    return hashlib.blake2b(body, digest_size=_BODY_DIGEST_SIZE).digest()
 
 
 def _request_words(kind):
@@ -168,6 +193,35 @@ class Store:
     def close(self) -> None:
         """Close the connections of the pool."""
         self.engine.dispose()
+
+    def _name_bytes(self, name):
+        """SQL: the UTF-8 bytes of an item's filename or dest (``name``).
+
+        They are kept only where the JSON text escapes a character: else
+        they are the bytes of the JSON text within its quotes.
+        """
+        kept = item_states.c[name + "_order"]
+        text = item_states.c[name + "_json"]
+        if self.is_sqlite:
+            quoted = sa.cast(text, sa.LargeBinary)
+        else:
+            quoted = sa.func.convert_to(text, "UTF8", type_=sa.LargeBinary)
+        unquoted = sa.func.substr(
+            quoted, 2, sa.func.length(quoted) - 2, type_=sa.LargeBinary
+        )
+        return sa.func.coalesce(kept, unquoted, type_=sa.LargeBinary)
+
+    def _folded_bytes(self, name):
+        """SQL: those bytes with their ASCII letters lowered."""
+        folded = item_states.c[name + "_folded"]
+        return sa.func.coalesce(folded, self._name_bytes(name), type_=sa.LargeBinary)
+
+    def _holds(self, column, needle):
+        """SQL: whether a column of bytes holds these bytes."""
+        needle = sa.literal(needle, sa.LargeBinary)
+        if self.is_sqlite:
+            return sa.func.instr(column, needle) > 0
+        return sa.func.position(needle.op("IN")(column)) > 0
 
     def _writing(self):
         """A connection for a write transaction.
@@ -408,38 +462,46 @@ class Store:
         Each item is looked up in the primary key once, by the upsert.
         """
         final = {}
+        folded = folded_name
+        unlike_json = _bytes_unlike_json
         for seq, item in enumerate(items, first_seq):
             filename = item["filename"]
             dest = item.get("dest")
             key = item_key(filename, dest)
             known = final.get(key)
             if known is None:
+                filename_json = _encode_text(filename)
+                filename_bytes = filename.encode("utf-8")
+                if dest is None:
+                    dest_json = dest_bytes = None
+                else:
+                    dest_json = _encode_text(dest)
+                    dest_bytes = dest.encode("utf-8")
                 final[key] = [
                     run_id,
                     key,
-                    _encode_text(filename),
-                    None if dest is None else _encode_text(dest),
+                    filename_json,
+                    dest_json,
                     item["state"],
                     seq,
+                    unlike_json(filename_json, filename_bytes),
+                    None if dest is None else unlike_json(dest_json, dest_bytes),
+                    folded(filename_bytes),
+                    None if dest is None else folded(dest_bytes),
                 ]
             else:
                 known[_STATE_COLUMN] = item["state"]
         rows = final.values()
         if self.is_sqlite:
-            statement = sqlite.insert(item_states)
-            connection.execute(
-                statement.on_conflict_do_update(
-                    index_elements=[item_states.c.run_id, item_states.c.item_key],
-                    set_={"state": statement.excluded.state},
-                ),
-                [dict(zip(_ITEM_STATES_COLUMNS, row)) for row in rows],
-            )
+            # The driver's own executemany: SQLAlchemy's processing of each
+            # value cost more than the rest of the upsert.
+            connection.exec_driver_sql(_SQLITE_UPSERT_STATES, list(map(tuple, rows)))
         else:
             # COPY into a table of this connection's, then one upsert: COPY
             # is several times faster than INSERT, but cannot upsert.
             text = "".join(
                 [
-                    "%d\t\\\\x%s\t%s\t%s\t%s\t%d\n"
+                    "%d\t\\\\x%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n"
                     % (
                         run_id,
                         key.hex(),
@@ -447,8 +509,23 @@ class Store:
                         "\\N" if dest is None else _copy_text(dest),
                         state,
                         seq,
+                        _copy_bytes(filename_order),
+                        _copy_bytes(dest_order),
+                        _copy_bytes(filename_folded),
+                        _copy_bytes(dest_folded),
                     )
-                    for run_id, key, filename, dest, state, seq in rows
+                    for (
+                        run_id,
+                        key,
+                        filename,
+                        dest,
+                        state,
+                        seq,
+                        filename_order,
+                        dest_order,
+                        filename_folded,
+                        dest_folded,
+                    ) in rows
                 ]
             )
             self._copy(connection, "staged_states", text)
@@ -466,10 +543,14 @@ class Store:
             copy.write(text)
 
     def put_file(
-        self, run_name: str, name: str, data: bytes, key: str | None = None
+        self, run_name: str, name: str, data: bytes | BinaryIO, key: str | None = None
     ) -> bool:
         """Create or replace a file of a run; False if the key was applied
         to the same request (a PUT of this file, of this content) before.
+
+        ``data`` is the content, or a binary file whose content is read from
+        where it stands to its end. Either is stored, and read, in pieces of
+        at most :data:`MAX_PIECE_BYTES`.
 
         Raises:
             KeyReused: if the key was applied to another request of the run,
@@ -478,11 +559,11 @@ class Store:
         return self._write_file(run_name, name, data, key, replace=True)
 
     def append_file(
-        self, run_name: str, name: str, data: bytes, key: str | None = None
+        self, run_name: str, name: str, data: bytes | BinaryIO, key: str | None = None
     ) -> bool:
         """Append to a file of a run, creating it if needed; False if the key
         was applied to the same request (an append to this file, of this
-        content) before.
+        content) before. ``data`` is as :meth:`put_file` takes it.
 
         Raises:
             KeyReused: if the key was applied to another request of the run,
@@ -492,11 +573,15 @@ class Store:
 
     def _write_file(self, run_name, name, data, key, replace):
         kind = (_PUT_FILE if replace else _APPEND_FILE) + name
-        digest = None if key is None else _body_digest(data)
+        digest = None if key is None else _content_digest(data)
+        size, pieces = _pieces_of(data)
+        # Every write stores one piece at least: an empty append changes
+        # nothing but must still create the file, which its first piece does.
+        count = max(1, -(-size // MAX_PIECE_BYTES))
         with self._writing() as connection, connection.begin() as transaction:
             if not (replace or self.is_sqlite):
-                cursor = connection.connection.driver_connection.cursor()
-                cursor.execute(
+                written = _fetch_one(
+                    connection,
                     _POSTGRESQL_APPEND,
                     {
                         "name": run_name,
@@ -506,16 +591,18 @@ class Store:
                         "kind": kind,
                         "digest": digest,
                         "filename": name,
-                        "size": len(data),
-                        "data": data,
+                        "size": size,
+                        "pieces": count,
+                        "data": next(pieces),
                     },
                 )
-                run_id, written = cursor.fetchone()
-                if not written:
+                run_id, file_id, last = written
+                if file_id is None:
                     # The key was applied before: not even the run is touched.
                     self._check_repeat(connection, run_id, run_name, key, kind, digest)
                     transaction.rollback()
                     return False
+                self._add_pieces(connection, file_id, last - count + 2, pieces)
                 return True
             begun = self._begin_write(connection, run_name, 0, key, kind, digest)
             if begun is None:
@@ -524,17 +611,17 @@ class Store:
             run_id, _ = begun
             now = _now()
             statement = self._insert(files).values(
-                run_id=run_id, name=name, size=len(data), piece_count=1, updated_at=now
+                run_id=run_id, name=name, size=size, piece_count=count, updated_at=now
             )
             if replace:
-                changes = {"size": len(data), "piece_count": 1, "updated_at": now}
+                changes = {"size": size, "piece_count": count, "updated_at": now}
             else:
                 changes = {
-                    "size": files.c.size + len(data),
-                    "piece_count": files.c.piece_count + 1,
+                    "size": files.c.size + size,
+                    "piece_count": files.c.piece_count + count,
                     "updated_at": now,
                 }
-            file_id, piece = connection.execute(
+            file_id, last = connection.execute(
                 statement.on_conflict_do_update(
                     index_elements=[files.c.run_id, files.c.name], set_=changes
                 ).returning(files.c.id, files.c.piece_count)
@@ -543,12 +630,9 @@ class Store:
                 connection.execute(
                     file_pieces.delete().where(file_pieces.c.file_id == file_id)
                 )
-            # An empty append changes nothing but must still create the file,
-            # which its row does.
-            if data or piece == 1:
-                connection.execute(
-                    file_pieces.insert().values(file_id=file_id, piece=piece, data=data)
-                )
+            first = last - count + 1
+            if size or first == 1:
+                self._add_pieces(connection, file_id, first, pieces)
         return True
 
     def set_bad_lines(
@@ -602,6 +686,15 @@ class Store:
                 .values(bad_line_count=len(rows))
             )
         return True
+
+    @staticmethod
+    def _add_pieces(connection, file_id, first, pieces):
+        """Insert the pieces of a write, one statement each, numbered from
+        ``first``: one piece is held at a time."""
+        for number, data in enumerate(pieces, first):
+            connection.execute(
+                file_pieces.insert().values(file_id=file_id, piece=number, data=data)
+            )
 
     # -- Reading ----------------------------------------------------------
 
@@ -674,30 +767,46 @@ class Store:
 
     def items_in_states(
         self, run: RunRow, wanted_states: Iterable[str]
-    ) -> list[tuple[str, str | None, str]]:
+    ) -> Iterator[tuple[str, str | None, str]]:
         """The (filename, dest, state) of the run's items now in these
-        states, in the order they were first recorded."""
-        wanted_states = list(wanted_states)
-        if not wanted_states:
-            return []
-        with self.engine.connect() as connection:
-            rows = connection.execute(
-                sa.select(
-                    item_states.c.filename_json,
-                    item_states.c.dest_json,
-                    item_states.c.state,
-                )
-                .where(
-                    item_states.c.run_id == run.id,
-                    item_states.c.state.in_(wanted_states),
-                )
-                .order_by(item_states.c.first_seq)
-            ).all()
+        states, in the order they were first recorded.
+
+        Read as they are iterated, in pages, each in its own short query:
+        a run of any number of such items is never held whole.
+        """
+        # A page of each state, by the index of (run, state, first record),
+        # merged here: one query for all the states could not use the
+        # index's order, and would sort all the rest of them for each page.
+        by_state = [self._items_in_state(run, state) for state in set(wanted_states)]
         decode = _decode_text
-        return [
-            (decode(filename), None if dest is None else decode(dest), state)
-            for filename, dest, state in rows
-        ]
+        for _, filename, dest, state in heapq.merge(*by_state):
+            yield decode(filename), None if dest is None else decode(dest), state
+
+    def _items_in_state(self, run, state):
+        """The (first_seq, filename_json, dest_json, state) of the run's items
+        in one state, by first_seq, a page per query."""
+        after = 0
+        while True:
+            with self.engine.connect() as connection:
+                rows = connection.execute(
+                    sa.select(
+                        item_states.c.first_seq,
+                        item_states.c.filename_json,
+                        item_states.c.dest_json,
+                        item_states.c.state,
+                    )
+                    .where(
+                        item_states.c.run_id == run.id,
+                        item_states.c.state == state,
+                        item_states.c.first_seq > after,
+                    )
+                    .order_by(item_states.c.first_seq)
+                    .limit(_ITEMS_PER_FETCH)
+                ).all()
+            yield from map(tuple, rows)
+            if len(rows) < _ITEMS_PER_FETCH:
+                return
+            after = rows[-1][0]
 
     def item_page(
         self,
@@ -737,24 +846,27 @@ class Store:
             item_states.c.state.in_(wanted_states),
         ]
         if contains:
-            # The names are kept as JSON text: look for the text as JSON
-            # writes it, which escapes the same characters the same way.
-            needle = _encode_text(contains)[1:-1]
+            # In the UTF-8 bytes of the names, ASCII letters lowered: bytes
+            # match where characters do, since no character's encoding
+            # begins inside another's.
+            needle = contains.encode("utf-8").lower()
             conditions.append(
                 sa.or_(
-                    item_states.c.filename_json.icontains(needle, autoescape=True),
-                    item_states.c.dest_json.icontains(needle, autoescape=True),
+                    self._holds(self._folded_bytes("filename"), needle),
+                    self._holds(self._folded_bytes("dest"), needle),
                 )
             )
         order = []
         if sort == "dest":
             # NULL first, as SQLite does and PostgreSQL does only descending.
             order.append(item_states.c.dest_json.is_not(None))
-        if sort != "seq":
-            column = item_states.c[_SORT_COLUMNS[sort]]
-            # By code point, as SQLite compares: PostgreSQL's "C" collation
-            # compares UTF-8 bytes, which is the same order.
-            order.append(column if self.is_sqlite else column.collate("C"))
+        if sort == "state":
+            # By code point: PostgreSQL's "C" collation compares bytes.
+            state = item_states.c.state
+            order.append(state if self.is_sqlite else state.collate("C"))
+        elif sort != "seq":
+            # UTF-8 bytes, compared as bytes on both databases: by code point.
+            order.append(self._name_bytes(sort))
         order.append(item_states.c.first_seq)
         if descending:
             order = [sa.desc(key) for key in order]
@@ -801,15 +913,37 @@ class Store:
             after = rows[-1][0]
             yield [row[1] for row in rows]
 
-    def files(self, run: RunRow) -> list[FileRow]:
-        """The run's files, sorted by name."""
+    def files(
+        self, run: RunRow, limit: int | None = None, offset: int = 0
+    ) -> list[FileRow]:
+        """The run's files, sorted by name: all of them, or ``limit`` from
+        ``offset``."""
         with self.engine.connect() as connection:
             rows = connection.execute(
                 sa.select(files.c.name, files.c.size, files.c.updated_at)
                 .where(files.c.run_id == run.id)
                 .order_by(files.c.name)
+                .limit(limit)
+                .offset(offset)
             ).all()
         return [FileRow(*row) for row in rows]
+
+    def iter_files(self, run: RunRow) -> Iterator[FileRow]:
+        """The run's files, sorted by name, read as they are iterated: a
+        page by name at a time, each in its own short query."""
+        condition = []
+        while True:
+            with self.engine.connect() as connection:
+                rows = connection.execute(
+                    sa.select(files.c.name, files.c.size, files.c.updated_at)
+                    .where(files.c.run_id == run.id, *condition)
+                    .order_by(files.c.name)
+                    .limit(_FILES_PER_FETCH)
+                ).all()
+            yield from (FileRow(*row) for row in rows)
+            if len(rows) < _FILES_PER_FETCH:
+                return
+            condition = [files.c.name > rows[-1][0]]
 
     def file_id(self, run: RunRow, name: str) -> int | None:
         """The id of the run's file of that name, or None."""
@@ -861,8 +995,20 @@ class Store:
                 if len(sizes) < _PIECES_PER_FETCH:
                     break
                 before = first
+            # Of the first of them, only its end: no more than the tail is
+            # read, even of a piece larger than the tail (an attached file).
+            skip = max(0, total - max_bytes)
+            content = file_pieces.c.data
             pieces = connection.execute(
-                sa.select(file_pieces.c.data)
+                sa.select(
+                    sa.case(
+                        (
+                            file_pieces.c.piece == first,
+                            _slice(content, skip, max_bytes),
+                        ),
+                        else_=content,
+                    )
+                )
                 .where(file_pieces.c.file_id == file_id, file_pieces.c.piece >= first)
                 .order_by(file_pieces.c.piece)
             ).scalars()
@@ -870,11 +1016,12 @@ class Store:
         return row, data[-max_bytes:] if len(data) > max_bytes else data
 
     def file_pieces(self, file_id: int) -> Iterator[bytes]:
-        """The content of a file, piece by piece.
+        """The content of a file, a chunk at a time.
 
         Pieces are read a few megabytes at a time, each batch in its own
         short query: a log of many small appends takes few queries, and a
-        file of large pieces is never held in memory whole.
+        piece larger than a batch (stored by an earlier version, which kept
+        each write as one piece) is read in slices of a batch's size.
         """
         after = 0
         while True:
@@ -890,36 +1037,120 @@ class Store:
                 if not sizes:
                     return
                 last, total = sizes[0]
-                for piece, size in sizes[1:]:
-                    if total + size > _BYTES_PER_FETCH:
-                        break
-                    last, total = piece, total + size
-                pieces = (
-                    connection.execute(
-                        sa.select(file_pieces.c.data)
-                        .where(
-                            file_pieces.c.file_id == file_id,
-                            file_pieces.c.piece > after,
-                            file_pieces.c.piece <= last,
+                if total > _BYTES_PER_FETCH:
+                    pieces = None
+                else:
+                    for piece, size in sizes[1:]:
+                        if total + size > _BYTES_PER_FETCH:
+                            break
+                        last, total = piece, total + size
+                    pieces = (
+                        connection.execute(
+                            sa.select(file_pieces.c.data)
+                            .where(
+                                file_pieces.c.file_id == file_id,
+                                file_pieces.c.piece > after,
+                                file_pieces.c.piece <= last,
+                            )
+                            .order_by(file_pieces.c.piece)
                         )
-                        .order_by(file_pieces.c.piece)
+                        .scalars()
+                        .all()
                     )
-                    .scalars()
-                    .all()
-                )
             after = last
-            for data in pieces:
-                yield bytes(data)
+            if pieces is None:
+                yield from self._piece_slices(file_id, last, total)
+            else:
+                for data in pieces:
+                    yield bytes(data)
+
+    def _piece_slices(self, file_id, piece, size):
+        """A large piece, a batch's size at a time, each in its own query."""
+        for start in range(0, size, _BYTES_PER_FETCH):
+            with self.engine.connect() as connection:
+                data = connection.execute(
+                    sa.select(
+                        _slice(file_pieces.c.data, start, _BYTES_PER_FETCH)
+                    ).where(
+                        file_pieces.c.file_id == file_id, file_pieces.c.piece == piece
+                    )
+                ).scalar_one_or_none()
+            if not data:
+                # Replaced by a shorter file meanwhile: what there was is sent.
+                return
+            yield bytes(data)
 
 
 # The columns of item_states, in the order of the rows made for it.
 _ITEM_STATES_COLUMNS = [column.name for column in item_states.columns]
 _STATE_COLUMN = _ITEM_STATES_COLUMNS.index("state")
 
-_UPSERT_STAGED_STATES = sa.text(
-    "INSERT INTO item_states SELECT * FROM staged_states"
+_SQLITE_UPSERT_STATES = (
+    "INSERT INTO item_states (%s) VALUES (%s)"
     " ON CONFLICT (run_id, item_key) DO UPDATE SET state = excluded.state"
+    % (", ".join(_ITEM_STATES_COLUMNS), ", ".join("?" * len(_ITEM_STATES_COLUMNS)))
 )
+
+_UPSERT_STAGED_STATES = sa.text(
+    "INSERT INTO item_states (%(columns)s) SELECT %(columns)s FROM staged_states"
+    " ON CONFLICT (run_id, item_key) DO UPDATE SET state = excluded.state"
+    % {"columns": ", ".join(_ITEM_STATES_COLUMNS)}
+)
+
+
+def _fetch_one(connection, statement, parameters):
+    """The first row of a statement run by the driver itself: its cursor,
+    which keeps what it was given, is gone when this returns."""
+    with connection.connection.driver_connection.cursor() as cursor:
+        cursor.execute(statement, parameters)
+        return cursor.fetchone()
+
+
+def _slice(data, start, length):
+    """SQL for ``length`` bytes of a binary column from ``start`` (from 0):
+    the database reads the slice, the store receives no more."""
+    return sa.func.substr(
+        data,
+        sa.literal(start + 1, sa.Integer),
+        sa.literal(length, sa.Integer),
+        type_=sa.LargeBinary,
+    )
+
+
+def _content_digest(data):
+    """The digest of a write's content, bytes or a binary file read from
+    where it stands, which is left there."""
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        return _body_digest(data)
+    start = data.tell()
+    digest = hashlib.blake2b(digest_size=_BODY_DIGEST_SIZE)
+    for piece in iter(lambda: data.read(MAX_PIECE_BYTES), b""):
+        digest.update(piece)
+    data.seek(start)
+    return digest.digest()
+
+
+def _pieces_of(data):
+    """The size of a write's content, and an iterator of its pieces of at
+    most MAX_PIECE_BYTES: one, empty, for no content."""
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        size = len(data)
+        if size <= MAX_PIECE_BYTES:
+            return size, iter([data])
+        return size, (
+            data[start : start + MAX_PIECE_BYTES]
+            for start in range(0, size, MAX_PIECE_BYTES)
+        )
+    start = data.tell()
+    size = data.seek(0, os.SEEK_END) - start
+    data.seek(start)
+    pieces = iter(lambda: data.read(MAX_PIECE_BYTES), b"")
+    return size, pieces if size else iter([b""])
+
+
+def _copy_bytes(data):
+    """Bytes, or None, as a bytea field of COPY's text format."""
+    return "\\N" if data is None else "\\\\x" + data.hex()
 
 
 def _copy_text(text):
@@ -957,23 +1188,25 @@ SELECT id, record_count, EXISTS (SELECT FROM claimed) FROM run
 """
 
 # An append to a file on PostgreSQL, in one round trip: appending logs piece
-# by piece is the commonest write after push items. The file and its piece
-# are written only if the key was claimed (or there is none).
+# by piece is the commonest write after push items. The file and its first
+# piece are written only if the key was claimed (or there is none); it gives
+# the run's id, and the file's id and last piece number, NULL if the key was
+# applied before.
 _POSTGRESQL_APPEND = _POSTGRESQL_RUN_AND_KEY + """, file AS (
     INSERT INTO files (run_id, name, size, piece_count, updated_at)
-    SELECT id, %(filename)s, %(size)s, 1, %(now)s FROM run
+    SELECT id, %(filename)s, %(size)s, %(pieces)s, %(now)s FROM run
     WHERE %(key)s::text IS NULL OR EXISTS (SELECT FROM claimed)
     ON CONFLICT (run_id, name) DO UPDATE SET
         size = files.size + excluded.size,
-        piece_count = files.piece_count + 1,
+        piece_count = files.piece_count + excluded.piece_count,
         updated_at = excluded.updated_at
     RETURNING id, piece_count
 ), piece AS (
     INSERT INTO file_pieces (file_id, piece, data)
-    SELECT id, piece_count, %(data)s FROM file
+    SELECT id, piece_count - %(pieces)s + 1, %(data)b FROM file
     WHERE %(size)s > 0 OR piece_count = 1
 )
-SELECT id, EXISTS (SELECT FROM file) FROM run
+SELECT run.id, file.id, file.piece_count FROM run LEFT JOIN file ON TRUE
 """
 
 # Any constant would do: it names pushcollector's upgrade among the advisory

@@ -61,7 +61,12 @@ push_items = sa.Table(
 # The final state of each push item of a run, keyed by a digest of its
 # (filename, dest): either may be longer than an index entry can be. They are
 # kept as JSON strings, since a push item's may hold NUL, which PostgreSQL's
-# text cannot.
+# text cannot. The queries sort names by their UTF-8 bytes, which sort by
+# code point on both databases, and search the bytes with ASCII letters
+# lowered (a match of UTF-8 bytes is a match of characters): the *_order
+# columns keep the bytes where the JSON text escapes a character (else they
+# are those of the JSON text within its quotes), the *_folded columns the
+# lowered bytes where lowering changes them; NULL otherwise.
 item_states = sa.Table(
     "item_states",
     metadata,
@@ -71,6 +76,10 @@ item_states = sa.Table(
     sa.Column("dest_json", sa.Text, nullable=True),
     sa.Column("state", sa.Text, nullable=False),
     sa.Column("first_seq", sa.BigInteger, nullable=False),
+    sa.Column("filename_order", sa.LargeBinary, nullable=True),
+    sa.Column("dest_order", sa.LargeBinary, nullable=True),
+    sa.Column("filename_folded", sa.LargeBinary, nullable=True),
+    sa.Column("dest_folded", sa.LargeBinary, nullable=True),
     sa.Index("item_states_by_state", "run_id", "state", "first_seq"),
 )
 
