@@ -6,11 +6,13 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 
 import pytest
 import requests
 
 from pushcollector import Collector, HttpCollector, LocalCollector
+from pushcollector._impl.store.queries import Store
 from pushcollector.testing import BackendContract
 
 from .service import ServiceProcess
@@ -372,6 +374,77 @@ def test_the_summary_is_the_one_summary_prints_of_the_same_local_run(
         assert (remote.pop("directory"), remote.pop("items_file")) == (None, None)
         assert remote == expected
         assert remote["passed"] is False
+
+
+class Writer:
+    """A thread adding new items to a run straight into the service's
+    database until stopped: each write adds BATCH items never seen before,
+    half NOTFOUND and half PENDING. At any moment, then, the run's records
+    are its items, and its unsuccessful and unfinished items are as many as
+    those states count."""
+
+    BATCH = 20
+
+    def __init__(self, db, run_id):
+        self.store = Store(db)
+        self.run_id = run_id
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._write)
+
+    def _write(self):
+        batch = 0
+        while not self.stop.is_set():
+            self.store.add_push_items(
+                self.run_id,
+                [
+                    {"filename": "%d-%d" % (batch, i), "state": "NOTFOUND"}
+                    for i in range(self.BATCH // 2)
+                ]
+                + [
+                    {"filename": "%d-%d" % (batch, i), "state": "PENDING"}
+                    for i in range(self.BATCH // 2, self.BATCH)
+                ],
+            )
+            batch += 1
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc_info):
+        self.stop.set()
+        self.thread.join()
+
+
+def figures_misfit(figures):
+    """What does not fit together in a run's figures (as the listing and
+    /runs/R give them, or a summary) while Writer writes it."""
+    states = figures["states"]
+    misfits = []
+    if not figures["records"] == figures["push_items"] == sum(states.values()):
+        misfits.append("records %(records)s, push items %(push_items)s" % figures)
+    for key, state in (("unsuccessful", "NOTFOUND"), ("unfinished", "PENDING")):
+        value = figures[key]
+        counted = len(value) if isinstance(value, list) else value
+        if counted != states.get(state, 0):
+            misfits.append("%s %d, %s %d" % (key, counted, state, states.get(state, 0)))
+    return misfits
+
+
+def test_summaries_and_figures_are_each_of_one_moment(service, run_id):
+    with Writer(service.db, run_id) as writer:
+        writer.store.add_push_items(run_id, [{"filename": "first", "state": "PUSHED"}])
+        read = []
+        for _ in range(30):
+            read.append(service.get("/runs/%s/summary" % run_id).json())
+            read.append(service.get("/runs/%s" % run_id).json())
+            listed = service.get("/runs?limit=1000").json()["runs"]
+            read.extend(run for run in listed if run["name"] == run_id)
+
+    misfits = [misfit for figures in read for misfit in figures_misfit(figures)]
+    assert misfits == []
+    # The run was written while it was read.
+    assert read[-1]["records"] > read[0]["records"]
 
 
 def test_a_bad_flag_of_the_summary_is_refused(service, run_id):

@@ -262,6 +262,48 @@ def test_an_empty_store_has_no_newest_run(store):
     assert store.list_runs() == []
 
 
+def test_a_snapshot_reads_everything_as_it_was_at_one_moment(store):
+    store.add_push_items("r", [{"filename": "a", "state": "NOTFOUND"}])
+    with store.snapshot() as reader:
+        run = reader.run("r")
+        # Written after the snapshot's first read: none of it is seen in it.
+        store.add_push_items("r", [{"filename": "b", "state": "NOTFOUND"}])
+        store.put_file("r", "log", b"x")
+        store.add_push_items("s", [{"filename": "a", "state": "PUSHED"}])
+        (counts,) = reader.counts([run])
+        with reader.snapshot() as same:
+            page = same.item_page(run, ["NOTFOUND"])
+        seen = (
+            counts.run.record_count,
+            counts.states,
+            counts.file_count,
+            reader.items_in_states(run, ["NOTFOUND"]),
+            page,
+            reader.files(run),
+            [run.name for run in reader.list_runs()],
+            reader.run_count(),
+        )
+
+    assert seen == (
+        1,
+        {"NOTFOUND": 1},
+        0,
+        [("a", None, "NOTFOUND")],
+        ([("a", None, "NOTFOUND")], 1),
+        [],
+        ["r"],
+        1,
+    )
+    # Outside a snapshot, each read sees what was committed before it; the
+    # counts of a run come with the run as it is read with them.
+    (counts,) = store.counts([run])
+    assert (counts.run.record_count, counts.states, counts.file_count) == (
+        2,
+        {"NOTFOUND": 2},
+        1,
+    )
+
+
 def moments_of(store, run_name):
     """Every moment the store gives back of a run: when it was created and
     last written, when its file was last written."""

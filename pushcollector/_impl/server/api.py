@@ -246,18 +246,20 @@ class _Service:
         return JSONResponse(_run_figures(counts, newest), headers=_HEADERS)
 
     def _counts_of(self, run):
-        (counts,) = self.store.counts([run])
-        newest = self.store.newest_run()
+        with self.store.snapshot() as store:
+            (counts,) = store.counts([run])
+            newest = store.newest_run()
         return counts, newest.id
 
     def _runs_page(self, limit, offset):
-        rows = self.store.list_runs(limit, offset)
-        newest = self.store.newest_run()
-        return (
-            self.store.counts(rows),
-            self.store.run_count(),
-            newest.id if newest else None,
-        )
+        with self.store.snapshot() as store:
+            rows = store.list_runs(limit, offset)
+            newest = store.newest_run()
+            return (
+                store.counts(rows),
+                store.run_count(),
+                newest.id if newest else None,
+            )
 
     @requires(READ)
     async def summary(self, request: Request) -> Response:
@@ -270,16 +272,18 @@ class _Service:
         return JSONResponse(document, headers=_HEADERS)
 
     def _summary_document(self, run, allow_pending, allow_bad_lines):
-        (counts,) = self.store.counts([run])
-        unsuccessful_states = RunReport.of_counts(counts).unsuccessful_states
-        report = RunReport.of_counts(
-            counts,
-            unsuccessful=self.store.items_in_states(run, unsuccessful_states),
-            unfinished=self.store.items_in_states(run, ["PENDING"]),
-            allow_pending=allow_pending,
-            allow_bad_lines=allow_bad_lines,
-        )
-        newest = self.store.newest_run()
+        # One moment: the counts and the items listed fit together.
+        with self.store.snapshot() as store:
+            (counts,) = store.counts([run])
+            unsuccessful_states = RunReport.of_counts(counts).unsuccessful_states
+            report = RunReport.of_counts(
+                counts,
+                unsuccessful=store.items_in_states(run, unsuccessful_states),
+                unfinished=store.items_in_states(run, ["PENDING"]),
+                allow_pending=allow_pending,
+                allow_bad_lines=allow_bad_lines,
+            )
+            newest = store.newest_run()
         return report.document(
             run.name,
             {"directory": None, "items_file": None},

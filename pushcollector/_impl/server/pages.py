@@ -232,10 +232,11 @@ class _Pages:
         return self._page(await self._call(self._render_runs, page))
 
     def _render_runs(self, page):
-        runs = self.store.list_runs(RUNS_PER_PAGE, (page - 1) * RUNS_PER_PAGE)
-        total = self.store.run_count()
-        now = _now()
-        shown = [_RunView(counts, now) for counts in self.store.counts(runs)]
+        with self.store.snapshot() as store:
+            runs = store.list_runs(RUNS_PER_PAGE, (page - 1) * RUNS_PER_PAGE)
+            total = store.run_count()
+            now = _now()
+            shown = [_RunView(counts, now) for counts in store.counts(runs)]
         return _render(
             "runs.html",
             title="Runs",
@@ -255,11 +256,13 @@ class _Pages:
         return self._page(await self._call(self._render_run, run, tables))
 
     def _render_run(self, run, tables):
-        (counts,) = self.store.counts([run])
-        shown = _RunView(counts, _now())
-        for table in tables:
-            table.fill(self.store, run, shown.report)
-        files = [_FileView(run.name, row) for row in self.store.files(run)]
+        # One moment: the counts, the tables and the files fit together.
+        with self.store.snapshot() as store:
+            (counts,) = store.counts([run])
+            shown = _RunView(counts, _now())
+            for table in tables:
+                table.fill(store, run, shown.report)
+            files = [_FileView(run.name, row) for row in store.files(run)]
         return _render(
             "run.html",
             title="Run %s" % run.name,

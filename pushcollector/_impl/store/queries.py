@@ -14,6 +14,8 @@ so that summaries never read the records.
 from __future__ import annotations
 
 import collections
+import contextlib
+import copy
 import datetime
 import functools
 import hashlib
@@ -130,6 +132,55 @@ class Store:
     def close(self) -> None:
         """Close the connections of the pool."""
         self.engine.dispose()
+
+    # The connection of the snapshot this Store reads in, if it is one
+    # that snapshot() yields.
+    _snapshot_connection = None
+
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[Store]:
+        """Read several things as they were at one moment.
+
+        Yields a Store whose reads all share one read transaction, so that
+        what they give fits together whatever is written meanwhile: a run's
+        record count, its state counts, its items in some states and its
+        files, all of one moment. Within a snapshot, ``snapshot()`` gives
+        the same one again. Writes through it are not part of it.
+
+        On PostgreSQL the transaction is REPEATABLE READ and READ ONLY: it
+        sees what was committed before its first query, and nothing after.
+        On SQLite, a read transaction in WAL mode sees the same.
+        """
+        with self._reading() as connection:
+            reader = copy.copy(self)
+            reader._snapshot_connection = connection
+            yield reader
+
+    @contextlib.contextmanager
+    def _reading(self):
+        """A connection in a read transaction of one moment: the snapshot's
+        within one, else one of its own until the block ends."""
+        if self._snapshot_connection is not None:
+            yield self._snapshot_connection
+            return
+        with self._read_transaction() as connection:
+            yield connection
+
+    @contextlib.contextmanager
+    def _read_transaction(self):
+        """A connection in a read transaction of one moment, of its own even
+        within a snapshot: for the generators, read after the snapshot that
+        made them may have ended."""
+        with self.engine.connect() as connection:
+            if not self.is_sqlite:
+                # Given to the BEGIN psycopg sends: no round trip of its own.
+                # READ COMMITTED, the default, would let each query of the
+                # transaction see what was committed since the one before.
+                connection = connection.execution_options(
+                    isolation_level="REPEATABLE READ", postgresql_readonly=True
+                )
+            with connection.begin():
+                yield connection
 
     def _writing(self):
         """A connection for a write transaction.
@@ -442,7 +493,7 @@ class Store:
 
     def run(self, run_name: str) -> RunRow | None:
         """The run of that name, or None."""
-        with self.engine.connect() as connection:
+        with self._reading() as connection:
             row = connection.execute(
                 sa.select(*_RUN_COLUMNS).where(runs.c.name == run_name)
             ).one_or_none()
@@ -455,7 +506,7 @@ class Store:
 
     def list_runs(self, limit: int = 100, offset: int = 0) -> list[RunRow]:
         """Runs, newest first."""
-        with self.engine.connect() as connection:
+        with self._reading() as connection:
             rows = connection.execute(
                 sa.select(*_RUN_COLUMNS)
                 .order_by(runs.c.id.desc())
@@ -466,18 +517,27 @@ class Store:
 
     def run_count(self) -> int:
         """How many runs the store holds."""
-        with self.engine.connect() as connection:
+        with self._reading() as connection:
             return connection.execute(
                 sa.select(sa.func.count()).select_from(runs)
             ).scalar_one()
 
     def counts(self, run_rows: Iterable[RunRow]) -> list[RunCounts]:
-        """The state counts and file count of each run, in the same order."""
-        run_rows = list(run_rows)
+        """The state counts and file count of each run, in the same order,
+        with each run as it is read with them (its record count may have
+        grown since ``run_rows`` were read)."""
         ids = [run.id for run in run_rows]
         states = collections.defaultdict(dict)
         file_counts = {}
-        with self.engine.connect() as connection:
+        with self._reading() as connection:
+            read = {
+                row.id: RunRow(*row)
+                for row in connection.execute(
+                    sa.select(*_RUN_COLUMNS).where(runs.c.id.in_(ids))
+                )
+            }
+            # Runs are never deleted: each is there still.
+            run_rows = [read[run_id] for run_id in ids]
             for run_id, state, count in connection.execute(
                 sa.select(item_states.c.run_id, item_states.c.state, sa.func.count())
                 .where(item_states.c.run_id.in_(ids))
@@ -504,7 +564,7 @@ class Store:
         wanted_states = list(wanted_states)
         if not wanted_states:
             return []
-        with self.engine.connect() as connection:
+        with self._reading() as connection:
             rows = connection.execute(
                 sa.select(
                     item_states.c.filename_json,
@@ -582,7 +642,7 @@ class Store:
         order.append(item_states.c.first_seq)
         if descending:
             order = [sa.desc(key) for key in order]
-        with self.engine.connect() as connection:
+        with self._reading() as connection:
             total = connection.execute(
                 sa.select(sa.func.count()).select_from(item_states).where(*conditions)
             ).scalar_one()
@@ -613,7 +673,7 @@ class Store:
         """
         after = 0
         while True:
-            with self.engine.connect() as connection:
+            with self._read_transaction() as connection:
                 rows = connection.execute(
                     sa.select(push_items.c.seq, push_items.c.record)
                     .where(push_items.c.run_id == run.id, push_items.c.seq > after)
@@ -627,7 +687,7 @@ class Store:
 
     def files(self, run: RunRow) -> list[FileRow]:
         """The run's files, sorted by name."""
-        with self.engine.connect() as connection:
+        with self._reading() as connection:
             rows = connection.execute(
                 sa.select(files.c.name, files.c.size, files.c.updated_at)
                 .where(files.c.run_id == run.id)
@@ -637,7 +697,7 @@ class Store:
 
     def file_id(self, run: RunRow, name: str) -> int | None:
         """The id of the run's file of that name, or None."""
-        with self.engine.connect() as connection:
+        with self._reading() as connection:
             return connection.execute(
                 sa.select(files.c.id).where(
                     files.c.run_id == run.id, files.c.name == name
@@ -653,7 +713,7 @@ class Store:
         Returns:
             ``(FileRow, data)``.
         """
-        with self.engine.connect() as connection:
+        with self._reading() as connection:
             found = connection.execute(
                 sa.select(
                     files.c.id, files.c.name, files.c.size, files.c.updated_at
@@ -702,7 +762,7 @@ class Store:
         """
         after = 0
         while True:
-            with self.engine.connect() as connection:
+            with self._read_transaction() as connection:
                 sizes = connection.execute(
                     sa.select(file_pieces.c.piece, sa.func.length(file_pieces.c.data))
                     .where(
