@@ -1,7 +1,10 @@
 """The engine: database URLs, and connections on SQLite and a real PostgreSQL."""
 
 import contextlib
+import json
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -77,6 +80,24 @@ def test_a_forked_child_writes_with_connections_of_its_own(store):
     store.add_push_items("parent", [{"filename": "c", "state": "PUSHED"}])
     assert store.run("parent").record_count == 2
     assert store.run("child").record_count == 1
+
+
+def test_a_child_forked_while_its_parent_writes_can_write(database_url):
+    # On SQLite the child would wait the busy timeout, 60 s, then fail.
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.store.fork_mid_write", database_url],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=120,
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"child": 0, "runs": {"parent": 1, "child": 1}}
+
+
+ROOT = os.path.join(os.path.dirname(__file__), os.pardir, os.pardir)
 
 
 def test_after_a_restart_of_postgresql_no_call_fails_on_a_stale_connection(

@@ -7,8 +7,10 @@ forked child.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
+from collections.abc import Iterator
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, make_url
@@ -165,11 +167,56 @@ def _begin_sqlite(connection):
         connection.exec_driver_sql("BEGIN")
 
 
+# How many threads of this process are inside a write to SQLite, and the
+# condition a fork waits on until none is.
+_sqlite_writes = 0
+_no_sqlite_write = threading.Condition(threading.Lock())
+
+
+@contextlib.contextmanager
+def sqlite_write() -> Iterator[None]:
+    """Hold off any fork of this process while the block, a write to
+    SQLite, runs: a fork waits for the writes in progress to end, and a
+    write begun meanwhile waits for the fork.
+
+    SQLite keeps the locks its process holds in its own memory, which
+    ``fork()`` copies. A child forked while a thread of its parent holds
+    the write lock would believe, as long as it lives, that a connection of
+    its own holds it: each of its writes would wait the busy timeout and
+    fail with "database is locked". Nothing in the child can clear that
+    belief safely: closing the copy of the parent's connection would undo
+    the parent's write in the memory the two processes share. A fork waits
+    at most as long as the writes in progress last, the busy timeout
+    included.
+    """
+    global _sqlite_writes
+    with _no_sqlite_write:
+        _sqlite_writes += 1
+    try:
+        yield
+    finally:
+        with _no_sqlite_write:
+            _sqlite_writes -= 1
+            _no_sqlite_write.notify_all()
+
+
+def _wait_for_sqlite_writes():
+    # Returns holding the condition's lock, so that no write begins until
+    # the fork is done; both processes release it after.
+    _no_sqlite_write.acquire()
+    _no_sqlite_write.wait_for(lambda: _sqlite_writes == 0)
+
+
 def _forget_pools_in_child():
     # Connections of the parent must not be used by a forked child, nor
     # closed by it: they are the parent's. The child opens its own.
+    _no_sqlite_write.release()
     for engine in list(_engines.values()):
         engine.dispose(close=False)
 
 
-os.register_at_fork(after_in_child=_forget_pools_in_child)
+os.register_at_fork(
+    before=_wait_for_sqlite_writes,
+    after_in_parent=_no_sqlite_write.release,
+    after_in_child=_forget_pools_in_child,
+)

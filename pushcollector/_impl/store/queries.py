@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..records import encode_push_item
-from .engine import database_url, shared_engine
+from .engine import database_url, shared_engine, sqlite_write
 from .tables import (
     applied_requests,
     file_pieces,
@@ -182,14 +182,18 @@ class Store:
             with connection.begin():
                 yield connection
 
+    @contextlib.contextmanager
     def _writing(self):
         """A connection for a write transaction.
 
         On SQLite it takes the write lock when it begins, not at its first
         write: two transactions that both read first and then write would
-        otherwise fail one another rather than wait.
+        otherwise fail one another rather than wait. No fork of the process
+        happens while it is used (see :func:`.engine.sqlite_write`).
         """
-        return self.engine.connect().execution_options(pushcollector_write=True)
+        with sqlite_write() if self.is_sqlite else contextlib.nullcontext():
+            with self.engine.connect() as connection:
+                yield connection.execution_options(pushcollector_write=True)
 
     # -- Schema -----------------------------------------------------------
 
