@@ -4,9 +4,12 @@ import json
 import os
 import signal
 import socket
+import contextlib
+import sqlite3
 import subprocess
 import sys
 import threading
+import urllib.parse
 
 import pytest
 import requests
@@ -15,6 +18,7 @@ from pushcollector import Collector, HttpCollector, LocalCollector
 from pushcollector._impl.store.queries import Store
 from pushcollector.testing import BackendContract
 
+from .relay import Relay
 from .service import ServiceProcess
 
 DOCS = os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, "docs")
@@ -713,6 +717,129 @@ def test_an_unreachable_database_is_answered_503_then_recovers(postgres_server, 
     assert error_of(refused[0]) == "database unavailable, try again"
     assert refused[0].headers["retry-after"] == "1"
     assert accepted.status_code == 200
+    assert "database unavailable" in running.output
+
+
+@contextlib.contextmanager
+def lock_held(db, run_id):
+    """The lock a write to the run waits for, held from a connection of
+    our own until the block ends: on SQLite the database's write lock, on
+    PostgreSQL the run's row."""
+    if db.startswith("sqlite:///"):
+        connection = sqlite3.connect(db[len("sqlite:///") :], isolation_level=None)
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        finally:
+            connection.rollback()
+            connection.close()
+    else:
+        import psycopg
+
+        with psycopg.connect(db) as connection:
+            connection.execute(
+                "SELECT id FROM runs WHERE name = %s FOR UPDATE", [run_id]
+            ).fetchone()
+            yield
+            connection.rollback()
+
+
+# Small limits, so that the waits of the tests are short. Requests waiting
+# for a connection give up before those holding one, waiting for a lock.
+SHORT_WAITS = ("--db-wait", "1", "--db-statement-timeout", "4")
+
+
+@pytest.mark.parametrize(
+    "database", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def test_writes_waiting_too_long_are_answered_503_and_reads_still_answer(
+    request, database, tmp_path, run_id
+):
+    if database == "sqlite":
+        db = "sqlite:///%s" % (tmp_path / "waits.db")
+    else:
+        db = request.getfixturevalue("postgres_url")
+    with ServiceProcess(db, *SHORT_WAITS) as running:
+        assert post_items(running.url, run_id, ITEMS).status_code == 200
+        # More writes at once than the pool of writes holds connections
+        # (15 on PostgreSQL, 1 on SQLite): some wait for the lock, the
+        # others for a connection.
+        writes = [None] * 20
+
+        def write(number):
+            writes[number] = post_items(running.url, run_id, ITEMS)
+
+        threads = [threading.Thread(target=write, args=(n,)) for n in range(20)]
+        with lock_held(db, run_id):
+            for thread in threads:
+                thread.start()
+            summary = running.get("/runs/%s/summary" % run_id)
+            page = requests.get(running.url[: -len("/api")] + "/", timeout=60)
+            for thread in threads:
+                thread.join()
+        after = post_items(running.url, run_id, ITEMS)
+
+    assert (summary.status_code, summary.json()["records"]) == (200, 3)
+    assert page.status_code == 200
+    assert {answer.status_code for answer in writes} == {503}
+    assert {answer.headers["retry-after"] for answer in writes} == {"1"}
+    assert {error_of(answer) for answer in writes} == {
+        "database unavailable, try again"
+    }
+    assert after.status_code == 200
+    assert "Traceback" not in running.output
+
+
+def silent_database_url(port):
+    return "postgresql://me:s3cret@127.0.0.1:%d/pushes" % port
+
+
+def test_serve_against_a_database_that_never_answers_fails_in_one_line():
+    with Relay() as silent:
+        done = subprocess.run(
+            [sys.executable, "-m", "pushcollector", "serve", "--port", "0"]
+            + ["--db", silent_database_url(silent.port), *SHORT_WAITS],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )
+
+    assert done.returncode == 2
+    assert done.stdout == ""
+    (line,) = done.stderr.splitlines()
+    assert line.startswith(
+        "pushcollector: error: cannot use the database"
+        " postgresql+psycopg://me:***@127.0.0.1:%d/pushes: " % silent.port
+    )
+    assert "timeout" in line and "s3cret" not in line
+
+
+def test_a_request_needing_a_connection_a_database_never_answers_gets_503(
+    postgres_server, run_id
+):
+    url = postgres_server.create_database()
+    name = url.rsplit("/", 1)[1]
+    parts = urllib.parse.urlsplit(url)
+    with Relay((parts.hostname, parts.port)) as relay:
+        relayed = parts._replace(
+            netloc=parts.netloc.replace(str(parts.port), str(relay.port))
+        )
+        with ServiceProcess(urllib.parse.urlunsplit(relayed), *SHORT_WAITS) as running:
+            assert post_items(running.url, run_id, ITEMS).status_code == 200
+            # Every connection the service holds is closed by the server:
+            # the next request needs a new one, which is never answered.
+            relay.go_silent()
+            admin(
+                postgres_server,
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = '%s'" % name,
+            )
+            written = post_items(running.url, run_id, ITEMS)
+            read = running.get("/runs/%s/summary" % run_id)
+
+    assert (written.status_code, read.status_code) == (503, 503)
+    assert written.headers["retry-after"] == read.headers["retry-after"] == "1"
     assert "database unavailable" in running.output
 
 

@@ -167,6 +167,7 @@ def test_a_worker_process_makes_its_application_from_the_environment(
                 "tokens": str(tokens),
                 "max_body": 10,
                 "body_timeout": 5,
+                "limits": [5, 30],
             }
         ),
     )

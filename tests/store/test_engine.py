@@ -7,8 +7,13 @@ import subprocess
 import sys
 
 import pytest
+import sqlalchemy as sa
 
-from pushcollector._impl.store.engine import configured_database_url, database_url
+from pushcollector._impl.store.engine import (
+    Limits,
+    configured_database_url,
+    database_url,
+)
 from pushcollector._impl.store.queries import Store
 
 # -- URLs ---------------------------------------------------------------------
@@ -100,18 +105,39 @@ def test_a_child_forked_while_its_parent_writes_can_write(database_url):
 ROOT = os.path.join(os.path.dirname(__file__), os.pardir, os.pardir)
 
 
+def test_a_write_finding_no_free_connection_fails_in_time_and_reads_go_on(
+    database_url,
+):
+    store = Store(database_url, Limits(wait=0.1))
+    store.check_schema(create=True)
+    store.add_push_items("r", [{"filename": "a", "state": "PUSHED"}])
+    with contextlib.ExitStack() as held:
+        # Every connection the pool of writes may open, held, as by writes
+        # waiting for a lock.
+        with pytest.raises(sa.exc.TimeoutError):
+            while True:
+                held.enter_context(store.engine.connect())
+        with pytest.raises(sa.exc.TimeoutError):
+            store.add_push_items("r", [{"filename": "b", "state": "PUSHED"}])
+        assert store.run("r").record_count == 1
+        assert [run.name for run in store.list_runs()] == ["r"]
+    assert store.add_push_items("r", [{"filename": "b", "state": "PUSHED"}])
+    store.close()
+
+
 def test_after_a_restart_of_postgresql_no_call_fails_on_a_stale_connection(
     postgres_server, postgres_url
 ):
     store = Store(postgres_url)
     store.check_schema(create=True)
     calls = 6
-    # Fill the pool with as many connections as calls follow: each call
-    # would draw one that the restart left dead.
-    with contextlib.ExitStack() as held:
-        for _ in range(calls):
-            held.enter_context(store.engine.connect()).exec_driver_sql("SELECT 1")
-    assert store.engine.pool.checkedin() == calls
+    # Fill the pools with as many connections as calls follow, half writes
+    # and half reads: each call would draw one that the restart left dead.
+    for engine in (store.engine, store.read_engine):
+        with contextlib.ExitStack() as held:
+            for _ in range(calls // 2):
+                held.enter_context(engine.connect()).exec_driver_sql("SELECT 1")
+        assert engine.pool.checkedin() == calls // 2
 
     postgres_server.restart_fast()
 

@@ -21,6 +21,7 @@ from ..cli.errors import CommandError
 from ..store import (
     DEFAULT_DATABASE_URL,
     DatabaseError,
+    Limits,
     Store,
     configured_database_url,
     error_summary,
@@ -32,13 +33,21 @@ from .tokens import TokenFileError, Tokens, create_token
 #: The tokens file ``token create`` writes when none is named.
 DEFAULT_TOKENS_FILE = "pushcollector.tokens"
 
+#: How long a request of ``serve`` waits for a database connection, and for
+#: SQLite's write lock, by default, in seconds: well within the 60 s the
+#: clients of the service wait for an answer.
+DEFAULT_DB_WAIT = 5.0
+
+#: How long a statement of ``serve`` may take on PostgreSQL by default.
+DEFAULT_DB_STATEMENT_TIMEOUT = 30.0
+
 #: How long ``serve`` lets requests in flight finish once asked to stop.
 GRACEFUL_SHUTDOWN_SECONDS = 30
 
 
-def _store(url):
+def _store(url, limits=Limits()):
     try:
-        return Store(url or configured_database_url(DEFAULT_DATABASE_URL))
+        return Store(url or configured_database_url(DEFAULT_DATABASE_URL), limits)
     except ValueError as error:
         raise CommandError(str(error)) from None
 
@@ -95,6 +104,8 @@ def serve(
     log_level: str = "warning",
     access_log: bool = False,
     workers: int = 1,
+    db_wait: float = DEFAULT_DB_WAIT,
+    db_statement_timeout: float = DEFAULT_DB_STATEMENT_TIMEOUT,
 ) -> int:
     """Run the service until SIGTERM or SIGINT, then finish requests in flight."""
     import uvicorn
@@ -113,7 +124,7 @@ def serve(
             " could write runs; listen on 127.0.0.1, or create tokens with"
             " 'pushcollector token create'" % host
         )
-    store = _store(db)
+    store = _store(db, Limits(db_wait, db_statement_timeout))
     try:
         store.check_schema(create=True)
     except DatabaseError as error:
@@ -140,6 +151,7 @@ def serve(
                 "tokens": tokens_file,
                 "max_body": max_body,
                 "body_timeout": body_timeout,
+                "limits": store.limits,
             }
         )
         config = uvicorn.Config(

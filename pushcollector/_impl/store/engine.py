@@ -7,7 +7,10 @@ forked child.
 
 from __future__ import annotations
 
+import collections
 import contextlib
+import functools
+import math
 import os
 import threading
 from collections.abc import Iterator
@@ -88,31 +91,75 @@ def configured_database_url(default: str | None = None) -> str:
     return url
 
 
-# Engines by URL, so that every Store of a process on one database shares
-# one pool.
+#: How long a call waits for the database by default, in seconds: for a
+#: connection (from the pool, or a new one to PostgreSQL) and, on SQLite,
+#: for the write lock another process holds (see :class:`Limits`).
+DEFAULT_WAIT = 60.0
+
+
+class Limits(collections.namedtuple("Limits", "wait statement_timeout")):
+    """How long a store's calls wait for their database, in seconds.
+
+    Attributes:
+        wait (float): for a connection from the pool, and for a new
+            connection to PostgreSQL (rounded up to whole seconds); then
+            the call fails.
+        statement_timeout (float | None): on PostgreSQL, the longest a
+            statement may run, waiting for locks included (set by ``SET``
+            on each new connection, which works through a pooler too); on
+            SQLite, the longest a write waits for the write lock another
+            process holds. None for no limit on PostgreSQL, and ``wait``
+            on SQLite.
+    """
+
+    __slots__ = ()
+
+
+Limits.__new__.__defaults__ = (DEFAULT_WAIT, None)
+
+#: The two engines of a database: reads never wait for a connection that
+#: writes hold (on SQLite, writers waiting for the write lock; on
+#: PostgreSQL, for a run's row).
+Engines = collections.namedtuple("Engines", "reading writing")
+
+# Engines by URL and limits, so that every Store of a process on one
+# database shares its pools.
 _engines = {}
 _engines_lock = threading.Lock()
 
 
-def shared_engine(url: URL) -> sa.engine.Engine:
-    """The engine of a database, made on first use, then shared by every
-    Store of the process.
+def shared_engines(url: URL, limits: Limits = Limits()) -> Engines:
+    """The engines of a database, made on first use, then shared by every
+    Store of the process with the same limits.
 
     Args:
         url: the database, as :func:`database_url` returns it.
+        limits: how long calls wait for it.
     """
     with _engines_lock:
-        engine = _engines.get(url)
-        if engine is None:
-            engine = _engines[url] = _new_engine(url)
-        return engine
+        engines = _engines.get((url, limits))
+        if engines is None:
+            engines = _engines[url, limits] = Engines(
+                _new_engine(url, limits, writing=False),
+                _new_engine(url, limits, writing=True),
+            )
+        return engines
 
 
-def _new_engine(url):
+def _new_engine(url, limits, writing):
     if url.get_backend_name() == "sqlite":
         # No pre-ping: a SQLite connection is a file opened in this process,
-        # which no restart of a server can take away.
-        engine = sa.create_engine(url, connect_args={"timeout": 60})
+        # which no restart of a server can take away. One connection for
+        # writing: the writes of a database are one at a time anyway, and
+        # those waiting for it wait in the pool, woken as soon as it is
+        # free, holding no connection.
+        sizes = {"pool_size": 1, "max_overflow": 0} if writing else {}
+        engine = sa.create_engine(
+            url,
+            connect_args={"timeout": limits.statement_timeout or limits.wait},
+            pool_timeout=limits.wait,
+            **sizes,
+        )
         sa.event.listen(engine, "connect", _configure_sqlite)
         sa.event.listen(engine, "begin", _begin_sqlite)
         return engine
@@ -126,25 +173,42 @@ def _new_engine(url):
     # after five executions can be much worse than one for the values given.
     engine = sa.create_engine(
         url,
-        pool_size=10,
-        max_overflow=20,
+        pool_size=5,
+        max_overflow=10,
+        pool_timeout=limits.wait,
         pool_pre_ping=True,
-        connect_args={"prepare_threshold": None},
+        connect_args={
+            "prepare_threshold": None,
+            # A server that accepts connections but never answers would
+            # otherwise hold the call for ever.
+            "connect_timeout": math.ceil(limits.wait),
+        },
     )
-    sa.event.listen(engine, "connect", _create_staging_table)
+    sa.event.listen(
+        engine,
+        "connect",
+        functools.partial(_set_up_postgresql, limits.statement_timeout, writing),
+    )
     return engine
 
 
-def _create_staging_table(dbapi_connection, connection_record):
-    # Where a write stages the states of its batch before upserting them: a
-    # temporary table lasts as long as the connection, and is emptied when
-    # each transaction commits.
+def _set_up_postgresql(statement_timeout, writing, dbapi_connection, record):
     with dbapi_connection.cursor() as cursor:
-        cursor.execute(
-            "CREATE TEMPORARY TABLE staged_states (run_id integer, item_key bytea,"
-            " filename_json text, dest_json text, state text, first_seq bigint)"
-            " ON COMMIT DELETE ROWS"
-        )
+        if statement_timeout is not None:
+            # Set once connected, not as a startup option: poolers such as
+            # PgBouncer refuse those.
+            cursor.execute(
+                "SET statement_timeout = %d" % math.ceil(statement_timeout * 1000)
+            )
+        if writing:
+            # Where a write stages the states of its batch before upserting
+            # them: a temporary table lasts as long as the connection, and
+            # is emptied when each transaction commits.
+            cursor.execute(
+                "CREATE TEMPORARY TABLE staged_states (run_id integer, item_key"
+                " bytea, filename_json text, dest_json text, state text,"
+                " first_seq bigint) ON COMMIT DELETE ROWS"
+            )
     dbapi_connection.commit()
 
 
@@ -211,8 +275,9 @@ def _forget_pools_in_child():
     # Connections of the parent must not be used by a forked child, nor
     # closed by it: they are the parent's. The child opens its own.
     _no_sqlite_write.release()
-    for engine in list(_engines.values()):
-        engine.dispose(close=False)
+    for engines in list(_engines.values()):
+        for engine in engines:
+            engine.dispose(close=False)
 
 
 os.register_at_fork(

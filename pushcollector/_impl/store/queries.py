@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..records import encode_push_item
-from .engine import database_url, shared_engine, sqlite_write
+from .engine import Limits, database_url, shared_engines, sqlite_write
 from .tables import (
     applied_requests,
     file_pieces,
@@ -115,22 +115,27 @@ class Store:
 
     Args:
         url: the database, as :func:`database_url` takes it.
+        limits: how long its calls wait for the database.
 
     The engine is shared by the threads of the process; a forked child
     opens connections of its own (see :mod:`.engine`).
     """
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, limits: Limits = Limits()):
         self.url = database_url(url)
+        self.limits = limits
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
-        self.engine = shared_engine(self.url)
+        # Writes and reads each have a pool of their own: a read never
+        # waits behind writes waiting for a lock.
+        self.read_engine, self.engine = shared_engines(self.url, limits)
         self._insert = sqlite.insert if self.is_sqlite else postgresql.insert
 
     def __repr__(self):
         return "Store(%r)" % self.url.render_as_string(hide_password=True)
 
     def close(self) -> None:
-        """Close the connections of the pool."""
+        """Close the connections of the pools."""
+        self.read_engine.dispose()
         self.engine.dispose()
 
     # The connection of the snapshot this Store reads in, if it is one
@@ -171,7 +176,7 @@ class Store:
         """A connection in a read transaction of one moment, of its own even
         within a snapshot: for the generators, read after the snapshot that
         made them may have ended."""
-        with self.engine.connect() as connection:
+        with self.read_engine.connect() as connection:
             if not self.is_sqlite:
                 # Given to the BEGIN psycopg sends: no round trip of its own.
                 # READ COMMITTED, the default, would let each query of the
@@ -191,9 +196,20 @@ class Store:
         otherwise fail one another rather than wait. No fork of the process
         happens while it is used (see :func:`.engine.sqlite_write`).
         """
+        driver_error = self.engine.dialect.loaded_dbapi.Error
         with sqlite_write() if self.is_sqlite else contextlib.nullcontext():
             with self.engine.connect() as connection:
-                yield connection.execution_options(pushcollector_write=True)
+                try:
+                    yield connection.execution_options(pushcollector_write=True)
+                except driver_error as error:
+                    # From the driver's own cursors, which writes use where
+                    # SQLAlchemy's cost too much: raised as SQLAlchemy
+                    # raises the driver's errors, so that callers tell a
+                    # database that cannot be used (a lock not granted in
+                    # time, a connection lost) from any other error.
+                    raise sa.exc.DBAPIError.instance(
+                        None, None, error, driver_error
+                    ) from None
 
     # -- Schema -----------------------------------------------------------
 
