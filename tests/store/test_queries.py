@@ -122,6 +122,58 @@ def test_concurrent_upgrades_from_several_processes_create_one_schema(database_u
     Store(database_url).check_schema()
 
 
+@pytest.mark.parametrize(
+    "database", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def test_replicas_starting_together_on_an_empty_database_all_start(
+    request, tmp_path, database
+):
+    # The race of two processes is decided in milliseconds: several rounds,
+    # each on an empty database of its own.
+    for round_number in range(ROUNDS):
+        if database == "sqlite":
+            url = "sqlite:///%s" % (tmp_path / ("start-%d.db" % round_number))
+        else:
+            server = request.getfixturevalue("postgres_server")
+            url = server.create_database()
+        try:
+            outputs = start_together(url, REPLICAS)
+            revision = Store(url).schema_revision()
+        finally:
+            if database != "sqlite":
+                server.drop_database(url)
+
+        assert outputs == ["ok\n"] * REPLICAS
+        assert revision == "0001"
+
+
+ROOT = os.path.join(os.path.dirname(__file__), os.pardir, os.pardir)
+ROUNDS = 6
+REPLICAS = 8
+
+
+def start_together(url, count):
+    """What each of ``count`` processes checking the schema of ``url`` at
+    one moment printed (tests/store/start_together.py)."""
+    starts = [
+        subprocess.Popen(
+            [sys.executable, "-m", "tests.store.start_together", url],
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for _ in range(count)
+    ]
+    # All ready, then all released.
+    assert [start.stdout.readline() for start in starts] == ["ready\n"] * count
+    for start in starts:
+        start.stdin.write("go\n")
+        start.stdin.flush()
+    return [start.communicate(timeout=120)[0] for start in starts]
+
+
 # -- Writing and reading ------------------------------------------------------
 
 

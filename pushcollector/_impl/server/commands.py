@@ -64,6 +64,8 @@ def db_upgrade(db: str | None) -> int:
     store = _store(db)
     try:
         before, after = store.upgrade()
+    except DatabaseError as error:
+        raise CommandError(str(error)) from None
     except sqlalchemy.exc.DBAPIError as error:
         raise _database_failure(store, error) from None
     finally:

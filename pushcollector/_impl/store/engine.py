@@ -44,16 +44,29 @@ def database_url(text: str) -> URL:
             "invalid database URL %r: expected postgresql://user:password@host"
             ":port/dbname or sqlite:///path/to.db" % _without_password(text)
         ) from None
+    if url.host and "@" in url.host:
+        # Taken for part of the host, the rest of the password would be
+        # shown wherever the URL is.
+        raise ValueError(
+            "invalid database URL %r: an '@' in the user or password must be"
+            " written %%40" % _without_password(text)
+        )
     driver = _DRIVERS.get(url.drivername)
     if driver is None:
         raise ValueError(
             "unsupported database %r in %s: use postgresql://... or sqlite:///..."
             % (url.drivername, url.render_as_string(hide_password=True))
         )
+    if driver == "sqlite" and (url.username or url.password or url.host or url.port):
+        raise ValueError(
+            "invalid database URL %r: a SQLite database is a file, named"
+            " without user, password or host: write sqlite:///path/to.db"
+            % _without_password(text)
+        )
     if driver == "sqlite" and url.database in (None, "", ":memory:"):
         raise ValueError(
             "database URL %r names no file: an in-memory SQLite database"
-            " would be lost; write sqlite:///path/to.db" % text
+            " would be lost; write sqlite:///path/to.db" % _without_password(text)
         )
     return url.set(drivername=driver)
 
@@ -69,11 +82,18 @@ _DRIVERS = {
 
 
 def _without_password(text):
+    """A URL as written, with all that may be its password replaced by
+    ``***``: from the first ``:`` of what comes before its last ``@``
+    (an unencoded ``@`` may be part of the password), after the scheme if
+    there is one."""
     scheme, separator, rest = text.partition("://")
+    if not separator:
+        scheme, rest = "", text
     credentials, at, host = rest.rpartition("@")
-    if not at or ":" not in credentials:
+    user, colon, _ = credentials.partition(":")
+    if not colon:
         return text
-    return "%s%s%s:***@%s" % (scheme, separator, credentials.split(":")[0], host)
+    return "%s%s%s:***@%s" % (scheme, separator, user, host)
 
 
 def configured_database_url(default: str | None = None) -> str:

@@ -217,11 +217,16 @@ class Store:
         """The Alembic revision of the database's schema; None if it has none."""
         from alembic.runtime.migration import MigrationContext
 
-        with self.engine.connect() as connection:
+        with self._reading() as connection:
             return MigrationContext.configure(connection).get_current_revision()
 
     def check_schema(self, create: bool = False) -> None:
         """Make sure the schema is the one this version uses.
+
+        Safe to run from several processes and hosts at once, as
+        :meth:`upgrade` is: unless the schema is this version's, it is read
+        again under the lock of upgrades, where no other process is
+        creating it meanwhile.
 
         Args:
             create: create the schema if the database is empty.
@@ -231,34 +236,25 @@ class Store:
                 upgrade``), newer, or not pushcollector's; or if the database
                 is empty and ``create`` is false.
         """
-        revision = self.schema_revision()
         head = _migrations().get_current_head()
-        if revision == head:
+        if self.schema_revision() == head:
             return
         where = self.url.render_as_string(hide_password=True)
+        with self._upgrading() as connection:
+            revision = self._known_revision(connection)
+            if revision is None and create:
+                self._migrate(connection)
+                revision = head
+        if revision == head:
+            return
         if revision is None:
-            with self.engine.connect() as connection:
-                tables = sa.inspect(connection).get_table_names()
-            if tables:
-                raise DatabaseError(
-                    "%s holds tables (%s) but no pushcollector schema: use an"
-                    " empty database" % (where, ", ".join(sorted(tables)))
-                )
-            if create:
-                self.upgrade()
-                return
             raise DatabaseError(
-                "%s has no pushcollector schema: run 'pushcollector db upgrade"
-                " --db URL' to create it" % where
-            )
-        if _is_known_revision(revision):
-            raise DatabaseError(
-                "the schema of %s is outdated (revision %s, this version uses %s):"
-                " run 'pushcollector db upgrade --db URL'" % (where, revision, head)
+                "%s has no pushcollector schema: run 'pushcollector db"
+                " upgrade --db URL' to create it" % where
             )
         raise DatabaseError(
-            "the schema of %s (revision %s) is newer than this version of"
-            " pushcollector knows (%s): upgrade pushcollector" % (where, revision, head)
+            "the schema of %s is outdated (revision %s, this version uses %s):"
+            " run 'pushcollector db upgrade --db URL'" % (where, revision, head)
         )
 
     def upgrade(self) -> tuple[str | None, str]:
@@ -270,21 +266,64 @@ class Store:
 
         Returns:
             the revisions before and after.
-        """
-        from alembic import command
-        from alembic.runtime.migration import MigrationContext
 
-        config = _alembic_config()
+        Raises:
+            DatabaseError: if the schema is newer than this version's, or
+                the database holds tables but no pushcollector schema.
+        """
+        with self._upgrading() as connection:
+            before = self._known_revision(connection)
+            self._migrate(connection)
+        return before, _migrations().get_current_head()
+
+    @contextlib.contextmanager
+    def _upgrading(self):
+        """A transaction holding the lock of upgrades: on PostgreSQL an
+        advisory lock, on SQLite the write lock."""
         with self._writing() as connection, connection.begin():
             if not self.is_sqlite:
                 connection.execute(
                     sa.text("SELECT pg_advisory_xact_lock(:key)"),
                     {"key": _UPGRADE_LOCK_KEY},
                 )
-            before = MigrationContext.configure(connection).get_current_revision()
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
-        return before, _migrations().get_current_head()
+            yield connection
+
+    def _known_revision(self, connection):
+        """The revision of the schema, None if the database is empty.
+
+        Raises:
+            DatabaseError: if the database holds tables but no schema, or a
+                schema newer than this version knows.
+        """
+        from alembic.runtime.migration import MigrationContext
+
+        revision = MigrationContext.configure(connection).get_current_revision()
+        where = self.url.render_as_string(hide_password=True)
+        if revision is None:
+            # Alembic's own table is left, empty, when every migration
+            # was undone.
+            tables = set(sa.inspect(connection).get_table_names())
+            tables.discard("alembic_version")
+            if tables:
+                raise DatabaseError(
+                    "%s holds tables (%s) but no pushcollector schema: use an"
+                    " empty database" % (where, ", ".join(sorted(tables)))
+                )
+        elif not _is_known_revision(revision):
+            raise DatabaseError(
+                "the schema of %s (revision %s) is newer than this version of"
+                " pushcollector knows (%s): upgrade pushcollector"
+                % (where, revision, _migrations().get_current_head())
+            )
+        return revision
+
+    @staticmethod
+    def _migrate(connection):
+        from alembic import command
+
+        config = _alembic_config()
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
 
     # -- Writing ----------------------------------------------------------
 
