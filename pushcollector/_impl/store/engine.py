@@ -117,7 +117,11 @@ def configured_database_url(default: str | None = None) -> str:
 DEFAULT_WAIT = 60.0
 
 
-class Limits(collections.namedtuple("Limits", "wait statement_timeout")):
+class Limits(
+    collections.namedtuple(
+        "Limits", "wait statement_timeout", defaults=(DEFAULT_WAIT, None)
+    )
+):
     """How long a store's calls wait for their database, in seconds.
 
     Attributes:
@@ -134,8 +138,6 @@ class Limits(collections.namedtuple("Limits", "wait statement_timeout")):
 
     __slots__ = ()
 
-
-Limits.__new__.__defaults__ = (DEFAULT_WAIT, None)
 
 #: The two engines of a database: reads never wait for a connection that
 #: writes hold (on SQLite, writers waiting for the write lock; on
