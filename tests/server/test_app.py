@@ -4,16 +4,22 @@ import json
 import os
 import signal
 import socket
+import contextlib
+import sqlite3
 import subprocess
 import sys
+import threading
+import urllib.parse
 
 import pytest
 import requests
 
 from pushcollector import Collector, HttpCollector, LocalCollector
 from pushcollector._impl.server.pages import CONTENT_SECURITY_POLICY
+from pushcollector._impl.store.queries import Store
 from pushcollector.testing import BackendContract
 
+from .relay import Relay
 from .service import ServiceProcess
 
 DOCS = os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, "docs")
@@ -726,6 +732,79 @@ def test_the_summary_is_the_one_summary_prints_of_the_same_local_run(
         assert remote["passed"] is False
 
 
+class Writer:
+    """A thread adding new items to a run straight into the service's
+    database until stopped: each write adds BATCH items never seen before,
+    half NOTFOUND and half PENDING. At any moment, then, the run's records
+    are its items, and its unsuccessful and unfinished items are as many as
+    those states count."""
+
+    BATCH = 20
+
+    def __init__(self, db, run_id):
+        self.store = Store(db)
+        self.run_id = run_id
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._write)
+
+    def _write(self):
+        batch = 0
+        while not self.stop.is_set():
+            self.store.add_push_items(
+                self.run_id,
+                [
+                    {"filename": "%d-%d" % (batch, i), "state": "NOTFOUND"}
+                    for i in range(self.BATCH // 2)
+                ]
+                + [
+                    {"filename": "%d-%d" % (batch, i), "state": "PENDING"}
+                    for i in range(self.BATCH // 2, self.BATCH)
+                ],
+            )
+            batch += 1
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc_info):
+        self.stop.set()
+        self.thread.join()
+
+
+def figures_misfit(figures):
+    """What does not fit together in a run's figures (as the listing and
+    /runs/R give them, or a summary) while Writer writes it."""
+    states = figures["states"]
+    misfits = []
+    if not figures["records"] == figures["push_items"] == sum(states.values()):
+        misfits.append("records %(records)s, push items %(push_items)s" % figures)
+    for key, state in (("unsuccessful", "NOTFOUND"), ("unfinished", "PENDING")):
+        value = figures[key]
+        counted = len(value) if isinstance(value, list) else value
+        if counted != states.get(state, 0):
+            misfits.append("%s %d, %s %d" % (key, counted, state, states.get(state, 0)))
+    return misfits
+
+
+def test_summaries_and_figures_are_each_of_one_moment(service, run_id):
+    # Before the writer starts: its writes follow one another so closely that
+    # another thread of the process may not get the write connection between them.
+    Store(service.db).add_push_items(run_id, [{"filename": "first", "state": "PUSHED"}])
+    with Writer(service.db, run_id):
+        read = []
+        for _ in range(30):
+            read.append(service.get("/runs/%s/summary" % run_id).json())
+            read.append(service.get("/runs/%s" % run_id).json())
+            listed = service.get("/runs?limit=1000").json()["runs"]
+            read.extend(run for run in listed if run["name"] == run_id)
+
+    misfits = [misfit for figures in read for misfit in figures_misfit(figures)]
+    assert misfits == []
+    # The run was written while it was read.
+    assert read[-1]["records"] > read[0]["records"]
+
+
 def test_a_bad_flag_of_the_summary_is_refused(service, run_id):
     post_items(service.url, run_id, ITEMS)
 
@@ -1205,6 +1284,129 @@ def test_an_unreachable_database_is_answered_503_then_recovers(postgres_server, 
     assert error_of(refused[0]) == "database unavailable, try again"
     assert refused[0].headers["retry-after"] == "1"
     assert accepted.status_code == 200
+    assert "database unavailable" in running.output
+
+
+@contextlib.contextmanager
+def lock_held(db, run_id):
+    """The lock a write to the run waits for, held from a connection of
+    our own until the block ends: on SQLite the database's write lock, on
+    PostgreSQL the run's row."""
+    if db.startswith("sqlite:///"):
+        connection = sqlite3.connect(db[len("sqlite:///") :], isolation_level=None)
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        finally:
+            connection.rollback()
+            connection.close()
+    else:
+        import psycopg
+
+        with psycopg.connect(db) as connection:
+            connection.execute(
+                "SELECT id FROM runs WHERE name = %s FOR UPDATE", [run_id]
+            ).fetchone()
+            yield
+            connection.rollback()
+
+
+# Small limits, so that the waits of the tests are short. Requests waiting
+# for a connection give up before those holding one, waiting for a lock.
+SHORT_WAITS = ("--db-wait", "1", "--db-statement-timeout", "4")
+
+
+@pytest.mark.parametrize(
+    "database", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def test_writes_waiting_too_long_are_answered_503_and_reads_still_answer(
+    request, database, tmp_path, run_id
+):
+    if database == "sqlite":
+        db = "sqlite:///%s" % (tmp_path / "waits.db")
+    else:
+        db = request.getfixturevalue("postgres_url")
+    with ServiceProcess(db, *SHORT_WAITS) as running:
+        assert post_items(running.url, run_id, ITEMS).status_code == 200
+        # More writes at once than the pool of writes holds connections
+        # (15 on PostgreSQL, 1 on SQLite): some wait for the lock, the
+        # others for a connection.
+        writes = [None] * 20
+
+        def write(number):
+            writes[number] = post_items(running.url, run_id, ITEMS)
+
+        threads = [threading.Thread(target=write, args=(n,)) for n in range(20)]
+        with lock_held(db, run_id):
+            for thread in threads:
+                thread.start()
+            summary = running.get("/runs/%s/summary" % run_id)
+            page = requests.get(running.url[: -len("/api")] + "/", timeout=60)
+            for thread in threads:
+                thread.join()
+        after = post_items(running.url, run_id, ITEMS)
+
+    assert (summary.status_code, summary.json()["records"]) == (200, 3)
+    assert page.status_code == 200
+    assert {answer.status_code for answer in writes} == {503}
+    assert {answer.headers["retry-after"] for answer in writes} == {"1"}
+    assert {error_of(answer) for answer in writes} == {
+        "database unavailable, try again"
+    }
+    assert after.status_code == 200
+    assert "Traceback" not in running.output
+
+
+def silent_database_url(port):
+    return "postgresql://me:s3cret@127.0.0.1:%d/pushes" % port
+
+
+def test_serve_against_a_database_that_never_answers_fails_in_one_line():
+    with Relay() as silent:
+        done = subprocess.run(
+            [sys.executable, "-m", "pushcollector", "serve", "--port", "0"]
+            + ["--db", silent_database_url(silent.port), *SHORT_WAITS],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )
+
+    assert done.returncode == 2
+    assert done.stdout == ""
+    (line,) = done.stderr.splitlines()
+    assert line.startswith(
+        "pushcollector: error: cannot use the database"
+        " postgresql+psycopg://me:***@127.0.0.1:%d/pushes: " % silent.port
+    )
+    assert "timeout" in line and "s3cret" not in line
+
+
+def test_a_request_needing_a_connection_a_database_never_answers_gets_503(
+    postgres_server, run_id
+):
+    url = postgres_server.create_database()
+    name = url.rsplit("/", 1)[1]
+    parts = urllib.parse.urlsplit(url)
+    with Relay((parts.hostname, parts.port)) as relay:
+        relayed = parts._replace(
+            netloc=parts.netloc.replace(str(parts.port), str(relay.port))
+        )
+        with ServiceProcess(urllib.parse.urlunsplit(relayed), *SHORT_WAITS) as running:
+            assert post_items(running.url, run_id, ITEMS).status_code == 200
+            # Every connection the service holds is closed by the server:
+            # the next request needs a new one, which is never answered.
+            relay.go_silent()
+            admin(
+                postgres_server,
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = '%s'" % name,
+            )
+            written = post_items(running.url, run_id, ITEMS)
+            read = running.get("/runs/%s/summary" % run_id)
+
+    assert (written.status_code, read.status_code) == (503, 503)
+    assert written.headers["retry-after"] == read.headers["retry-after"] == "1"
     assert "database unavailable" in running.output
 
 

@@ -243,6 +243,7 @@ def test_a_worker_process_makes_its_application_from_the_environment(
                 "max_body": 10,
                 "body_timeout": 5,
                 "hosts": ["localhost"],
+                "limits": [5, 30],
             }
         ),
     )
@@ -327,6 +328,53 @@ def test_db_upgrade_of_an_unreachable_database_fails_in_one_line():
         " postgresql+psycopg://u:***@127.0.0.1:1/x: "
     )
     assert "s3cret" not in done.stderr
+
+
+def test_db_upgrade_refuses_what_serve_refuses(tmp_path):
+    newer = "sqlite:///%s" % (tmp_path / "newer.db")
+    store = Store(newer)
+    store.check_schema(create=True)
+    with store.engine.begin() as connection:
+        connection.exec_driver_sql("UPDATE alembic_version SET version_num = 'zz'")
+    other = "sqlite:///%s" % (tmp_path / "other.db")
+    with Store(other).engine.begin() as connection:
+        connection.exec_driver_sql("CREATE TABLE accounts (id integer)")
+
+    for url, message in (
+        (newer, "the schema of %s (revision zz) is newer than this version" % newer),
+        (other, "%s holds tables (accounts) but no pushcollector schema" % other),
+    ):
+        for command in (["db", "upgrade"], ["serve", "--port", "0"]):
+            done = pushcollector(*command, "--db", url)
+            assert done.returncode == 2
+            assert done.stderr.startswith("pushcollector: error: " + message)
+            assert len(done.stderr.splitlines()) == 1
+    with Store(other).engine.connect() as connection:
+        assert connection.exec_driver_sql(
+            "SELECT name FROM sqlite_master WHERE type = 'table'"
+        ).scalars().all() == ["accounts"]
+
+
+@pytest.mark.parametrize(
+    "url, shown",
+    [
+        ("sqlite://me:s3cret@/x.db", "'sqlite://me:***@/x.db'"),
+        (
+            "postgresql://me:s3c@ret@127.0.0.1:1/x",
+            "'postgresql://me:***@127.0.0.1:1/x'",
+        ),
+    ],
+)
+def test_db_upgrade_and_serve_refuse_a_bad_url_without_its_password(url, shown):
+    for command in (["db", "upgrade"], ["serve", "--port", "0"]):
+        done = pushcollector(*command, "--db", url)
+
+        assert done.returncode == 2
+        assert done.stderr.startswith(
+            "pushcollector: error: invalid database URL " + shown
+        )
+        assert "bug" not in done.stderr
+        assert "s3c" not in done.stderr and "ret@" not in done.stderr
 
 
 def test_db_upgrade_without_a_database_uses_pushcollector_db(tmp_path, monkeypatch):

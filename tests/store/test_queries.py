@@ -190,6 +190,58 @@ def test_concurrent_upgrades_from_several_processes_create_one_schema(database_u
     Store(database_url).check_schema()
 
 
+@pytest.mark.parametrize(
+    "database", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def test_replicas_starting_together_on_an_empty_database_all_start(
+    request, tmp_path, database
+):
+    # The race of two processes is decided in milliseconds: several rounds,
+    # each on an empty database of its own.
+    for round_number in range(ROUNDS):
+        if database == "sqlite":
+            url = "sqlite:///%s" % (tmp_path / ("start-%d.db" % round_number))
+        else:
+            server = request.getfixturevalue("postgres_server")
+            url = server.create_database()
+        try:
+            outputs = start_together(url, REPLICAS)
+            revision = Store(url).schema_revision()
+        finally:
+            if database != "sqlite":
+                server.drop_database(url)
+
+        assert outputs == ["ok\n"] * REPLICAS
+        assert revision == HEAD
+
+
+ROOT = os.path.join(os.path.dirname(__file__), os.pardir, os.pardir)
+ROUNDS = 6
+REPLICAS = 8
+
+
+def start_together(url, count):
+    """What each of ``count`` processes checking the schema of ``url`` at
+    one moment printed (tests/store/start_together.py)."""
+    starts = [
+        subprocess.Popen(
+            [sys.executable, "-m", "tests.store.start_together", url],
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for _ in range(count)
+    ]
+    # All ready, then all released.
+    assert [start.stdout.readline() for start in starts] == ["ready\n"] * count
+    for start in starts:
+        start.stdin.write("go\n")
+        start.stdin.flush()
+    return [start.communicate(timeout=120)[0] for start in starts]
+
+
 # -- Writing and reading ------------------------------------------------------
 
 
@@ -637,6 +689,48 @@ def test_runs_are_listed_newest_first(store):
 def test_an_empty_store_has_no_newest_run(store):
     assert store.newest_run() is None
     assert store.list_runs() == []
+
+
+def test_a_snapshot_reads_everything_as_it_was_at_one_moment(store):
+    store.add_push_items("r", [{"filename": "a", "state": "NOTFOUND"}])
+    with store.snapshot() as reader:
+        run = reader.run("r")
+        # Written after the snapshot's first read: none of it is seen in it.
+        store.add_push_items("r", [{"filename": "b", "state": "NOTFOUND"}])
+        store.put_file("r", "log", b"x")
+        store.add_push_items("s", [{"filename": "a", "state": "PUSHED"}])
+        (counts,) = reader.counts([run])
+        with reader.snapshot() as same:
+            page = same.item_page(run, ["NOTFOUND"])
+        seen = (
+            counts.run.record_count,
+            counts.states,
+            counts.file_count,
+            list(reader.items_in_states(run, ["NOTFOUND"])),
+            page,
+            reader.files(run),
+            [run.name for run in reader.list_runs()],
+            reader.run_count(),
+        )
+
+    assert seen == (
+        1,
+        {"NOTFOUND": 1},
+        0,
+        [("a", None, "NOTFOUND")],
+        ([("a", None, "NOTFOUND")], 1),
+        [],
+        ["r"],
+        1,
+    )
+    # Outside a snapshot, each read sees what was committed before it; the
+    # counts of a run come with the run as it is read with them.
+    (counts,) = store.counts([run])
+    assert (counts.run.record_count, counts.states, counts.file_count) == (
+        2,
+        {"NOTFOUND": 2},
+        1,
+    )
 
 
 def moments_of(store, run_name):

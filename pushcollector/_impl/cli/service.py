@@ -81,6 +81,23 @@ def add_commands(commands):
         " answered 503 and closed (1000)",
     )
     serve.add_argument(
+        "--db-wait",
+        metavar="SECONDS",
+        type=positive_seconds,
+        default=5.0,
+        help="the time a request waits for a database connection, from the"
+        " pool or a new one to PostgreSQL, else 503 with Retry-After (5)",
+    )
+    serve.add_argument(
+        "--db-statement-timeout",
+        metavar="SECONDS",
+        type=positive_seconds,
+        default=30.0,
+        help="the time a statement may take on PostgreSQL, waiting for locks"
+        " included, and a write may wait for SQLite's write lock, else 503 with"
+        " Retry-After (30)",
+    )
+    serve.add_argument(
         "--log-level",
         choices=["critical", "error", "warning", "info", "debug"],
         default="warning",
@@ -167,6 +184,8 @@ def _serve(args):
         args.allowed_hosts,
         args.idle_timeout,
         args.max_connections,
+        args.db_wait,
+        args.db_statement_timeout,
     )
 
 

@@ -341,51 +341,66 @@ class _Service:
         return JSONResponse(_run_figures(counts, newest), headers=_HEADERS)
 
     def _counts_of(self, run):
-        (counts,) = self.store.counts([run])
-        newest = self.store.newest_run()
+        with self.store.snapshot() as store:
+            (counts,) = store.counts([run])
+            newest = store.newest_run()
         return counts, newest.id
 
     def _runs_page(self, limit, offset):
-        rows = self.store.list_runs(limit, offset)
-        newest = self.store.newest_run()
-        return (
-            self.store.counts(rows),
-            self.store.run_count(),
-            newest.id if newest else None,
-        )
+        with self.store.snapshot() as store:
+            rows = store.list_runs(limit, offset)
+            newest = store.newest_run()
+            return (
+                store.counts(rows),
+                store.run_count(),
+                newest.id if newest else None,
+            )
 
     @requires(READ)
     async def summary(self, request: Request) -> Response:
         allow_pending = bool_parameter(request, "allow_pending")
         allow_bad_lines = bool_parameter(request, "allow_bad_lines")
         run = await self._run(request)
-        counts, latest, bad_lines = await self._call(self._summary_counts, run)
-        report = RunReport.of_counts(
-            counts,
-            allow_pending=allow_pending,
-            allow_bad_lines=allow_bad_lines,
-            bad_lines=bad_lines,
-        )
-        # The lists of items are read as the answer is sent, a page at a
-        # time: a run of a million unsuccessful items is never held whole.
-        text = report.document_text(
-            run.name,
-            {"directory": None, "items_file": None},
-            latest,
-            unsuccessful=self.store.items_in_states(run, report.unsuccessful_states),
-            unfinished=self.store.items_in_states(run, ["PENDING"]),
+        document = await self._call(
+            self._summary_document, run, allow_pending, allow_bad_lines
         )
         return StreamingResponse(
-            (piece.encode("utf-8") for piece in text),
-            media_type="application/json",
-            headers=_HEADERS,
+            _chunks_of(document), media_type="application/json", headers=_HEADERS
         )
 
-    def _summary_counts(self, run):
-        (counts,) = self.store.counts([run])
-        newest = self.store.newest_run()
-        bad_lines = [BadLine(*line) for line in self.store.bad_lines(run)]
-        return counts, newest is not None and newest.id == run.id, bad_lines
+    def _summary_document(self, run, allow_pending, allow_bad_lines):
+        """The summary's JSON text, in a temporary file from its start.
+
+        Written whole from one snapshot, so that the counts and the items
+        listed fit together; into a file, so that a run of a million
+        unsuccessful items is never held in memory, and its snapshot's
+        transaction lasts as long as the database takes, not the client.
+        """
+        document = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)
+        try:
+            with self.store.snapshot() as store:
+                (counts,) = store.counts([run])
+                newest = store.newest_run()
+                report = RunReport.of_counts(
+                    counts,
+                    allow_pending=allow_pending,
+                    allow_bad_lines=allow_bad_lines,
+                    bad_lines=[BadLine(*line) for line in store.bad_lines(run)],
+                )
+                text = report.document_text(
+                    run.name,
+                    {"directory": None, "items_file": None},
+                    newest is not None and newest.id == run.id,
+                    unsuccessful=store.items_in_states(run, report.unsuccessful_states),
+                    unfinished=store.items_in_states(run, ["PENDING"]),
+                )
+                for piece in text:
+                    document.write(piece.encode("utf-8"))
+        except BaseException:
+            document.close()
+            raise
+        document.seek(0)
+        return document
 
     @requires(READ)
     async def read_push_items(self, request: Request) -> Response:
@@ -429,6 +444,17 @@ def _stored(write, *args):
         return write(*args)
     except KeyReused as error:
         raise Refused(422, str(error)) from None
+
+
+# The pieces in which an answer spooled to a file is sent.
+_ANSWER_CHUNK_BYTES = 64 * 1024
+
+
+def _chunks_of(spooled):
+    """The content of a spooled answer, a chunk at a time, closing it after
+    (Starlette reads a plain iterator in a worker thread)."""
+    with spooled:
+        yield from iter(lambda: spooled.read(_ANSWER_CHUNK_BYTES), b"")
 
 
 class _SpooledBody:

@@ -19,7 +19,7 @@ from starlette.routing import Mount, Route, compile_path
 from starlette.types import ASGIApp
 
 from ..environment import SERVE_SETTINGS
-from ..store import Store
+from ..store import Limits, Store
 from .api import api_app
 from .checks import ANY_PATH, SegmentPaths
 from .connections import CloseUnreadBodies
@@ -82,7 +82,7 @@ def app_from_environment() -> Starlette:
     settings = json.loads(SERVE_SETTINGS.get())
     tokens = Tokens.load(settings["tokens"]) if settings["tokens"] else None
     return create_app(
-        Store(settings["db"]),
+        Store(settings["db"], Limits(*settings["limits"])),
         tokens,
         settings["max_body"],
         settings["body_timeout"],

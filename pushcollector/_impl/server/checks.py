@@ -54,15 +54,18 @@ class Refused(Exception):
 async def call_store(function: Callable, *args, unavailable: str):
     """Run a store call in a worker thread, off the event loop.
 
-    A database that cannot be used is logged, and raised as a
-    :class:`Refused` with status 503, the message ``unavailable`` and a
-    ``Retry-After``.
+    A database that cannot be used, or not within the store's limits (no
+    connection free in the pool, a lock or a statement that takes too
+    long), is logged, and raised as a :class:`Refused` with status 503, the
+    message ``unavailable`` and a ``Retry-After``.
     """
     try:
         return await run_in_threadpool(function, *args)
     except (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError) as error:
         LOG.warning("database unavailable: %s", error_summary(error))
-        raise Refused(503, unavailable, {"Retry-After": "1"}) from None
+    except sqlalchemy.exc.TimeoutError:
+        LOG.warning("database busy: no connection free in the pool in time")
+    raise Refused(503, unavailable, {"Retry-After": "1"})
 
 
 def path_run_id(request: Request) -> str:

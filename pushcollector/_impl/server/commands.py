@@ -26,6 +26,7 @@ from ..cli.errors import CommandError
 from ..store import (
     DEFAULT_DATABASE_URL,
     DatabaseError,
+    Limits,
     Store,
     configured_database_url,
     error_summary,
@@ -38,6 +39,14 @@ from .tokens import TokenFileError, Tokens, create_token
 
 #: The tokens file ``token create`` writes when none is named.
 DEFAULT_TOKENS_FILE = "pushcollector.tokens"
+
+#: How long a request of ``serve`` waits for a database connection, and for
+#: SQLite's write lock, by default, in seconds: well within the 60 s the
+#: clients of the service wait for an answer.
+DEFAULT_DB_WAIT = 5.0
+
+#: How long a statement of ``serve`` may take on PostgreSQL by default.
+DEFAULT_DB_STATEMENT_TIMEOUT = 30.0
 
 #: How long ``serve`` lets requests in flight finish once asked to stop.
 GRACEFUL_SHUTDOWN_SECONDS = 30
@@ -55,9 +64,9 @@ DEFAULT_MAX_CONNECTIONS = 1000
 _FILES_BESIDES_CONNECTIONS = 128
 
 
-def _store(url):
+def _store(url, limits=Limits()):
     try:
-        return Store(url or configured_database_url(DEFAULT_DATABASE_URL))
+        return Store(url or configured_database_url(DEFAULT_DATABASE_URL), limits)
     except ValueError as error:
         raise CommandError(str(error)) from None
 
@@ -74,6 +83,8 @@ def db_upgrade(db: str | None) -> int:
     store = _store(db)
     try:
         before, after = store.upgrade()
+    except DatabaseError as error:
+        raise CommandError(str(error)) from None
     except sqlalchemy.exc.DBAPIError as error:
         raise _database_failure(store, error) from None
     finally:
@@ -117,6 +128,8 @@ def serve(
     allowed_hosts: Sequence[str] = (),
     idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
     max_connections: int = DEFAULT_MAX_CONNECTIONS,
+    db_wait: float = DEFAULT_DB_WAIT,
+    db_statement_timeout: float = DEFAULT_DB_STATEMENT_TIMEOUT,
 ) -> int:
     """Run the service until SIGTERM or SIGINT, then finish requests in flight.
 
@@ -124,7 +137,9 @@ def serve(
     service in their ``Host``: by a loopback name, the address it listens
     on, or one of ``allowed_hosts``. A connection waits for a request's
     headers at most ``idle_timeout`` seconds; at most ``max_connections``
-    are open at once (in each worker process).
+    are open at once (in each worker process). A request waits for the
+    database at most ``db_wait`` seconds for a connection and
+    ``db_statement_timeout`` for a statement, then is answered 503.
     """
     tokens_file = tokens_file or TOKENS_FILE.get()
     tokens = None
@@ -140,7 +155,7 @@ def serve(
             " 'pushcollector token create'" % host
         )
     _allow_open_files(max_connections + _FILES_BESIDES_CONNECTIONS)
-    store = _store(db)
+    store = _store(db, Limits(db_wait, db_statement_timeout))
     try:
         store.check_schema(create=True)
     except DatabaseError as error:
@@ -181,6 +196,7 @@ def serve(
                 "max_body": max_body,
                 "body_timeout": body_timeout,
                 "hosts": sorted(hosts) if hosts is not None else None,
+                "limits": store.limits,
             }
         )
         config = uvicorn.Config(

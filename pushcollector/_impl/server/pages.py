@@ -269,10 +269,11 @@ class _Pages:
         return self._page(await self._call(self._render_runs, page))
 
     def _render_runs(self, page):
-        runs = self.store.list_runs(RUNS_PER_PAGE, (page - 1) * RUNS_PER_PAGE)
-        total = self.store.run_count()
-        now = _now()
-        shown = [_RunView(counts, now) for counts in self.store.counts(runs)]
+        with self.store.snapshot() as store:
+            runs = store.list_runs(RUNS_PER_PAGE, (page - 1) * RUNS_PER_PAGE)
+            total = store.run_count()
+            now = _now()
+            shown = [_RunView(counts, now) for counts in store.counts(runs)]
         return _render(
             "runs.html",
             title="Runs",
@@ -301,11 +302,13 @@ class _Pages:
         )
 
     def _render_run(self, run, tables, files_page, kept):
-        (counts,) = self.store.counts([run])
-        shown = _RunView(counts, _now())
-        for table in tables:
-            table.fill(self.store, run, shown.report)
-        rows = self.store.files(run, FILES_PER_PAGE, (files_page - 1) * FILES_PER_PAGE)
+        # One moment: the counts, the tables and the files fit together.
+        with self.store.snapshot() as store:
+            (counts,) = store.counts([run])
+            shown = _RunView(counts, _now())
+            for table in tables:
+                table.fill(store, run, shown.report)
+            rows = store.files(run, FILES_PER_PAGE, (files_page - 1) * FILES_PER_PAGE)
         return _render(
             "run.html",
             title="Run %s" % run.name,

@@ -18,6 +18,7 @@ from ..lazy import lazy_attributes
 
 _LAZY_NAMES = {
     "DEFAULT_DATABASE_URL": ".engine",
+    "Limits": ".engine",
     "configured_database_url": ".engine",
     "database_url": ".engine",
     "ITEM_SORT_KEYS": ".queries",

@@ -14,6 +14,8 @@ so that summaries never read the records.
 from __future__ import annotations
 
 import collections
+import contextlib
+import copy
 import datetime
 import functools
 import hashlib
@@ -27,7 +29,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..records import encode_push_item
-from .engine import database_url, shared_engine
+from .engine import Limits, database_url, shared_engines, sqlite_write
 from .tables import (
     applied_requests,
     bad_lines,
@@ -176,22 +178,27 @@ class Store:
 
     Args:
         url: the database, as :func:`database_url` takes it.
+        limits: how long its calls wait for the database.
 
     The engine is shared by the threads of the process; a forked child
     opens connections of its own (see :mod:`.engine`).
     """
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, limits: Limits = Limits()):
         self.url = database_url(url)
+        self.limits = limits
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
-        self.engine = shared_engine(self.url)
+        # Writes and reads each have a pool of their own: a read never
+        # waits behind writes waiting for a lock.
+        self.read_engine, self.engine = shared_engines(self.url, limits)
         self._insert = sqlite.insert if self.is_sqlite else postgresql.insert
 
     def __repr__(self):
         return "Store(%r)" % self.url.render_as_string(hide_password=True)
 
     def close(self) -> None:
-        """Close the connections of the pool."""
+        """Close the connections of the pools."""
+        self.read_engine.dispose()
         self.engine.dispose()
 
     def _name_bytes(self, name):
@@ -223,14 +230,78 @@ class Store:
             return sa.func.instr(column, needle) > 0
         return sa.func.position(needle.op("IN")(column)) > 0
 
+    # The connection of the snapshot this Store reads in, if it is one
+    # that snapshot() yields.
+    _snapshot_connection = None
+
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[Store]:
+        """Read several things as they were at one moment.
+
+        Yields a Store whose reads all share one read transaction, so that
+        what they give fits together whatever is written meanwhile: a run's
+        record count, its state counts, its items in some states and its
+        files, all of one moment. Within a snapshot, ``snapshot()`` gives
+        the same one again. Writes through it are not part of it.
+
+        On PostgreSQL the transaction is REPEATABLE READ and READ ONLY: it
+        sees what was committed before its first query, and nothing after.
+        On SQLite, a read transaction in WAL mode sees the same.
+        """
+        with self._reading() as connection:
+            reader = copy.copy(self)
+            reader._snapshot_connection = connection
+            yield reader
+
+    @contextlib.contextmanager
+    def _reading(self):
+        """A connection in a read transaction of one moment: the snapshot's
+        within one, else one of its own until the block ends."""
+        if self._snapshot_connection is not None:
+            yield self._snapshot_connection
+            return
+        with self._read_transaction() as connection:
+            yield connection
+
+    @contextlib.contextmanager
+    def _read_transaction(self):
+        """A connection in a read transaction of one moment, of its own even
+        within a snapshot: for the generators, read after the snapshot that
+        made them may have ended."""
+        with self.read_engine.connect() as connection:
+            if not self.is_sqlite:
+                # Given to the BEGIN psycopg sends: no round trip of its own.
+                # READ COMMITTED, the default, would let each query of the
+                # transaction see what was committed since the one before.
+                connection = connection.execution_options(
+                    isolation_level="REPEATABLE READ", postgresql_readonly=True
+                )
+            with connection.begin():
+                yield connection
+
+    @contextlib.contextmanager
     def _writing(self):
         """A connection for a write transaction.
 
         On SQLite it takes the write lock when it begins, not at its first
         write: two transactions that both read first and then write would
-        otherwise fail one another rather than wait.
+        otherwise fail one another rather than wait. No fork of the process
+        happens while it is used (see :func:`.engine.sqlite_write`).
         """
-        return self.engine.connect().execution_options(pushcollector_write=True)
+        driver_error = self.engine.dialect.loaded_dbapi.Error
+        with sqlite_write() if self.is_sqlite else contextlib.nullcontext():
+            with self.engine.connect() as connection:
+                try:
+                    yield connection.execution_options(pushcollector_write=True)
+                except driver_error as error:
+                    # From the driver's own cursors, which writes use where
+                    # SQLAlchemy's cost too much: raised as SQLAlchemy
+                    # raises the driver's errors, so that callers tell a
+                    # database that cannot be used (a lock not granted in
+                    # time, a connection lost) from any other error.
+                    raise sa.exc.DBAPIError.instance(
+                        None, None, error, driver_error
+                    ) from None
 
     # -- Schema -----------------------------------------------------------
 
@@ -238,11 +309,16 @@ class Store:
         """The Alembic revision of the database's schema; None if it has none."""
         from alembic.runtime.migration import MigrationContext
 
-        with self.engine.connect() as connection:
+        with self._reading() as connection:
             return MigrationContext.configure(connection).get_current_revision()
 
     def check_schema(self, create: bool = False) -> None:
         """Make sure the schema is the one this version uses.
+
+        Safe to run from several processes and hosts at once, as
+        :meth:`upgrade` is: unless the schema is this version's, it is read
+        again under the lock of upgrades, where no other process is
+        creating it meanwhile.
 
         Args:
             create: create the schema if the database is empty.
@@ -252,34 +328,25 @@ class Store:
                 upgrade``), newer, or not pushcollector's; or if the database
                 is empty and ``create`` is false.
         """
-        revision = self.schema_revision()
         head = _migrations().get_current_head()
-        if revision == head:
+        if self.schema_revision() == head:
             return
         where = self.url.render_as_string(hide_password=True)
+        with self._upgrading() as connection:
+            revision = self._known_revision(connection)
+            if revision is None and create:
+                self._migrate(connection)
+                revision = head
+        if revision == head:
+            return
         if revision is None:
-            with self.engine.connect() as connection:
-                tables = sa.inspect(connection).get_table_names()
-            if tables:
-                raise DatabaseError(
-                    "%s holds tables (%s) but no pushcollector schema: use an"
-                    " empty database" % (where, ", ".join(sorted(tables)))
-                )
-            if create:
-                self.upgrade()
-                return
             raise DatabaseError(
-                "%s has no pushcollector schema: run 'pushcollector db upgrade"
-                " --db URL' to create it" % where
-            )
-        if _is_known_revision(revision):
-            raise DatabaseError(
-                "the schema of %s is outdated (revision %s, this version uses %s):"
-                " run 'pushcollector db upgrade --db URL'" % (where, revision, head)
+                "%s has no pushcollector schema: run 'pushcollector db"
+                " upgrade --db URL' to create it" % where
             )
         raise DatabaseError(
-            "the schema of %s (revision %s) is newer than this version of"
-            " pushcollector knows (%s): upgrade pushcollector" % (where, revision, head)
+            "the schema of %s is outdated (revision %s, this version uses %s):"
+            " run 'pushcollector db upgrade --db URL'" % (where, revision, head)
         )
 
     def upgrade(self) -> tuple[str | None, str]:
@@ -291,21 +358,64 @@ class Store:
 
         Returns:
             the revisions before and after.
-        """
-        from alembic import command
-        from alembic.runtime.migration import MigrationContext
 
-        config = _alembic_config()
+        Raises:
+            DatabaseError: if the schema is newer than this version's, or
+                the database holds tables but no pushcollector schema.
+        """
+        with self._upgrading() as connection:
+            before = self._known_revision(connection)
+            self._migrate(connection)
+        return before, _migrations().get_current_head()
+
+    @contextlib.contextmanager
+    def _upgrading(self):
+        """A transaction holding the lock of upgrades: on PostgreSQL an
+        advisory lock, on SQLite the write lock."""
         with self._writing() as connection, connection.begin():
             if not self.is_sqlite:
                 connection.execute(
                     sa.text("SELECT pg_advisory_xact_lock(:key)"),
                     {"key": _UPGRADE_LOCK_KEY},
                 )
-            before = MigrationContext.configure(connection).get_current_revision()
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
-        return before, _migrations().get_current_head()
+            yield connection
+
+    def _known_revision(self, connection):
+        """The revision of the schema, None if the database is empty.
+
+        Raises:
+            DatabaseError: if the database holds tables but no schema, or a
+                schema newer than this version knows.
+        """
+        from alembic.runtime.migration import MigrationContext
+
+        revision = MigrationContext.configure(connection).get_current_revision()
+        where = self.url.render_as_string(hide_password=True)
+        if revision is None:
+            # Alembic's own table is left, empty, when every migration
+            # was undone.
+            tables = set(sa.inspect(connection).get_table_names())
+            tables.discard("alembic_version")
+            if tables:
+                raise DatabaseError(
+                    "%s holds tables (%s) but no pushcollector schema: use an"
+                    " empty database" % (where, ", ".join(sorted(tables)))
+                )
+        elif not _is_known_revision(revision):
+            raise DatabaseError(
+                "the schema of %s (revision %s) is newer than this version of"
+                " pushcollector knows (%s): upgrade pushcollector"
+                % (where, revision, _migrations().get_current_head())
+            )
+        return revision
+
+    @staticmethod
+    def _migrate(connection):
+        from alembic import command
+
+        config = _alembic_config()
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
 
     # -- Writing ----------------------------------------------------------
 
@@ -701,7 +811,7 @@ class Store:
     def bad_lines(self, run: RunRow) -> list[tuple[int, str]]:
         """The ``(line_number, reason)`` of each line the run's client
         declared it could not deliver, in order."""
-        with self.engine.connect() as connection:
+        with self._reading() as connection:
             rows = connection.execute(
                 sa.select(bad_lines.c.line_number, bad_lines.c.reason_json)
                 .where(bad_lines.c.run_id == run.id)
@@ -711,7 +821,7 @@ class Store:
 
     def run(self, run_name: str) -> RunRow | None:
         """The run of that name, or None."""
-        with self.engine.connect() as connection:
+        with self._reading() as connection:
             row = connection.execute(
                 sa.select(*_RUN_COLUMNS).where(runs.c.name == run_name)
             ).one_or_none()
@@ -724,7 +834,7 @@ class Store:
 
     def list_runs(self, limit: int = 100, offset: int = 0) -> list[RunRow]:
         """Runs, newest first."""
-        with self.engine.connect() as connection:
+        with self._reading() as connection:
             rows = connection.execute(
                 sa.select(*_RUN_COLUMNS)
                 .order_by(runs.c.id.desc())
@@ -735,18 +845,27 @@ class Store:
 
     def run_count(self) -> int:
         """How many runs the store holds."""
-        with self.engine.connect() as connection:
+        with self._reading() as connection:
             return connection.execute(
                 sa.select(sa.func.count()).select_from(runs)
             ).scalar_one()
 
     def counts(self, run_rows: Iterable[RunRow]) -> list[RunCounts]:
-        """The state counts and file count of each run, in the same order."""
-        run_rows = list(run_rows)
+        """The state counts and file count of each run, in the same order,
+        with each run as it is read with them (its record count may have
+        grown since ``run_rows`` were read)."""
         ids = [run.id for run in run_rows]
         states = collections.defaultdict(dict)
         file_counts = {}
-        with self.engine.connect() as connection:
+        with self._reading() as connection:
+            read = {
+                row.id: RunRow(*row)
+                for row in connection.execute(
+                    sa.select(*_RUN_COLUMNS).where(runs.c.id.in_(ids))
+                )
+            }
+            # Runs are never deleted: each is there still.
+            run_rows = [read[run_id] for run_id in ids]
             for run_id, state, count in connection.execute(
                 sa.select(item_states.c.run_id, item_states.c.state, sa.func.count())
                 .where(item_states.c.run_id.in_(ids))
@@ -787,7 +906,7 @@ class Store:
         in one state, by first_seq, a page per query."""
         after = 0
         while True:
-            with self.engine.connect() as connection:
+            with self._reading() as connection:
                 rows = connection.execute(
                     sa.select(
                         item_states.c.first_seq,
@@ -870,7 +989,7 @@ class Store:
         order.append(item_states.c.first_seq)
         if descending:
             order = [sa.desc(key) for key in order]
-        with self.engine.connect() as connection:
+        with self._reading() as connection:
             total = connection.execute(
                 sa.select(sa.func.count()).select_from(item_states).where(*conditions)
             ).scalar_one()
@@ -901,7 +1020,7 @@ class Store:
         """
         after = 0
         while True:
-            with self.engine.connect() as connection:
+            with self._read_transaction() as connection:
                 rows = connection.execute(
                     sa.select(push_items.c.seq, push_items.c.record)
                     .where(push_items.c.run_id == run.id, push_items.c.seq > after)
@@ -918,7 +1037,7 @@ class Store:
     ) -> list[FileRow]:
         """The run's files, sorted by name: all of them, or ``limit`` from
         ``offset``."""
-        with self.engine.connect() as connection:
+        with self._reading() as connection:
             rows = connection.execute(
                 sa.select(files.c.name, files.c.size, files.c.updated_at)
                 .where(files.c.run_id == run.id)
@@ -933,7 +1052,7 @@ class Store:
         page by name at a time, each in its own short query."""
         condition = []
         while True:
-            with self.engine.connect() as connection:
+            with self._reading() as connection:
                 rows = connection.execute(
                     sa.select(files.c.name, files.c.size, files.c.updated_at)
                     .where(files.c.run_id == run.id, *condition)
@@ -947,7 +1066,7 @@ class Store:
 
     def file_id(self, run: RunRow, name: str) -> int | None:
         """The id of the run's file of that name, or None."""
-        with self.engine.connect() as connection:
+        with self._reading() as connection:
             return connection.execute(
                 sa.select(files.c.id).where(
                     files.c.run_id == run.id, files.c.name == name
@@ -963,7 +1082,7 @@ class Store:
         Returns:
             ``(FileRow, data)``.
         """
-        with self.engine.connect() as connection:
+        with self._reading() as connection:
             found = connection.execute(
                 sa.select(
                     files.c.id, files.c.name, files.c.size, files.c.updated_at
@@ -1025,7 +1144,7 @@ class Store:
         """
         after = 0
         while True:
-            with self.engine.connect() as connection:
+            with self._read_transaction() as connection:
                 sizes = connection.execute(
                     sa.select(file_pieces.c.piece, sa.func.length(file_pieces.c.data))
                     .where(
@@ -1067,7 +1186,7 @@ class Store:
     def _piece_slices(self, file_id, piece, size):
         """A large piece, a batch's size at a time, each in its own query."""
         for start in range(0, size, _BYTES_PER_FETCH):
-            with self.engine.connect() as connection:
+            with self._read_transaction() as connection:
                 data = connection.execute(
                     sa.select(
                         _slice(file_pieces.c.data, start, _BYTES_PER_FETCH)
