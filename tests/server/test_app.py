@@ -1157,6 +1157,22 @@ def test_tokens_are_added_and_revoked_without_a_restart(
     assert error_of(revoked) == "unknown token"
 
 
+def test_head_with_a_read_token_reads_and_never_writes(guarded_service, tokens, run_id):
+    post_items(guarded_service.url, run_id, ITEMS, headers=bearer(tokens["write"]))
+    send_file(guarded_service.url, run_id, "log", b"x", headers=bearer(tokens["write"]))
+    base = "%s/runs/%s" % (guarded_service.url, run_id)
+
+    answers = [
+        requests.head(base + path, headers=bearer(tokens[scope]), timeout=60)
+        for scope in ("read", "write")
+        for path in ("/push-items", "/files/log", "-other/files/log")
+    ]
+
+    assert [answer.status_code for answer in answers] == [200, 200, 404] * 2
+    listed = guarded_service.get("/runs", headers=bearer(tokens["read"])).json()
+    assert [run["name"] for run in listed["runs"]].count(run_id + "-other") == 0
+
+
 def test_a_read_token_reads_but_may_not_write(guarded_service, tokens, run_id):
     post_items(guarded_service.url, run_id, ITEMS, headers=bearer(tokens["write"]))
 

@@ -249,6 +249,24 @@ def test_a_run_shows_its_verdict_chart_items_and_files(service, browser, run_id)
     assert refresh_of(document) == "10"
 
 
+def test_a_run_with_lines_not_delivered_shows_them_and_fails(service, browser, run_id):
+    post_items(service.url, run_id, [{"filename": "a.rpm", "state": "PUSHED"}])
+    passed = browser.dom(base_of(service) + "/runs/" + run_id)
+    declared = requests.put(
+        "%s/runs/%s/bad-lines" % (service.url, run_id),
+        json=[{"line": 2, "reason": "not valid JSON"}],
+        timeout=60,
+    )
+
+    document = browser.dom(base_of(service) + "/runs/" + run_id)
+
+    assert declared.status_code == 200
+    assert passed.by_id("bad-lines") is None
+    assert passed.find("h1").find("span", class_="pass").words == "passed"
+    assert document.find("h1").find("span", class_="fail").words == "failed"
+    assert document.by_id("bad-lines").words == "1"
+
+
 def test_a_run_without_items_or_files_says_so(service, browser, run_id):
     send_file(service.url, run_id, "only.log", b"")
     set_times(service, run_id, 600, 600)

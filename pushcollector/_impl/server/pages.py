@@ -455,6 +455,8 @@ class _RunView:
         self.file_count = counts.file_count
         self.unsuccessful = report.unsuccessful_count
         self.unfinished = report.unfinished_count
+        # Lines its client declared it could not deliver: they fail the run.
+        self.bad_lines = report.bad_line_count
         self.started = _when(run.created_at)
         self.last_write = _when(run.updated_at)
         self.took = _duration((run.updated_at - run.created_at).total_seconds())
