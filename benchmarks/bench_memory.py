@@ -49,6 +49,9 @@ APPENDS = 8
 SUMMARY_ITEMS = 1_000_000
 SUMMARIES = 4
 FILL_BATCH = 5_000
+# The media type the service requires of a file's body.
+FILE_HEADERS = {"Content-Type": "application/octet-stream"}
+
 REQUEST_TIMEOUT = 600
 TAIL_BYTES = 256 * 1024
 
@@ -132,6 +135,7 @@ def measure_database(database_url, work, file_bytes, items):
         answer = requests.put(
             base + "/runs/bench-memory/files/attached.log",
             data=content,
+            headers=FILE_HEADERS,
             timeout=REQUEST_TIMEOUT,
         )
         answer.raise_for_status()
@@ -144,7 +148,12 @@ def measure_database(database_url, work, file_bytes, items):
 
         # One small request of each case first: what any request loads once
         # (modules, the pool's connections) is not the case's.
-        requests.put(base + "/runs/bench-memory/files/small.log", data=b"small\n")
+        requests.put(
+            base + "/runs/bench-memory/files/small.log",
+            data=b"small\n",
+            headers=FILE_HEADERS,
+            timeout=60,
+        ).raise_for_status()
         requests.get(page_url.replace("attached", "small"), timeout=60)
         figures["file_page"] = peak_growth(
             service.process.pid, lambda: at_once(PAGE_VIEWS, view)
@@ -157,10 +166,16 @@ def measure_database(database_url, work, file_bytes, items):
             requests.post(
                 base + "/runs/bench-memory/files/appended.log",
                 data=content,
+                headers=FILE_HEADERS,
                 timeout=REQUEST_TIMEOUT,
             ).raise_for_status()
 
-        requests.post(base + "/runs/bench-memory/files/appended.log", data=b"")
+        requests.post(
+            base + "/runs/bench-memory/files/appended.log",
+            data=b"",
+            headers=FILE_HEADERS,
+            timeout=60,
+        ).raise_for_status()
         figures["appends"] = peak_growth(
             service.process.pid, lambda: at_once(APPENDS, append)
         )

@@ -17,6 +17,8 @@ from pushcollector._impl.store.tables import file_pieces, files
 
 from .asgi import peak_allocation, request
 
+# The media type of a file's body, which the service requires.
+BYTES = [("Content-Type", "application/octet-stream")]
 MIB = 1024 * 1024
 
 # The size of the file, body or document of each test, and the most a
@@ -107,10 +109,12 @@ def test_the_tail_of_a_large_file_is_its_last_bytes(store, how):
 
 @pytest.mark.parametrize("method", ["PUT", "POST"])
 def test_a_large_file_body_is_not_held_whole(store, app, method):
-    request(app, "PUT", "/api/runs/r/files/big.log", [b"before\n"])
+    request(app, "PUT", "/api/runs/r/files/big.log", [b"before\n"], headers=BYTES)
 
     peak, answer = peak_allocation(
-        lambda: request(app, method, "/api/runs/r/files/big.log", chunks(LARGE))
+        lambda: request(
+            app, method, "/api/runs/r/files/big.log", chunks(LARGE), headers=BYTES
+        )
     )
 
     assert answer.status == 200
@@ -212,10 +216,12 @@ def open_files():
 
 def test_a_large_body_refused_part_way_leaves_no_temporary_file(store):
     app = create_app(store, max_body=3 * MIB)
-    request(app, "PUT", "/api/runs/r/files/big.log", [b"kept"])
+    request(app, "PUT", "/api/runs/r/files/big.log", [b"kept"], headers=BYTES)
     before = open_files()
 
-    answer = request(app, "POST", "/api/runs/r/files/big.log", chunks(4 * MIB))
+    answer = request(
+        app, "POST", "/api/runs/r/files/big.log", chunks(4 * MIB), headers=BYTES
+    )
 
     assert answer.status == 413
     assert open_files() == before
