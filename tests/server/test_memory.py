@@ -141,6 +141,28 @@ def unsuccessful_items(count):
     ]
 
 
+def test_a_summary_the_database_fails_part_way_is_a_503_not_a_torn_answer(
+    store, app, monkeypatch
+):
+    # The summary is written whole before its first byte is sent: a failure
+    # of the database half-way through its items is an answer of its own.
+    store.add_push_items("r", unsuccessful_items(10))
+    read_items = store_module.Store.items_in_states
+
+    def failing_part_way(self, run, states):
+        items = read_items(self, run, states)
+        yield next(items)
+        raise sa.exc.OperationalError("SELECT", {}, Exception("connection lost"))
+
+    monkeypatch.setattr(store_module.Store, "items_in_states", failing_part_way)
+
+    answer = request(app, "GET", "/api/runs/r/summary")
+
+    assert answer.status == 503
+    assert answer.headers["retry-after"] == "1"
+    assert json.loads(answer.body) == {"error": "database unavailable, try again"}
+
+
 def test_a_summary_of_many_items_is_streamed(store, app):
     items = unsuccessful_items(90_000)
     for start in range(0, len(items), 10_000):
