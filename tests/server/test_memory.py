@@ -11,10 +11,10 @@ import sqlalchemy as sa
 
 from pushcollector._impl.reading.report import RunReport
 from pushcollector._impl.server.app import create_app
-from pushcollector._impl.store import Store
 from pushcollector._impl.store import queries as store_module
 from pushcollector._impl.store.tables import file_pieces, files
 
+from ..store.conftest import store  # noqa: F401
 from .asgi import peak_allocation, request
 
 # The media type of a file's body, which the service requires.
@@ -33,14 +33,6 @@ def chunks(size):
     """A body of ``size`` bytes, made as it is sent: never held whole."""
     for _ in range(size // len(CHUNK)):
         yield CHUNK
-
-
-@pytest.fixture
-def store(database_url):
-    made = Store(database_url)
-    made.check_schema(create=True)
-    yield made
-    made.close()
 
 
 @pytest.fixture

@@ -260,31 +260,34 @@ class _Service:
 
     @requires(WRITE)
     async def write_push_items(self, request: Request) -> Response:
-        run_id = path_run_id(request)
-        key = _idempotency_key(request)
-        require_media_type(request, JSON_TYPE)
-        body = await self._body(request)
-        applied, count = await self._call(self._add_push_items, run_id, body, key)
-        return _written(applied, push_items=count)
-
-    def _add_push_items(self, run_id, body, key):
-        # In the worker thread, with the store's call: decoding and checking
-        # a large body would otherwise hold up the event loop.
-        items = _push_items(body)
-        return _stored(self.store.add_push_items, run_id, items, key), len(items)
+        return await self._write_json(
+            request, _push_items, self.store.add_push_items, "push_items"
+        )
 
     @requires(WRITE)
     async def put_bad_lines(self, request: Request) -> Response:
+        return await self._write_json(
+            request, _bad_lines, self.store.set_bad_lines, "bad_lines"
+        )
+
+    async def _write_json(self, request, decode, write, counted):
+        """A write whose body is JSON: ``decode`` makes the values that
+        ``write`` stores from it, and the answer counts them as ``counted``."""
         run_id = path_run_id(request)
         key = _idempotency_key(request)
         require_media_type(request, JSON_TYPE)
         body = await self._body(request)
-        applied, count = await self._call(self._set_bad_lines, run_id, body, key)
-        return _written(applied, bad_lines=count)
+        applied, count = await self._call(
+            self._decode_and_store, decode, write, run_id, body, key
+        )
+        return _written(applied, **{counted: count})
 
-    def _set_bad_lines(self, run_id, body, key):
-        lines = _bad_lines(body)
-        return _stored(self.store.set_bad_lines, run_id, lines, key), len(lines)
+    @staticmethod
+    def _decode_and_store(decode, write, run_id, body, key):
+        # In the worker thread, with the store's call: decoding and checking
+        # a large body would otherwise hold up the event loop.
+        values = decode(body)
+        return _stored(write, run_id, values, key), len(values)
 
     async def file(self, request: Request) -> Response:
         # HEAD is the GET it stands for, never a write.
